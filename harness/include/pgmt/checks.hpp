@@ -1,0 +1,36 @@
+#pragma once
+/// checks: each check is a function from a context to a result. A check that
+/// finds a problem returns it; exceptions are for the unexpected.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "pgmt/state.hpp"
+
+namespace pgmt {
+
+/// Outcome of one check.
+struct check_result {
+  enum class status { passed, failed, skipped };
+  status outcome = status::passed;
+  std::vector<std::string> findings;  ///< each a formatted diagnostic (first line: file:line: message)
+  std::string note;                   ///< one line of what was done, or why it was skipped
+
+  [[nodiscard]] static check_result pass(std::string note) { return {status::passed, {}, std::move(note)}; }
+  [[nodiscard]] static check_result fail(std::vector<std::string> findings, std::string note = {}) {
+    return {status::failed, std::move(findings), std::move(note)};
+  }
+  [[nodiscard]] static check_result skip(std::string why) { return {status::skipped, {}, std::move(why)}; }
+  [[nodiscard]] bool passed() const noexcept { return outcome == status::passed; }
+};
+
+/// `apply K`: clone S(K-1), run migration K; pass when it runs without error.
+/// index is 0-based into the suite's migrations.
+[[nodiscard]] check_result check_apply(state_cache& cache, std::size_t index);
+
+/// `reset`: from an empty database, fixtures, every migration in order, then
+/// the seeds; pass when all of it runs and the tracking table lists every migration.
+[[nodiscard]] check_result check_reset(state_cache& cache);
+
+}  // namespace pgmt

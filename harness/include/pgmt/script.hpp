@@ -1,0 +1,126 @@
+#pragma once
+/// script: a SQL file split into statements with PostgreSQL's own scanner
+/// (libpg_query), run in one transaction or statement by statement, with
+/// compiler-style diagnostics (file:line:column, the line, a caret).
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgmt {
+
+class connection;
+class sql_error;
+
+/// A piece of SQL and where it came from: a whole file, or one section of it.
+struct sql_source {
+  std::filesystem::path path;   ///< the file, for messages
+  std::string text;             ///< the SQL (BOM removed)
+  int first_line = 1;           ///< line of path at which text begins
+  bool no_transaction = false;  ///< `-- pgmt:no-transaction` (or dbmate's transaction:false)
+};
+
+/// One statement of a source.
+struct statement {
+  std::size_t offset = 0;   ///< byte offset in the source text, leading comments included
+  std::size_t length = 0;   ///< bytes, without the terminating semicolon
+  std::size_t start = 0;    ///< byte offset of its first token
+  std::string kind;         ///< parse node name (IndexStmt, ...), empty if it did not parse
+  bool transaction_control = false;  ///< BEGIN, COMMIT, ROLLBACK ...
+  std::string no_transaction_reason;  ///< why it cannot run inside a transaction, if it cannot
+};
+
+/// How a source is run.
+enum class tx_mode {
+  single_transaction,  ///< BEGIN; statements; COMMIT
+  per_statement,       ///< each statement on its own (autocommit)
+  self_managed,        ///< the file has its own BEGIN/COMMIT
+};
+
+/// A source ready to run: its statements and how to run them.
+struct script_plan {
+  std::vector<statement> statements;
+  tx_mode mode = tx_mode::single_transaction;
+  std::string mode_reason;  ///< why the mode is not single_transaction
+};
+
+/// A place in a file and what went wrong there, formatted like a compiler.
+struct diagnostic {
+  std::filesystem::path path;
+  int line = 0;            ///< 0 when there is no place
+  int column = 0;
+  std::string message;     ///< PostgreSQL style, without the place
+  std::string sqlstate;
+  std::string detail, hint, context;
+  std::string source_line; ///< the text of line, for the caret display
+  std::vector<std::string> notes;  ///< extra lines (server version, what to do)
+
+  /// "path:line:col: message (SQLSTATE X)" then the line with a caret, detail,
+  /// hint, context and notes, each on its own line.
+  [[nodiscard]] std::string format() const;
+  /// The first line only.
+  [[nodiscard]] std::string headline() const;
+};
+
+/// A source that cannot be run as written, or failed on the server.
+class script_error : public std::runtime_error {
+ public:
+  explicit script_error(diagnostic d);
+  /// Where and what.
+  [[nodiscard]] const diagnostic& diag() const noexcept { return diag_; }
+
+ private:
+  diagnostic diag_;
+};
+
+/// Byte offset of the first psql meta-command (a backslash outside quotes and
+/// comments) in text, or nullopt.
+std::optional<std::size_t> find_meta_command(std::string_view text);
+
+/// Byte offset of the first token at or after offset (skips blanks and comments).
+std::size_t skip_blanks_and_comments(std::string_view text, std::size_t offset);
+
+/// Splits and classifies the statements of src. Throws script_error for a psql
+/// meta-command or text the scanner cannot read (an unterminated quote).
+script_plan plan_script(const sql_source& src);
+
+/// Limits applied while a source runs; zero means none.
+struct run_options {
+  std::chrono::milliseconds statement_timeout{0};
+  std::chrono::milliseconds lock_timeout{0};
+  std::string label;  ///< what is running, for messages ("migration \"0002_notes\"")
+  /// Called on the connection after the last statement, inside the migration's
+  /// transaction when there is one (pgmt records the migration there).
+  std::function<void(connection&)> before_commit;
+};
+
+/// What running a source took.
+struct run_stats {
+  std::size_t statements = 0;
+  tx_mode mode = tx_mode::single_transaction;
+  std::chrono::duration<double, std::milli> elapsed{0};
+};
+
+/// Runs src on conn. On failure rolls back what it opened and throws
+/// script_error pointing at the statement (and the character) that failed.
+run_stats run_script(connection& conn, const sql_source& src, const run_options& opts);
+
+/// A diagnostic for error e raised by statement st of src.
+diagnostic diagnose(const sql_source& src, const statement& st, const sql_error& e, int server_version_num,
+                    const run_options& opts);
+
+/// "15.18" from 150018.
+std::string format_server_version(int version_num);
+
+/// "500ms", "2s", "1min" as PostgreSQL writes durations.
+std::string format_duration(std::chrono::milliseconds ms);
+
+/// Parses "500ms", "2s", "5min", "1h" or a bare number of milliseconds.
+std::chrono::milliseconds parse_duration(std::string_view text);
+
+}  // namespace pgmt

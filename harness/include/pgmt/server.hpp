@@ -1,0 +1,112 @@
+#pragma once
+/// server: disposable PostgreSQL servers behind one interface. This version
+/// implements the temp cluster; the connection details of a running server
+/// live in a small JSON state file so separate processes (CTest fixtures,
+/// checks) can share it.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace pgmt {
+
+/// How to reach a running server and how to stop it.
+struct server_info {
+  std::string kind;                   ///< "temp cluster"
+  std::string version;                ///< e.g. "15.18"
+  int version_num = 0;                ///< e.g. 150018
+  std::string host;                   ///< socket folder or 127.0.0.1
+  int port = 5432;
+  std::string user = "postgres";      ///< a superuser
+  std::filesystem::path folder;       ///< the server's private folder (temp cluster)
+  std::filesystem::path log;          ///< the server's log file
+  pid_t pid = 0;                      ///< postmaster
+  unsigned long long pid_start = 0;   ///< postmaster start time, guards against pid reuse
+
+  /// libpq connection string for database dbname.
+  [[nodiscard]] std::string conninfo(const std::string& dbname = "postgres") const;
+  /// "PostgreSQL 15.18 (temp cluster)".
+  [[nodiscard]] std::string describe() const;
+  /// JSON form written to state files.
+  [[nodiscard]] nlohmann::json to_json() const;
+  /// Reads the JSON form; throws input_error when a field is missing.
+  static server_info from_json(const nlohmann::json& j);
+};
+
+/// Settings for starting a server, read from the environment by default.
+struct server_options {
+  std::string kind = "auto";                    ///< PGMT_SERVER: auto | temp
+  std::filesystem::path bindir;                 ///< PGMT_PG_BINDIR, empty to search
+  bool tcp = false;                             ///< PGMT_TCP=1: also listen on 127.0.0.1
+  std::chrono::seconds start_timeout{60};       ///< PGMT_START_TIMEOUT seconds
+  std::string keep = "0";                       ///< PGMT_KEEP: 0 | 1 | on-failure
+  pid_t owner = 0;                              ///< process whose death frees the server; 0: this one
+
+  /// Options from PGMT_* environment variables.
+  static server_options from_environment();
+};
+
+/// A running server owned by this process.
+class server {
+ public:
+  server(server_info info, server_options opts, bool own_child);
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  /// Stops the server unless detach() was called.
+  ~server();
+
+  /// Where and how to connect.
+  [[nodiscard]] const server_info& info() const noexcept { return info_; }
+  /// Immediate shutdown; the folder is removed unless PGMT_KEEP says otherwise.
+  /// Returns the folder when it was kept, else an empty path.
+  std::filesystem::path stop(bool run_failed = false);
+  /// Leaves the server running after this object is gone (pgmt server start).
+  void detach() noexcept;
+
+ private:
+  server_info info_;
+  server_options opts_;
+  bool own_child_;
+  bool detached_ = false;
+  bool stopped_ = false;
+};
+
+/// Starts a server of the kind opts asks for. Throws harness_error when none
+/// can be started, saying what to install.
+std::unique_ptr<server> start_server(const server_options& opts);
+
+/// Stops a server described by a state file written by another process.
+/// Returns the folder when it was kept.
+std::filesystem::path stop_server(const server_info& info, const server_options& opts, bool run_failed);
+
+/// The folder holding PostgreSQL's server binaries (initdb, postgres).
+/// Throws harness_error listing where it looked.
+std::filesystem::path find_pg_bindir(const std::filesystem::path& preferred = {});
+
+/// Removes servers left behind by runs that were killed; returns how many.
+int remove_abandoned_servers();
+
+/// The folder under which temp clusters live (PGMT_RUNTIME_DIR or $TMPDIR/pgmt-<uid>).
+std::filesystem::path runtime_root();
+
+/// On SIGINT, SIGTERM or SIGHUP, stop every server this process owns, then exit.
+/// Call once, early in main, before other threads start.
+void install_signal_cleanup();
+
+/// The harness could not run (no server, a broken environment): exit code 2.
+class harness_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Writes info to a state file atomically.
+void write_state_file(const std::filesystem::path& path, const server_info& info);
+/// Reads a state file; throws harness_error when it is missing or broken.
+server_info read_state_file(const std::filesystem::path& path);
+
+}  // namespace pgmt

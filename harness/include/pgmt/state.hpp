@@ -1,0 +1,87 @@
+#pragma once
+/// state: the state after the first k migrations, S(k), kept as a template
+/// database built once per server and cloned (CREATE DATABASE ... TEMPLATE)
+/// for every test that needs it. Safe for several processes at once
+/// (advisory locks, unique names).
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgmt/migration.hpp"
+#include "pgmt/script.hpp"
+#include "pgmt/server.hpp"
+#include "pgmt/suite.hpp"
+
+namespace pgmt {
+
+class connection;
+
+/// A state could not be built because a fixture or migration failed.
+class state_error : public std::runtime_error {
+ public:
+  state_error(std::size_t k, std::string culprit, diagnostic d);
+  /// The state that could not be built.
+  [[nodiscard]] std::size_t state() const noexcept { return k_; }
+  /// What failed: a migration id or "fixtures".
+  [[nodiscard]] const std::string& culprit() const noexcept { return culprit_; }
+  /// Where and why.
+  [[nodiscard]] const diagnostic& diag() const noexcept { return diag_; }
+
+ private:
+  std::size_t k_;
+  std::string culprit_;
+  diagnostic diag_;
+};
+
+/// Creates pgmt's schema and tracking table (pgmt.migrations) if missing.
+void ensure_tracking_table(connection& conn);
+
+/// Runs m's up script on conn and records it in pgmt.migrations in the same
+/// transaction (when it has one). Throws script_error.
+run_stats apply_migration(connection& conn, const migration& m, const suite& s);
+
+/// Runs each source on conn, committed one by one. Throws script_error.
+void run_sources(connection& conn, const std::vector<sql_source>& sources, const suite& s, const char* what);
+
+/// Template databases for the states of one suite on one server.
+class state_cache {
+ public:
+  state_cache(server_info server, suite s, migration_set set);
+
+  /// The template database holding S(k), k in [0, size]; builds it and any
+  /// missing lower state. Throws state_error.
+  std::string ensure(std::size_t k);
+  /// A new database cloned from S(k); the caller drops it.
+  std::string clone(std::size_t k, std::string_view purpose);
+  /// A new empty database (from template0) for checks that start from nothing.
+  std::string create_empty(std::string_view purpose);
+  /// Makes db the template for S(k) if that state does not exist yet; db is
+  /// renamed in that case. Returns whether it was taken.
+  bool adopt(std::size_t k, const std::string& db);
+  /// Drops db (forcing other sessions off it).
+  void drop(const std::string& db);
+  /// Name of the template database for S(k).
+  [[nodiscard]] std::string template_name(std::size_t k) const;
+  /// A connection string for database db.
+  [[nodiscard]] std::string conninfo(const std::string& db) const { return server_.conninfo(db); }
+
+  [[nodiscard]] const suite& config() const noexcept { return suite_; }
+  [[nodiscard]] const migration_set& migrations() const noexcept { return set_; }
+  [[nodiscard]] const server_info& server() const noexcept { return server_; }
+
+ private:
+  void build(std::size_t k);
+  bool complete(connection& maint, const std::string& name);
+  std::string create_db_sql(const std::string& name, const std::string& from) const;
+
+  server_info server_;
+  suite suite_;
+  migration_set set_;
+  std::vector<std::string> keys_;  // keys_[k]: hash of everything S(k) is made of
+  unsigned counter_ = 0;
+};
+
+}  // namespace pgmt

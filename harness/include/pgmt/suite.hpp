@@ -1,0 +1,47 @@
+#pragma once
+/// suite: what a suite is made of (migrations folder, layout, fixtures,
+/// seeds, limits), read from the JSON file pgmt_add_migration_tests writes or
+/// from command-line options.
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pgmt/migration.hpp"
+#include "pgmt/script.hpp"
+
+namespace pgmt {
+
+/// One suite's settings.
+struct suite {
+  std::string name = "suite";
+  std::filesystem::path migrations_dir;
+  layout forced_layout = layout::automatic;
+  std::vector<std::filesystem::path> fixtures;  ///< files or folders of .sql, loaded before the first migration
+  std::vector<std::filesystem::path> seeds;     ///< files or folders of .sql, loaded by reset after the last migration
+  std::chrono::milliseconds statement_timeout{std::chrono::minutes(1)};
+  std::chrono::milliseconds lock_timeout{std::chrono::seconds(10)};
+  std::filesystem::path output_dir;             ///< where long material goes (build tree)
+
+  /// Reads a suite file; relative paths are taken from the file's folder.
+  /// Throws input_error naming the file and the key that is wrong.
+  static suite from_file(const std::filesystem::path& file);
+  /// The JSON form.
+  [[nodiscard]] nlohmann::json to_json() const;
+
+  /// The fixture files in load order (a folder gives its .sql files in byte order).
+  [[nodiscard]] std::vector<sql_source> fixture_sources() const;
+  /// The seed files in load order.
+  [[nodiscard]] std::vector<sql_source> seed_sources() const;
+  /// The migration set of migrations_dir.
+  [[nodiscard]] migration_set discover_migrations() const;
+};
+
+/// Files of paths in order: a file as is, a folder's *.sql in byte order.
+/// Throws input_error for a path that does not exist.
+std::vector<sql_source> load_sources(const std::vector<std::filesystem::path>& paths, const char* what);
+
+}  // namespace pgmt

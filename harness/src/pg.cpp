@@ -1,0 +1,221 @@
+#include "pgmt/pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstring>
+#include <regex>
+
+namespace pgmt {
+
+namespace {
+
+std::string field(const PGresult* res, int code) {
+  const char* v = PQresultErrorField(res, code);
+  return v ? std::string(v) : std::string();
+}
+
+int int_field(const PGresult* res, int code) {
+  const char* v = PQresultErrorField(res, code);
+  return v ? std::atoi(v) : 0;
+}
+
+server_diagnostics diagnostics_of(const PGresult* res, const PGconn* conn) {
+  server_diagnostics d;
+  if (res) {
+    d.severity = field(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (d.severity.empty()) d.severity = field(res, PG_DIAG_SEVERITY);
+    d.sqlstate = field(res, PG_DIAG_SQLSTATE);
+    d.message = field(res, PG_DIAG_MESSAGE_PRIMARY);
+    d.detail = field(res, PG_DIAG_MESSAGE_DETAIL);
+    d.hint = field(res, PG_DIAG_MESSAGE_HINT);
+    d.context = field(res, PG_DIAG_CONTEXT);
+    d.position = int_field(res, PG_DIAG_STATEMENT_POSITION);
+    d.internal_position = int_field(res, PG_DIAG_INTERNAL_POSITION);
+    d.internal_query = field(res, PG_DIAG_INTERNAL_QUERY);
+  }
+  if (d.message.empty()) {
+    const char* m = conn ? PQerrorMessage(conn) : nullptr;
+    d.message = m ? m : "unknown error";
+    while (!d.message.empty() && (d.message.back() == '\n' || d.message.back() == ' '))
+      d.message.pop_back();
+  }
+  if (d.severity.empty()) d.severity = "ERROR";
+  return d;
+}
+
+void on_notice(void* arg, const PGresult* res) {
+  auto* sink = static_cast<std::vector<std::string>*>(arg);
+  std::string sev = field(res, PG_DIAG_SEVERITY);
+  std::string msg = field(res, PG_DIAG_MESSAGE_PRIMARY);
+  sink->push_back(sev.empty() ? msg : sev + ": " + msg);
+}
+
+}  // namespace
+
+sql_error::sql_error(server_diagnostics diag, std::string statement)
+    : pg_error(diag.message + (diag.sqlstate.empty() ? "" : " (SQLSTATE " + diag.sqlstate + ")")),
+      diag_(std::move(diag)),
+      statement_(std::move(statement)) {}
+
+void throw_sql_error(server_diagnostics diag, std::string statement) {
+  const std::string s = diag.sqlstate;
+  if (s == "57014") throw query_canceled(std::move(diag), std::move(statement));
+  if (s == "55P03") throw lock_not_available(std::move(diag), std::move(statement));
+  if (s == "55006") throw object_in_use(std::move(diag), std::move(statement));
+  if (s.rfind("23", 0) == 0) throw integrity_violation(std::move(diag), std::move(statement));
+  if (s.rfind("42", 0) == 0) throw syntax_or_access_error(std::move(diag), std::move(statement));
+  throw sql_error(std::move(diag), std::move(statement));
+}
+
+// ---- result ----
+
+void result::deleter::operator()(pg_result* r) const noexcept { PQclear(r); }
+
+result::result(pg_result* res) noexcept : res_(res) {}
+result::result(result&&) noexcept = default;
+result& result::operator=(result&&) noexcept = default;
+result::~result() = default;
+
+int result::rows() const noexcept { return res_ ? PQntuples(res_.get()) : 0; }
+int result::columns() const noexcept { return res_ ? PQnfields(res_.get()) : 0; }
+std::string result::column_name(int c) const {
+  const char* n = PQfname(res_.get(), c);
+  return n ? n : "";
+}
+bool result::is_null(int r, int c) const noexcept { return PQgetisnull(res_.get(), r, c) != 0; }
+std::string result::value(int r, int c) const {
+  return std::string(PQgetvalue(res_.get(), r, c), PQgetlength(res_.get(), r, c));
+}
+std::optional<std::string> result::get(int r, int c) const {
+  if (is_null(r, c)) return std::nullopt;
+  return value(r, c);
+}
+long result::affected() const noexcept {
+  const char* t = res_ ? PQcmdTuples(res_.get()) : nullptr;
+  return (t && *t) ? std::atol(t) : 0;
+}
+
+// ---- connection ----
+
+void connection::deleter::operator()(pg_conn* c) const noexcept { PQfinish(c); }
+
+connection::connection(const std::string& conninfo)
+    : conn_(PQconnectdb(conninfo.c_str())), notices_(std::make_unique<std::vector<std::string>>()) {
+  if (!conn_) throw connection_error("could not allocate a connection");
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn_.get());
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw connection_error("could not connect to \"" + mask_password(conninfo) + "\": " + msg);
+  }
+  PQsetNoticeReceiver(conn_.get(), on_notice, notices_.get());
+}
+
+connection::connection(connection&&) noexcept = default;
+connection& connection::operator=(connection&&) noexcept = default;
+connection::~connection() = default;
+
+result connection::exec(std::string_view sql) {
+  std::string text(sql);
+  PGresult* raw = PQexec(conn_.get(), text.c_str());
+  result res(raw);
+  ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE || !raw) {
+    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+      std::string msg = PQerrorMessage(conn_.get());
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      throw connection_error("connection lost: " + msg);
+    }
+    throw_sql_error(diagnostics_of(raw, conn_.get()), std::move(text));
+  }
+  return res;
+}
+
+result connection::exec_params(std::string_view sql,
+                               const std::vector<std::optional<std::string>>& params) {
+  std::string text(sql);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0);
+  result res(raw);
+  ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE || !raw) {
+    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+      std::string msg = PQerrorMessage(conn_.get());
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      throw connection_error("connection lost: " + msg);
+    }
+    throw_sql_error(diagnostics_of(raw, conn_.get()), std::move(text));
+  }
+  return res;
+}
+
+std::string connection::quote_ident(std::string_view name) const {
+  char* q = PQescapeIdentifier(conn_.get(), name.data(), name.size());
+  if (!q) throw pg_error("could not quote identifier \"" + std::string(name) + "\"");
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+std::string connection::quote_literal(std::string_view text) const {
+  char* q = PQescapeLiteral(conn_.get(), text.data(), text.size());
+  if (!q) throw pg_error("could not quote literal");
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+int connection::server_version() const noexcept { return PQserverVersion(conn_.get()); }
+
+tx_status connection::transaction_status() const noexcept {
+  switch (PQtransactionStatus(conn_.get())) {
+    case PQTRANS_IDLE: return tx_status::idle;
+    case PQTRANS_ACTIVE: return tx_status::active;
+    case PQTRANS_INTRANS: return tx_status::in_transaction;
+    case PQTRANS_INERROR: return tx_status::in_error;
+    default: return tx_status::unknown;
+  }
+}
+
+std::string connection::database() const {
+  const char* d = PQdb(conn_.get());
+  return d ? d : "";
+}
+
+std::vector<std::string> connection::take_notices() {
+  std::vector<std::string> out;
+  out.swap(*notices_);
+  return out;
+}
+
+std::string make_conninfo(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out += ' ';
+    out += k;
+    out += "='";
+    for (char ch : v) {
+      if (ch == '\'' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
+bool ping(const std::string& conninfo) { return PQping(conninfo.c_str()) == PQPING_OK; }
+
+std::string mask_password(std::string_view conninfo) {
+  std::string s(conninfo);
+  // URL form: scheme://user:password@host
+  static const std::regex url_pw(R"(((?:postgres|postgresql)://[^:/@\s]*:)[^@\s]*@)");
+  s = std::regex_replace(s, url_pw, "$1********@");
+  // key/value form and URL parameters: password=...
+  static const std::regex kv_pw(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))");
+  s = std::regex_replace(s, kv_pw, "$1********");
+  return s;
+}
+
+}  // namespace pgmt

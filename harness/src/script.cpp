@@ -1,0 +1,462 @@
+#include "pgmt/script.hpp"
+
+#include <pg_query.h>
+
+#include <cctype>
+#include <chrono>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
+
+namespace pgmt {
+
+namespace {
+
+bool ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+         (static_cast<unsigned char>(c) & 0x80);
+}
+
+// Length of a dollar-quote tag ($tag$ or $$) starting at i, or 0.
+std::size_t dollar_tag_length(std::string_view t, std::size_t i) {
+  if (t[i] != '$') return 0;
+  if (i > 0 && ident_char(t[i - 1])) return 0;  // part of an identifier such as a$b
+  std::size_t j = i + 1;
+  if (j < t.size() && std::isdigit(static_cast<unsigned char>(t[j]))) return 0;  // $1 parameter
+  while (j < t.size() && t[j] != '$') {
+    unsigned char c = static_cast<unsigned char>(t[j]);
+    if (!(std::isalnum(c) || c == '_' || (c & 0x80))) return 0;
+    ++j;
+  }
+  if (j >= t.size()) return 0;
+  return j - i + 1;
+}
+
+// Walks SQL text the way psql's lexer does for quotes and comments. Calls
+// on_backslash for each backslash outside of them and stops when it returns true.
+template <typename F>
+std::optional<std::size_t> walk(std::string_view t, F&& on_backslash) {
+  std::size_t i = 0;
+  const std::size_t n = t.size();
+  while (i < n) {
+    char c = t[i];
+    if (c == '-' && i + 1 < n && t[i + 1] == '-') {
+      while (i < n && t[i] != '\n') ++i;
+    } else if (c == '/' && i + 1 < n && t[i + 1] == '*') {
+      int depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
+          ++depth;
+          i += 2;
+        } else if (t[i] == '*' && i + 1 < n && t[i + 1] == '/') {
+          --depth;
+          i += 2;
+        } else {
+          ++i;
+        }
+      }
+    } else if (c == '\'') {
+      bool escapes = i > 0 && (t[i - 1] == 'E' || t[i - 1] == 'e') && (i < 2 || !ident_char(t[i - 2]));
+      ++i;
+      while (i < n) {
+        if (escapes && t[i] == '\\') {
+          i += 2;
+        } else if (t[i] == '\'') {
+          if (i + 1 < n && t[i + 1] == '\'') {
+            i += 2;
+          } else {
+            ++i;
+            break;
+          }
+        } else {
+          ++i;
+        }
+      }
+    } else if (c == '"') {
+      ++i;
+      while (i < n) {
+        if (t[i] == '"') {
+          if (i + 1 < n && t[i + 1] == '"') {
+            i += 2;
+          } else {
+            ++i;
+            break;
+          }
+        } else {
+          ++i;
+        }
+      }
+    } else if (c == '$' && dollar_tag_length(t, i) > 0) {
+      std::size_t len = dollar_tag_length(t, i);
+      std::string_view tag = t.substr(i, len);
+      auto end = t.find(tag, i + len);
+      i = end == std::string_view::npos ? n : end + len;
+    } else if (c == '\\') {
+      if (on_backslash(i)) return i;
+      ++i;
+    } else {
+      ++i;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string node_kind(const nlohmann::json& stmt) {
+  if (!stmt.is_object() || stmt.empty()) return {};
+  return stmt.begin().key();
+}
+
+// Why a statement cannot run inside a transaction block, or "".
+std::string no_transaction_reason(const std::string& kind, const nlohmann::json& node) {
+  auto flag = [&](const char* k) { return node.contains(k) && node[k].is_boolean() && node[k].get<bool>(); };
+  if (kind == "IndexStmt" && flag("concurrent")) return "CREATE INDEX CONCURRENTLY";
+  if (kind == "DropStmt" && flag("concurrent")) return "DROP INDEX CONCURRENTLY";
+  if (kind == "ReindexStmt") {
+    if (node.contains("params"))
+      for (const auto& p : node["params"])
+        if (p.contains("DefElem") && p["DefElem"].value("defname", "") == "concurrently")
+          return "REINDEX CONCURRENTLY";
+    std::string k = node.value("kind", "");
+    if (k == "REINDEX_OBJECT_SYSTEM" || k == "REINDEX_OBJECT_DATABASE") return "REINDEX DATABASE/SYSTEM";
+  }
+  if (kind == "VacuumStmt" && flag("is_vacuumcmd")) return "VACUUM";
+  if (kind == "CreatedbStmt") return "CREATE DATABASE";
+  if (kind == "DropdbStmt") return "DROP DATABASE";
+  if (kind == "AlterSystemStmt") return "ALTER SYSTEM";
+  if (kind == "CreateTableSpaceStmt") return "CREATE TABLESPACE";
+  if (kind == "DropTableSpaceStmt") return "DROP TABLESPACE";
+  if (kind == "CreateSubscriptionStmt") return "CREATE SUBSCRIPTION";
+  if (kind == "DropSubscriptionStmt") return "DROP SUBSCRIPTION";
+  if (kind == "ClusterStmt" && !node.contains("relation")) return "CLUSTER without a table";
+  if (kind == "DiscardStmt" && node.value("target", "") == "DISCARD_ALL") return "DISCARD ALL";
+  return {};
+}
+
+bool is_transaction_control(const std::string& kind, const nlohmann::json& node) {
+  if (kind != "TransactionStmt") return false;
+  std::string k = node.value("kind", "");
+  return k == "TRANS_STMT_BEGIN" || k == "TRANS_STMT_START" || k == "TRANS_STMT_COMMIT" ||
+         k == "TRANS_STMT_ROLLBACK" || k == "TRANS_STMT_PREPARE" || k == "TRANS_STMT_COMMIT_PREPARED" ||
+         k == "TRANS_STMT_ROLLBACK_PREPARED";
+}
+
+diagnostic at(const sql_source& src, std::size_t offset, std::string message) {
+  diagnostic d;
+  d.path = src.path;
+  auto pos = position_of(src.text, offset);
+  d.line = src.first_line + pos.line - 1;
+  d.column = pos.column;
+  d.source_line = std::string(line_text(src.text, pos.line));
+  d.message = std::move(message);
+  return d;
+}
+
+}  // namespace
+
+// ---- diagnostic ----
+
+std::string diagnostic::headline() const {
+  std::string out = path.empty() ? std::string() : display_path(path);
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  if (!out.empty()) out += ": ";
+  out += message;
+  if (!sqlstate.empty()) out += " (SQLSTATE " + sqlstate + ")";
+  return out;
+}
+
+std::string diagnostic::format() const {
+  std::string out = headline() + "\n";
+  if (line > 0 && !source_line.empty()) {
+    std::string num = std::to_string(line);
+    out += "  " + num + " | " + source_line + "\n";
+    out += "  " + std::string(num.size(), ' ') + " | ";
+    // Keep tabs so the caret lines up under the same character.
+    int col = 1;
+    for (std::size_t i = 0; i < source_line.size() && col < column; ++i) {
+      unsigned char c = static_cast<unsigned char>(source_line[i]);
+      if ((c & 0xC0) == 0x80) continue;
+      out += (c == '\t') ? '\t' : ' ';
+      ++col;
+    }
+    out += "^\n";
+  }
+  if (!detail.empty()) out += "  detail: " + detail + "\n";
+  if (!hint.empty()) out += "  hint: " + hint + "\n";
+  if (!context.empty()) {
+    std::string ctx = context;
+    for (std::size_t p = 0; (p = ctx.find('\n', p)) != std::string::npos; p += 2) ctx.replace(p, 1, "\n           ");
+    out += "  context: " + ctx + "\n";
+  }
+  for (const auto& n : notes) out += "  note: " + n + "\n";
+  return out;
+}
+
+script_error::script_error(diagnostic d) : std::runtime_error(d.headline()), diag_(std::move(d)) {}
+
+// ---- lexing and planning ----
+
+std::optional<std::size_t> find_meta_command(std::string_view text) {
+  return walk(text, [](std::size_t) { return true; });
+}
+
+std::size_t skip_blanks_and_comments(std::string_view t, std::size_t i) {
+  const std::size_t n = t.size();
+  while (i < n) {
+    if (std::isspace(static_cast<unsigned char>(t[i]))) {
+      ++i;
+    } else if (t[i] == '-' && i + 1 < n && t[i + 1] == '-') {
+      while (i < n && t[i] != '\n') ++i;
+    } else if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
+      int depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
+          ++depth;
+          i += 2;
+        } else if (t[i] == '*' && i + 1 < n && t[i + 1] == '/') {
+          --depth;
+          i += 2;
+        } else {
+          ++i;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+script_plan plan_script(const sql_source& src) {
+  if (auto meta = find_meta_command(src.text)) {
+    auto d = at(src, *meta, "");
+    std::size_t end = *meta + 1;
+    while (end < src.text.size() && std::isalpha(static_cast<unsigned char>(src.text[end]))) ++end;
+    std::string cmd = src.text.substr(*meta, end - *meta);
+    d.message = "psql meta-command \"" + cmd + "\" in a migration; migrations must be plain SQL";
+    d.hint = "pgmt sends SQL to the server as written, without psql; replace \"" + cmd +
+             "\" with SQL (include files by splitting them into migrations, set values with SQL)";
+    throw script_error(d);
+  }
+
+  script_plan plan;
+  PgQuerySplitResult split = pg_query_split_with_scanner(src.text.c_str());
+  if (split.error) {
+    int cursor = split.error->cursorpos;
+    std::string msg = split.error->message ? split.error->message : "could not split statements";
+    pg_query_free_split_result(split);
+    auto d = at(src, byte_offset_of_char(src.text, cursor), msg);
+    d.sqlstate = "42601";
+    throw script_error(d);
+  }
+  for (int i = 0; i < split.n_stmts; ++i) {
+    statement st;
+    st.offset = static_cast<std::size_t>(split.stmts[i]->stmt_location);
+    st.length = static_cast<std::size_t>(split.stmts[i]->stmt_len);
+    if (st.length == 0) st.length = src.text.size() - st.offset;
+    st.start = skip_blanks_and_comments(src.text, st.offset);
+    if (st.start >= st.offset + st.length) continue;  // only comments
+    plan.statements.push_back(st);
+  }
+  pg_query_free_split_result(split);
+
+  std::string first_no_tx;
+  for (auto& st : plan.statements) {
+    std::string text = src.text.substr(st.offset, st.length);
+    PgQueryParseResult parsed = pg_query_parse(text.c_str());
+    if (!parsed.error && parsed.parse_tree) {
+      try {
+        auto tree = nlohmann::json::parse(parsed.parse_tree);
+        const auto& stmts = tree.at("stmts");
+        if (!stmts.empty() && stmts[0].contains("stmt")) {
+          const auto& stmt = stmts[0]["stmt"];
+          st.kind = node_kind(stmt);
+          const auto& node = stmt[st.kind];
+          st.transaction_control = is_transaction_control(st.kind, node);
+          st.no_transaction_reason = no_transaction_reason(st.kind, node);
+        }
+      } catch (const nlohmann::json::exception&) {
+        // Leave it unclassified: the server judges it.
+      }
+    }
+    pg_query_free_parse_result(parsed);
+    if (first_no_tx.empty() && !st.no_transaction_reason.empty()) {
+      auto pos = position_of(src.text, st.start);
+      first_no_tx = st.no_transaction_reason + " at line " + std::to_string(src.first_line + pos.line - 1);
+    }
+  }
+
+  bool has_tx_control = false;
+  for (const auto& st : plan.statements) has_tx_control = has_tx_control || st.transaction_control;
+  if (has_tx_control) {
+    plan.mode = tx_mode::self_managed;
+    plan.mode_reason = "the file manages its own transactions";
+  } else if (src.no_transaction) {
+    plan.mode = tx_mode::per_statement;
+    plan.mode_reason = "-- pgmt:no-transaction";
+  } else if (!first_no_tx.empty()) {
+    plan.mode = tx_mode::per_statement;
+    plan.mode_reason = first_no_tx + " cannot run inside a transaction";
+  }
+  return plan;
+}
+
+// ---- running ----
+
+std::string format_server_version(int v) {
+  if (v >= 100000) return std::to_string(v / 10000) + "." + std::to_string(v % 10000);
+  return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
+}
+
+std::string format_duration(std::chrono::milliseconds ms) {
+  auto n = ms.count();
+  if (n % 3600000 == 0 && n > 0) return std::to_string(n / 3600000) + "h";
+  if (n % 60000 == 0 && n > 0) return std::to_string(n / 60000) + "min";
+  if (n % 1000 == 0 && n > 0) return std::to_string(n / 1000) + "s";
+  return std::to_string(n) + "ms";
+}
+
+std::chrono::milliseconds parse_duration(std::string_view text) {
+  static const std::regex re(R"(^\s*([0-9]+)\s*(ms|s|min|h)?\s*$)");
+  std::string s(text);
+  std::smatch m;
+  if (!std::regex_match(s, m, re))
+    throw input_error("\"" + s + "\" is not a duration; write a number with ms, s, min or h (for example 30s)");
+  long long n = std::stoll(m[1]);
+  std::string unit = m[2];
+  if (unit == "s") n *= 1000;
+  if (unit == "min") n *= 60000;
+  if (unit == "h") n *= 3600000;
+  return std::chrono::milliseconds(n);
+}
+
+diagnostic diagnose(const sql_source& src, const statement& st, const sql_error& e, int server_version_num,
+                    const run_options& opts) {
+  const auto& sd = e.diagnostics();
+  std::string stmt_text = src.text.substr(st.offset, st.length);
+  std::size_t offset = st.start;
+  if (sd.position > 0) {
+    offset = st.offset + byte_offset_of_char(stmt_text, sd.position);
+  } else {
+    // A PL/pgSQL error in a DO block: "PL/pgSQL function inline_code_block line N".
+    static const std::regex inline_line(R"(inline_code_block line ([0-9]+))");
+    std::smatch m;
+    if (st.kind == "DoStmt" && std::regex_search(sd.context, m, inline_line)) {
+      int body_line = std::stoi(m[1]);
+      std::string_view t(stmt_text);
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        if (std::size_t len = dollar_tag_length(t, i); len > 0) {
+          std::size_t body = st.offset + i + len;
+          std::size_t at_line = body;
+          for (int l = 1; l < body_line && at_line < src.text.size(); ++l) {
+            auto nl = src.text.find('\n', at_line);
+            if (nl == std::string::npos) break;
+            at_line = nl + 1;
+          }
+          offset = skip_blanks_and_comments(src.text, at_line);
+          if (offset > st.offset + st.length) offset = at_line;
+          break;
+        }
+      }
+    }
+  }
+  diagnostic d = at(src, offset, sd.message);
+  d.sqlstate = sd.sqlstate;
+  d.detail = sd.detail;
+  d.hint = sd.hint;
+  d.context = sd.context;
+  const std::string what = opts.label.empty() ? std::string("the script") : opts.label;
+  if (sd.sqlstate == "57014" && opts.statement_timeout.count() > 0 &&
+      sd.message.find("statement timeout") != std::string::npos) {
+    d.message = what + " exceeded statement_timeout (" + format_duration(opts.statement_timeout) + ")";
+    d.notes.push_back("raise STATEMENT_TIMEOUT (CMake) or --statement-timeout if the statement is meant to take this long");
+  } else if (sd.sqlstate == "55P03" && opts.lock_timeout.count() > 0) {
+    d.message = what + " waited longer than lock_timeout (" + format_duration(opts.lock_timeout) +
+                ") for a lock: " + sd.message;
+    d.notes.push_back("another session holds a conflicting lock; raise LOCK_TIMEOUT (CMake) or --lock-timeout to wait longer");
+  }
+  if (sd.sqlstate == "42601")
+    d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
+                      "; syntax or objects of a newer version fail here");
+  return d;
+}
+
+run_stats run_script(connection& conn, const sql_source& src, const run_options& opts) {
+  script_plan plan = plan_script(src);
+  run_stats stats;
+  stats.mode = plan.mode;
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool wrap = plan.mode == tx_mode::single_transaction;
+  const std::string scope = wrap ? "set local " : "set ";
+
+  auto rollback_quietly = [&conn] {
+    if (conn.transaction_status() == tx_status::in_transaction || conn.transaction_status() == tx_status::in_error) {
+      try {
+        conn.exec("rollback");
+      } catch (...) {
+      }
+    }
+  };
+
+  if (wrap) conn.exec("begin");
+  conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()));
+  conn.exec(scope + "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
+  for (const auto& st : plan.statements) {
+    try {
+      conn.exec(std::string_view(src.text).substr(st.offset, st.length));
+      ++stats.statements;
+    } catch (const sql_error& e) {
+      rollback_quietly();
+      diagnostic d = diagnose(src, st, e, conn.server_version(), opts);
+      if (plan.mode == tx_mode::per_statement)
+        d.notes.push_back("ran without a transaction (" + plan.mode_reason +
+                          "): the statements before this one stay applied");
+      throw script_error(d);
+    }
+  }
+  if (plan.mode == tx_mode::self_managed && conn.transaction_status() != tx_status::idle) {
+    rollback_quietly();
+    std::size_t last_begin = plan.statements.empty() ? 0 : plan.statements.back().start;
+    for (const auto& st : plan.statements)
+      if (st.transaction_control && (st.kind == "TransactionStmt")) {
+        std::string head = src.text.substr(st.start, 5);
+        for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (head.rfind("begin", 0) == 0 || head.rfind("start", 0) == 0) last_begin = st.start;
+      }
+    diagnostic d = at(src, last_begin, (opts.label.empty() ? std::string("the script") : opts.label) +
+                                           " leaves a transaction open; it was rolled back");
+    d.hint = "end the transaction with COMMIT, or remove BEGIN and let pgmt run the file in one transaction";
+    throw script_error(d);
+  }
+  if (opts.before_commit) {
+    try {
+      opts.before_commit(conn);
+    } catch (...) {
+      rollback_quietly();
+      throw;
+    }
+  }
+  if (wrap) {
+    try {
+      conn.exec("commit");
+    } catch (const sql_error& e) {
+      // Deferred constraints are checked at commit.
+      rollback_quietly();
+      const statement& last = plan.statements.empty() ? statement{} : plan.statements.back();
+      diagnostic d = diagnose(src, last, e, conn.server_version(), opts);
+      d.notes.push_back("raised at COMMIT (a deferred constraint or trigger)");
+      throw script_error(d);
+    }
+  } else {
+    conn.exec("reset statement_timeout");
+    conn.exec("reset lock_timeout");
+  }
+  stats.elapsed = std::chrono::steady_clock::now() - t0;
+  return stats;
+}
+
+}  // namespace pgmt

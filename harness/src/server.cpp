@@ -1,0 +1,564 @@
+#include "pgmt/server.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "pgmt/pg.hpp"
+#include "pgmt/process.hpp"
+#include "pgmt/text.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pgmt {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? std::string(v) : fallback;
+}
+
+bool running_as_root() { return geteuid() == 0; }
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string log_tail(const fs::path& log, int lines) {
+  std::string text = read_all(log);
+  std::vector<std::string> all;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) all.push_back(l);
+  std::string out;
+  int start = std::max(0, static_cast<int>(all.size()) - lines);
+  for (int i = start; i < static_cast<int>(all.size()); ++i) out += "  | " + all[i] + "\n";
+  return out.empty() ? "  (the log is empty)\n" : out;
+}
+
+// The unprivileged account a root run starts the server as.
+detail::os_user server_user() {
+  std::string name = env_or("PGMT_SERVER_USER", "postgres");
+  auto u = detail::lookup_user(name);
+  if (!u || u->uid == 0)
+    throw harness_error("PostgreSQL refuses to run as root and there is no unprivileged user \"" + name +
+                        "\" to run it as; create one (apt-get install postgresql creates \"postgres\") "
+                        "or set PGMT_SERVER_USER to an existing unprivileged user");
+  return *u;
+}
+
+void make_dir(const fs::path& p, fs::perms mode) {
+  std::error_code ec;
+  fs::create_directories(p, ec);
+  if (ec) throw harness_error("could not create folder \"" + p.string() + "\": " + ec.message());
+  fs::permissions(p, mode, ec);
+  if (ec) throw harness_error("could not set permissions of \"" + p.string() + "\": " + ec.message());
+}
+
+fs::path cache_root() {
+  std::string c = env_or("PGMT_CACHE_DIR", "");
+  return c.empty() ? runtime_root() / "cache" : fs::path(c);
+}
+
+// A lock file held for the lifetime of this object (flock).
+class file_lock {
+ public:
+  explicit file_lock(const fs::path& p) : fd_(open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (fd_ < 0) throw harness_error("could not open lock file \"" + p.string() + "\": " + std::strerror(errno));
+    while (flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) throw harness_error("could not lock \"" + p.string() + "\": " + std::strerror(errno));
+    }
+  }
+  ~file_lock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  file_lock(const file_lock&) = delete;
+  file_lock& operator=(const file_lock&) = delete;
+
+ private:
+  int fd_;
+};
+
+std::string postgres_version(const fs::path& bindir) {
+  auto r = detail::run({(bindir / "postgres").string(), "--version"});
+  static const std::regex ver(R"(\(PostgreSQL\) ([0-9]+(?:\.[0-9]+)?))");
+  std::smatch m;
+  if (r.exit_code != 0 || !std::regex_search(r.output, m, ver))
+    throw harness_error("could not read the version of \"" + (bindir / "postgres").string() + "\": " + r.output);
+  return m[1];
+}
+
+// initdb once per PostgreSQL version (and bindir); later servers copy it.
+fs::path cached_initdb(const fs::path& bindir, const std::string& version,
+                       const std::optional<detail::os_user>& as) {
+  fs::path root = cache_root();
+  make_dir(root, running_as_root() ? fs::perms(0711) : fs::perms(0700));
+  fs::path dir = root / ("initdb-" + version + "-" + sha256_hex(bindir.string()).substr(0, 8));
+  if (fs::exists(dir / "data" / "PG_VERSION")) return dir / "data";
+  file_lock lock(root / ".initdb.lock");
+  if (fs::exists(dir / "data" / "PG_VERSION")) return dir / "data";
+  std::string tmpl = (root / "initdb-tmp-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw harness_error("could not create a folder in \"" + root.string() + "\"");
+  fs::path tmp(tmpl);
+  if (as) detail::chown_to(tmp, *as, false);
+  fs::path log = tmp / "initdb.log";
+  auto r = detail::run({(bindir / "initdb").string(), "-D", (tmp / "data").string(), "-A", "trust", "-N",
+                        "-U", "postgres", "-E", "UTF8", "--locale=C"},
+                       as);
+  if (r.exit_code != 0) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw harness_error("initdb failed (exit " + std::to_string(r.exit_code) + "):\n" + r.output);
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  if (ec) throw harness_error("could not move the initdb cache into place: " + ec.message());
+  return dir / "data";
+}
+
+int free_loopback_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw harness_error("socket: " + std::string(std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    throw harness_error("could not find a free port on 127.0.0.1: " + std::string(std::strerror(errno)));
+  }
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+struct owner_record {
+  pid_t owner = 0;
+  unsigned long long owner_start = 0;
+};
+
+void write_meta(const fs::path& folder, const owner_record& o, const server_info& info) {
+  nlohmann::json j = info.to_json();
+  j["owner_pid"] = o.owner;
+  j["owner_start"] = o.owner_start;
+  std::ofstream(folder / "meta.json.tmp") << j.dump(2) << "\n";
+  fs::rename(folder / "meta.json.tmp", folder / "meta.json");
+}
+
+bool same_process(pid_t pid, unsigned long long start) {
+  if (!detail::process_alive(pid)) return false;
+  if (start == 0) return true;
+  auto now = detail::process_start_time(pid);
+  return now && *now == start;
+}
+
+// Stops the postmaster (immediate shutdown) and waits until it is gone.
+void kill_postmaster(const server_info& info, bool own_child) {
+  if (info.pid <= 0 || !same_process(info.pid, info.pid_start)) return;
+  kill(info.pid, SIGQUIT);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!detail::process_alive(info.pid)) return;
+    std::this_thread::sleep_for(10ms);
+  }
+  kill(info.pid, SIGKILL);
+  if (own_child) detail::wait_child(info.pid);
+  while (detail::process_alive(info.pid)) std::this_thread::sleep_for(10ms);
+}
+
+bool should_keep(const std::string& keep, bool failed) {
+  return keep == "1" || keep == "true" || keep == "yes" || (keep == "on-failure" && failed);
+}
+
+fs::path stop_impl(const server_info& info, bool own_child, const std::string& keep, bool failed) {
+  kill_postmaster(info, own_child);
+  if (info.folder.empty() || !fs::exists(info.folder)) return {};
+  if (should_keep(keep, failed)) {
+    std::ofstream(info.folder / "kept") << "kept by PGMT_KEEP=" << keep << "\n";
+    return info.folder;
+  }
+  std::error_code ec;
+  fs::remove_all(info.folder, ec);
+  return {};
+}
+
+// Servers this process owns, stopped by the signal thread.
+struct live_server {
+  server_info info;
+  bool own_child;
+  std::string keep;
+};
+std::mutex registry_mutex;
+std::vector<live_server>& registry() {
+  static std::vector<live_server> r;
+  return r;
+}
+void register_server(const server_info& info, bool own_child, const std::string& keep) {
+  std::lock_guard g(registry_mutex);
+  registry().push_back({info, own_child, keep});
+}
+void unregister_server(const fs::path& folder) {
+  std::lock_guard g(registry_mutex);
+  auto& r = registry();
+  r.erase(std::remove_if(r.begin(), r.end(), [&](const live_server& s) { return s.info.folder == folder; }),
+          r.end());
+}
+
+std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
+  remove_abandoned_servers();
+  fs::path bindir = find_pg_bindir(opts.bindir);
+  std::string version = postgres_version(bindir);
+  std::optional<detail::os_user> as;
+  if (running_as_root()) as = server_user();
+
+  fs::path root = runtime_root();
+  std::string tmpl = (root / "srv-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw harness_error("could not create a server folder in \"" + root.string() + "\"");
+  fs::path folder(tmpl);
+
+  owner_record owner;
+  owner.owner = opts.owner ? opts.owner : getpid();
+  owner.owner_start = detail::process_start_time(owner.owner).value_or(0);
+  server_info info;
+  info.kind = "temp cluster";
+  info.version = version;
+  info.folder = folder;
+  info.log = folder / "server.log";
+  write_meta(folder, owner, info);  // claims the folder before anything slow happens
+
+  try {
+    fs::path cached = cached_initdb(bindir, version, as);
+    auto cp = detail::run({"cp", "-a", cached.string(), (folder / "data").string()});
+    if (cp.exit_code != 0) throw harness_error("could not copy the initdb cache: " + cp.output);
+    make_dir(folder / "sock", fs::perms(0700));
+    if (as) {
+      detail::chown_to(folder, *as, false);
+      detail::chown_to(folder / "sock", *as, false);
+    }
+    std::string sock = (folder / "sock").string();
+    if (sock.size() + 20 > 107)
+      throw harness_error("socket folder path \"" + sock + "\" is too long for a unix socket; set PGMT_RUNTIME_DIR to a shorter folder");
+
+    info.port = opts.tcp ? free_loopback_port() : 5432;
+    info.host = opts.tcp ? "127.0.0.1" : sock;
+    std::vector<std::string> argv = {(bindir / "postgres").string(),
+                                     "-D", (folder / "data").string(),
+                                     "-p", std::to_string(info.port),
+                                     "-k", sock,
+                                     "-c", std::string("listen_addresses=") + (opts.tcp ? "127.0.0.1" : ""),
+                                     "-c", "unix_socket_permissions=0700",
+                                     "-c", "fsync=off",
+                                     "-c", "full_page_writes=off",
+                                     "-c", "synchronous_commit=off",
+                                     "-c", "max_connections=200",
+                                     "-c", "max_locks_per_transaction=256",
+                                     "-c", "log_min_messages=warning",
+                                     "-c", "log_line_prefix=%m [%p] %q%d ",
+                                     "-c", "shared_buffers=64MB"};
+    detail::spawn_options so;
+    so.as = as;
+    so.output = info.log;
+    so.new_session = true;
+    info.pid = detail::spawn(argv, so);
+    info.pid_start = detail::process_start_time(info.pid).value_or(0);
+    register_server(info, true, opts.keep);
+    write_meta(folder, owner, info);
+
+    auto deadline = std::chrono::steady_clock::now() + opts.start_timeout;
+    const std::string ci = info.conninfo("postgres");
+    while (!ping(ci)) {
+      if (!detail::process_alive(info.pid)) {
+        unregister_server(folder);
+        std::string tail = log_tail(info.log, 20);
+        stop_impl(info, true, "0", true);
+        throw harness_error("PostgreSQL " + version + " exited during start-up; its log says:\n" + tail);
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::string tail = log_tail(info.log, 20);
+        unregister_server(folder);
+        stop_impl(info, true, "0", true);
+        throw harness_error("PostgreSQL " + version + " was not ready after " +
+                            std::to_string(opts.start_timeout.count()) +
+                            " s (PGMT_START_TIMEOUT); its log says:\n" + tail);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    connection c(ci);
+    info.version_num = c.server_version();
+    auto r = c.exec("show server_version");
+    std::string full = r.value(0, 0);
+    info.version = full.substr(0, full.find(' '));
+    unregister_server(folder);
+    register_server(info, true, opts.keep);
+    write_meta(folder, owner, info);
+    return std::make_unique<server>(info, opts, true);
+  } catch (...) {
+    unregister_server(folder);
+    stop_impl(info, true, "0", true);
+    throw;
+  }
+}
+
+}  // namespace
+
+// ---- server_info ----
+
+std::string server_info::conninfo(const std::string& dbname) const {
+  return make_conninfo({{"host", host},
+                        {"port", std::to_string(port)},
+                        {"user", user},
+                        {"dbname", dbname},
+                        {"application_name", "pgmt"},
+                        {"connect_timeout", "10"}});
+}
+
+std::string server_info::describe() const { return "PostgreSQL " + version + " (" + kind + ")"; }
+
+nlohmann::json server_info::to_json() const {
+  return {{"kind", kind},         {"version", version}, {"version_num", version_num},
+          {"host", host},         {"port", port},       {"user", user},
+          {"folder", folder.string()}, {"log", log.string()}, {"pid", pid},
+          {"pid_start", pid_start}};
+}
+
+server_info server_info::from_json(const nlohmann::json& j) {
+  server_info i;
+  try {
+    i.kind = j.at("kind").get<std::string>();
+    i.version = j.at("version").get<std::string>();
+    i.version_num = j.at("version_num").get<int>();
+    i.host = j.at("host").get<std::string>();
+    i.port = j.at("port").get<int>();
+    i.user = j.at("user").get<std::string>();
+    i.folder = j.at("folder").get<std::string>();
+    i.log = j.at("log").get<std::string>();
+    i.pid = j.at("pid").get<pid_t>();
+    i.pid_start = j.at("pid_start").get<unsigned long long>();
+  } catch (const nlohmann::json::exception& e) {
+    throw harness_error(std::string("server state is incomplete: ") + e.what());
+  }
+  return i;
+}
+
+server_options server_options::from_environment() {
+  server_options o;
+  o.kind = env_or("PGMT_SERVER", "auto");
+  o.bindir = env_or("PGMT_PG_BINDIR", "");
+  o.tcp = env_or("PGMT_TCP", "0") == "1";
+  o.keep = env_or("PGMT_KEEP", "0");
+  std::string t = env_or("PGMT_START_TIMEOUT", "60");
+  try {
+    o.start_timeout = std::chrono::seconds(std::stoi(t));
+  } catch (...) {
+    throw harness_error("PGMT_START_TIMEOUT must be a number of seconds, not \"" + t + "\"");
+  }
+  return o;
+}
+
+// ---- server ----
+
+server::server(server_info info, server_options opts, bool own_child)
+    : info_(std::move(info)), opts_(std::move(opts)), own_child_(own_child) {}
+
+server::~server() {
+  if (!detached_ && !stopped_) {
+    try {
+      stop(false);
+    } catch (...) {
+      // Destructors never throw; a server we failed to stop is found by the next run.
+    }
+  }
+}
+
+fs::path server::stop(bool run_failed) {
+  if (stopped_) return {};
+  stopped_ = true;
+  unregister_server(info_.folder);
+  return stop_impl(info_, own_child_, opts_.keep, run_failed);
+}
+
+void server::detach() noexcept {
+  detached_ = true;
+  unregister_server(info_.folder);
+}
+
+std::unique_ptr<server> start_server(const server_options& opts) {
+  if (opts.kind == "auto" || opts.kind == "temp") return start_temp_cluster(opts);
+  if (opts.kind == "container" || opts.kind == "external")
+    throw harness_error("PGMT_SERVER=" + opts.kind +
+                        " is not available in this version of pgmt; use PGMT_SERVER=temp (the default)");
+  throw harness_error("PGMT_SERVER must be auto or temp, not \"" + opts.kind + "\"");
+}
+
+fs::path stop_server(const server_info& info, const server_options& opts, bool run_failed) {
+  return stop_impl(info, false, opts.keep, run_failed);
+}
+
+fs::path find_pg_bindir(const fs::path& preferred) {
+  auto usable = [](const fs::path& d) {
+    return access((d / "postgres").c_str(), X_OK) == 0 && access((d / "initdb").c_str(), X_OK) == 0;
+  };
+  std::vector<std::string> looked;
+  if (!preferred.empty()) {
+    if (usable(preferred)) return preferred;
+    throw harness_error("PGMT_PG_BINDIR=\"" + preferred.string() +
+                        "\" does not hold the postgres and initdb programs");
+  }
+  try {
+    auto r = detail::run({"pg_config", "--bindir"});
+    std::string dir = r.output.substr(0, r.output.find('\n'));
+    if (r.exit_code == 0 && usable(dir)) return dir;
+    looked.push_back("pg_config --bindir");
+  } catch (const std::exception&) {
+    looked.push_back("pg_config (not found)");
+  }
+  std::string path = env_or("PATH", "");
+  std::istringstream ps(path);
+  for (std::string d; std::getline(ps, d, ':');) {
+    if (!d.empty() && usable(d)) return d;
+  }
+  looked.push_back("PATH");
+  std::vector<std::pair<int, fs::path>> candidates;
+  std::error_code ec;
+  for (const auto& base : {fs::path("/usr/lib/postgresql"), fs::path("/usr/pgsql")}) {
+    if (!fs::is_directory(base, ec)) continue;
+    for (const auto& e : fs::directory_iterator(base, ec)) {
+      int major = std::atoi(e.path().filename().c_str());
+      if (major > 0 && usable(e.path() / "bin")) candidates.emplace_back(major, e.path() / "bin");
+    }
+  }
+  looked.push_back("/usr/lib/postgresql/*/bin");
+  if (!candidates.empty()) {
+    std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    return candidates.front().second;
+  }
+  std::string where;
+  for (const auto& l : looked) where += (where.empty() ? "" : ", ") + l;
+  throw harness_error("no PostgreSQL server binaries found (looked in " + where +
+                      "); install them (Debian: apt-get install postgresql) or set PGMT_PG_BINDIR");
+}
+
+fs::path runtime_root() {
+  std::string r = env_or("PGMT_RUNTIME_DIR", "");
+  fs::path root = r.empty() ? fs::path(env_or("TMPDIR", "/tmp")) / ("pgmt-" + std::to_string(geteuid())) : fs::path(r);
+  struct stat st{};
+  if (lstat(root.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+      throw harness_error("runtime folder \"" + root.string() + "\" is not a folder owned by this user; remove it or set PGMT_RUNTIME_DIR");
+  } else {
+    make_dir(root, fs::perms(0700));
+  }
+  // A root run hands server folders to an unprivileged user, who must be able to pass through.
+  fs::permissions(root, running_as_root() ? fs::perms(0711) : fs::perms(0700));
+  return root;
+}
+
+int remove_abandoned_servers() {
+  fs::path root = runtime_root();
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("srv-", 0) != 0 || !e.is_directory()) continue;
+    if (fs::exists(e.path() / "kept")) continue;
+    nlohmann::json meta;
+    try {
+      meta = nlohmann::json::parse(read_all(e.path() / "meta.json"));
+    } catch (...) {
+      // No readable meta.json: either being created right now or a crash before it was written.
+      auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), ec);
+      if (!ec && age > std::chrono::minutes(5)) {
+        fs::remove_all(e.path(), ec);
+        ++removed;
+      }
+      continue;
+    }
+    pid_t owner = meta.value("owner_pid", 0);
+    unsigned long long owner_start = meta.value("owner_start", 0ULL);
+    if (owner > 0 && same_process(owner, owner_start)) continue;
+    server_info info;
+    info.folder = e.path();
+    info.pid = meta.value("pid", 0);
+    info.pid_start = meta.value("pid_start", 0ULL);
+    stop_impl(info, false, "0", false);
+    ++removed;
+  }
+  return removed;
+}
+
+void install_signal_cleanup() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::thread([set] {
+      int sig = 0;
+      while (sigwait(&set, &sig) != 0) {
+      }
+      {
+        std::lock_guard g(registry_mutex);
+        for (const auto& s : registry()) stop_impl(s.info, s.own_child, s.keep, true);
+        registry().clear();
+      }
+      std::cerr << "pgmt: interrupted by signal " << sig << "; servers stopped\n";
+      _exit(128 + sig);
+    }).detach();
+  });
+}
+
+void write_state_file(const fs::path& path, const server_info& info) {
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw harness_error("could not write server state \"" + path.string() + "\"");
+    out << info.to_json().dump(2) << "\n";
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) throw harness_error("could not write server state \"" + path.string() + "\": " + ec.message());
+}
+
+server_info read_state_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw harness_error("no server state at \"" + path.string() +
+                        "\"; the server fixture did not run (run the whole suite, or `pgmt server start --state` first)");
+  try {
+    return server_info::from_json(nlohmann::json::parse(in));
+  } catch (const nlohmann::json::exception& e) {
+    throw harness_error("server state \"" + path.string() + "\" is not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace pgmt

@@ -1,0 +1,214 @@
+#include "pgmt/state.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
+
+namespace pgmt {
+
+namespace {
+
+// RAII session-level advisory lock on the maintenance connection.
+class advisory_lock {
+ public:
+  advisory_lock(connection& c, const std::string& name) : c_(c) {
+    key_ = std::to_string(std::stoll(sha256_hex("pgmt-lock:" + name).substr(0, 15), nullptr, 16));
+    c_.exec("select pg_advisory_lock(" + key_ + ")");
+  }
+  ~advisory_lock() {
+    try {
+      c_.exec("select pg_advisory_unlock(" + key_ + ")");
+    } catch (...) {
+      // The lock goes with the session if this fails.
+    }
+  }
+  advisory_lock(const advisory_lock&) = delete;
+  advisory_lock& operator=(const advisory_lock&) = delete;
+
+ private:
+  connection& c_;
+  std::string key_;
+};
+
+// CREATE DATABASE fails while another session is still leaving the template; retry briefly.
+void create_database(connection& maint, const std::string& sql) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      maint.exec(sql);
+      return;
+    } catch (const object_in_use&) {
+      if (attempt >= 20) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+}  // namespace
+
+state_error::state_error(std::size_t k, std::string culprit, diagnostic d)
+    : std::runtime_error(d.headline()), k_(k), culprit_(std::move(culprit)), diag_(std::move(d)) {}
+
+void ensure_tracking_table(connection& conn) {
+  conn.exec(
+      "create schema if not exists pgmt;"
+      "comment on schema pgmt is 'pgmt migration tracking';"
+      "create table if not exists pgmt.migrations ("
+      "  version text primary key,"
+      "  name text not null,"
+      "  checksum text not null,"
+      "  applied_at timestamptz not null default clock_timestamp(),"
+      "  duration_ms double precision not null)");
+}
+
+run_stats apply_migration(connection& conn, const migration& m, const suite& s) {
+  run_options opts;
+  opts.statement_timeout = s.statement_timeout;
+  opts.lock_timeout = s.lock_timeout;
+  opts.label = "migration \"" + m.id() + "\"";
+  const auto t0 = std::chrono::steady_clock::now();
+  opts.before_commit = [&m, t0](connection& c) {
+    std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - t0;
+    c.exec_params(
+        "insert into pgmt.migrations (version, name, checksum, duration_ms) values ($1, $2, $3, $4) "
+        "on conflict (version) do update set name = excluded.name, checksum = excluded.checksum, "
+        "applied_at = clock_timestamp(), duration_ms = excluded.duration_ms",
+        {m.version, m.name, m.checksum, std::to_string(ms.count())});
+  };
+  return run_script(conn, m.up, opts);
+}
+
+void run_sources(connection& conn, const std::vector<sql_source>& sources, const suite& s, const char* what) {
+  for (const auto& src : sources) {
+    run_options opts;
+    opts.statement_timeout = s.statement_timeout;
+    opts.lock_timeout = s.lock_timeout;
+    opts.label = std::string(what) + " \"" + display_path(src.path) + "\"";
+    run_script(conn, src, opts);
+  }
+}
+
+state_cache::state_cache(server_info server, suite s, migration_set set)
+    : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {
+  // S(k) is named after everything it is made of, so an edited file never reuses a stale state.
+  std::string acc = "pgmt-state-v1";
+  for (const auto& f : suite_.fixture_sources()) acc += "|fixture:" + migration_checksum(f.text);
+  keys_.push_back(sha256_hex(acc));
+  for (const auto& m : set_.migrations) {
+    acc = keys_.back() + "|" + m.version + ":" + m.checksum + (m.up.no_transaction ? ":nt" : "");
+    keys_.push_back(sha256_hex(acc));
+  }
+}
+
+std::string state_cache::template_name(std::size_t k) const {
+  return "pgmt_s" + std::to_string(k) + "_" + keys_.at(k).substr(0, 16);
+}
+
+std::string state_cache::create_db_sql(const std::string& name, const std::string& from) const {
+  std::string sql = "create database \"" + name + "\" template \"" + from + "\"";
+  if (from == "template0") sql += " encoding 'UTF8' lc_collate 'C' lc_ctype 'C'";
+  else if (server_.version_num >= 150000) sql += " strategy file_copy";
+  return sql;
+}
+
+bool state_cache::complete(connection& maint, const std::string& name) {
+  auto r = maint.exec_params("select datistemplate from pg_database where datname = $1", {name});
+  return r.rows() == 1 && r.value(0, 0) == "t";
+}
+
+std::string state_cache::ensure(std::size_t k) {
+  if (k >= keys_.size()) throw input_error("no state " + std::to_string(k) + " in this suite");
+  connection maint(server_.conninfo("postgres"));
+  // Find the highest state at or below k that exists, then build upwards from it.
+  std::size_t from = k + 1;
+  for (std::size_t j = k + 1; j-- > 0;) {
+    if (complete(maint, template_name(j))) {
+      from = j;
+      break;
+    }
+  }
+  if (from == k) return template_name(k);
+  std::size_t start = from == k + 1 ? 0 : from + 1;
+  for (std::size_t i = start; i <= k; ++i) build(i);
+  return template_name(k);
+}
+
+void state_cache::build(std::size_t k) {
+  connection maint(server_.conninfo("postgres"));
+  const std::string name = template_name(k);
+  advisory_lock lock(maint, name);
+  if (complete(maint, name)) return;
+  maint.exec("drop database if exists \"" + name + "\"");  // a half-built one from a killed run
+  create_database(maint, create_db_sql(name, k == 0 ? "template0" : template_name(k - 1)));
+  try {
+    connection c(server_.conninfo(name));
+    if (k == 0) {
+      ensure_tracking_table(c);
+      run_sources(c, suite_.fixture_sources(), suite_, "fixture");
+    } else {
+      apply_migration(c, set_.migrations[k - 1], suite_);
+    }
+  } catch (const script_error& e) {
+    drop(name);
+    throw state_error(k, k == 0 ? "fixtures" : set_.migrations[k - 1].id(), e.diag());
+  } catch (...) {
+    drop(name);
+    throw;
+  }
+  maint.exec("alter database \"" + name + "\" with is_template true allow_connections false");
+}
+
+std::string state_cache::clone(std::size_t k, std::string_view purpose) {
+  std::string from = ensure(k);
+  std::string name = "pgmt_c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
+                     std::to_string(++counter_);
+  connection maint(server_.conninfo("postgres"));
+  create_database(maint, create_db_sql(name, from));
+  return name;
+}
+
+std::string state_cache::create_empty(std::string_view purpose) {
+  std::string name = "pgmt_c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
+                     std::to_string(++counter_);
+  connection maint(server_.conninfo("postgres"));
+  create_database(maint, create_db_sql(name, "template0"));
+  return name;
+}
+
+bool state_cache::adopt(std::size_t k, const std::string& db) {
+  connection maint(server_.conninfo("postgres"));
+  const std::string name = template_name(k);
+  advisory_lock lock(maint, name);
+  if (complete(maint, name)) return false;
+  maint.exec("drop database if exists \"" + name + "\"");
+  for (int attempt = 0;; ++attempt) {
+    try {
+      maint.exec("alter database \"" + db + "\" rename to \"" + name + "\"");
+      break;
+    } catch (const object_in_use&) {
+      if (attempt >= 20) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  maint.exec("alter database \"" + name + "\" with is_template true allow_connections false");
+  return true;
+}
+
+void state_cache::drop(const std::string& db) {
+  try {
+    connection maint(server_.conninfo("postgres"));
+    maint.exec("alter database \"" + db + "\" is_template false");
+  } catch (...) {
+    // It may not exist.
+  }
+  connection maint(server_.conninfo("postgres"));
+  if (server_.version_num >= 130000)
+    maint.exec("drop database if exists \"" + db + "\" with (force)");
+  else
+    maint.exec("drop database if exists \"" + db + "\"");
+}
+
+}  // namespace pgmt

@@ -1,0 +1,87 @@
+#include "pgmt/suite.hpp"
+
+#include <algorithm>
+#include <fstream>
+
+#include "pgmt/text.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pgmt {
+
+std::vector<sql_source> load_sources(const std::vector<fs::path>& paths, const char* what) {
+  std::vector<sql_source> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(p, ec))
+        if (e.path().extension() == ".sql" && e.path().filename().string().rfind('.', 0) != 0)
+          files.push_back(e.path());
+      std::sort(files.begin(), files.end());
+      if (files.empty()) throw input_error(std::string(what) + " folder \"" + display_path(p) + "\" holds no .sql file");
+      for (const auto& f : files) {
+        sql_source s;
+        s.path = f;
+        s.text = read_sql_file(f);
+        out.push_back(std::move(s));
+      }
+    } else if (fs::exists(p, ec)) {
+      sql_source s;
+      s.path = p;
+      s.text = read_sql_file(p);
+      out.push_back(std::move(s));
+    } else {
+      throw input_error(std::string(what) + " \"" + display_path(p) + "\" does not exist");
+    }
+  }
+  return out;
+}
+
+suite suite::from_file(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw input_error("could not read suite file \"" + display_path(file) + "\"");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw input_error(display_path(file) + ": not valid JSON: " + e.what());
+  }
+  const fs::path base = file.parent_path();
+  auto abs = [&](const std::string& p) { return (fs::path(p).is_absolute() ? fs::path(p) : base / p).lexically_normal(); };
+  suite s;
+  try {
+    s.name = j.value("name", s.name);
+    s.migrations_dir = abs(j.at("migrations_dir").get<std::string>());
+    s.forced_layout = parse_layout(j.value("layout", std::string("auto")));
+    for (const auto& f : j.value("fixtures", std::vector<std::string>{})) s.fixtures.push_back(abs(f));
+    for (const auto& f : j.value("seeds", std::vector<std::string>{})) s.seeds.push_back(abs(f));
+    if (j.contains("statement_timeout")) s.statement_timeout = parse_duration(j["statement_timeout"].get<std::string>());
+    if (j.contains("lock_timeout")) s.lock_timeout = parse_duration(j["lock_timeout"].get<std::string>());
+    s.output_dir = j.contains("output_dir") ? abs(j["output_dir"].get<std::string>()) : base;
+  } catch (const nlohmann::json::exception& e) {
+    throw input_error(display_path(file) + ": " + e.what());
+  }
+  return s;
+}
+
+nlohmann::json suite::to_json() const {
+  nlohmann::json j;
+  j["name"] = name;
+  j["migrations_dir"] = migrations_dir.string();
+  j["layout"] = to_string(forced_layout);
+  j["fixtures"] = nlohmann::json::array();
+  for (const auto& f : fixtures) j["fixtures"].push_back(f.string());
+  j["seeds"] = nlohmann::json::array();
+  for (const auto& f : seeds) j["seeds"].push_back(f.string());
+  j["statement_timeout"] = format_duration(statement_timeout);
+  j["lock_timeout"] = format_duration(lock_timeout);
+  j["output_dir"] = output_dir.string();
+  return j;
+}
+
+std::vector<sql_source> suite::fixture_sources() const { return load_sources(fixtures, "fixture"); }
+std::vector<sql_source> suite::seed_sources() const { return load_sources(seeds, "seed"); }
+migration_set suite::discover_migrations() const { return discover(migrations_dir, forced_layout); }
+
+}  // namespace pgmt
