@@ -1,0 +1,247 @@
+# pgmt: PostgreSQL migration tests for CTest.
+
+#[=======================================================================[.rst:
+Pgmt
+----
+
+Registers a folder of SQL migrations as CTest cases that run against a
+disposable PostgreSQL server.
+
+.. command:: pgmt_add_migration_tests
+
+  ::
+
+    pgmt_add_migration_tests(<suite>
+      MIGRATIONS_DIR <dir>
+      [LAYOUT auto|flat|paired|split|folders|sections]
+      [FIXTURES <file-or-dir>...]
+      [SEEDS <file-or-dir>...]
+      [STATEMENT_TIMEOUT <duration>]
+      [LOCK_TIMEOUT <duration>]
+      [LABELS <label>...]
+      [TEST_PREFIX <prefix>]
+      [WORKING_DIRECTORY <dir>]
+      [PROPERTIES <name> <value>...])
+
+  Adds, for every migration in ``MIGRATIONS_DIR``, a test
+  ``<prefix><suite>.<version>.apply`` that clones the state after the
+  migrations before it and applies the migration; a test
+  ``<prefix><suite>.reset`` that builds a database from nothing (fixtures,
+  every migration, seeds); and the fixture tests
+  ``<prefix><suite>.server.start`` and ``<prefix><suite>.server.stop`` that
+  start and stop the server the suite shares. Every test carries the label
+  ``migrations`` and one label per check (``apply``, ``reset``). Migrations are
+  listed when CTest runs, so a migration file added after configuring shows up
+  without re-running CMake.
+
+  ``<suite>``
+    Name of the suite, the first part of every test name: letters, digits,
+    ``_``, ``-`` and ``.``.
+
+  ``MIGRATIONS_DIR``
+    The folder holding the migrations, relative to the current source folder.
+    Required.
+
+  ``LAYOUT``
+    How the folder is laid out. ``auto`` (the default) detects it: ``flat``
+    (``<version>_<name>.sql``), ``paired`` (``.up.sql`` and ``.down.sql``),
+    ``split`` (``up/`` and ``down/`` folders), ``folders``
+    (``<version>_<name>/up.sql``), ``sections`` (dbmate's ``-- migrate:up``).
+
+  ``FIXTURES``
+    SQL files, or folders of them, loaded in order before the first migration.
+
+  ``SEEDS``
+    SQL files, or folders of them, loaded after the last migration by the
+    ``reset`` test.
+
+  ``STATEMENT_TIMEOUT``, ``LOCK_TIMEOUT``
+    PostgreSQL's ``statement_timeout`` and ``lock_timeout`` while a migration
+    runs, such as ``500ms``, ``30s``, ``2min``. Defaults ``1min`` and ``10s``.
+
+  ``LABELS``
+    Labels added to every test of the suite, besides ``migrations``.
+
+  ``TEST_PREFIX``
+    Prepended to every test name. Default empty.
+
+  ``WORKING_DIRECTORY``
+    Where the tests run, and so what file names in messages are relative to.
+    Defaults to the current source folder.
+
+  ``PROPERTIES``
+    Test properties set on every test of the suite, as name/value pairs
+    (``TIMEOUT 120``).
+
+  Unknown keywords, and keywords given without a value, are configure errors.
+#]=======================================================================]
+
+include_guard(GLOBAL)
+
+set(_PGMT_MODULE_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
+# Quotes a value as a bracket argument for generated CMake code.
+function(_pgmt_bracket out value)
+  set(eq "=")
+  while(value MATCHES "\\]${eq}\\]")
+    string(APPEND eq "=")
+  endwhile()
+  set(${out} "[${eq}[${value}]${eq}]" PARENT_SCOPE)
+endfunction()
+
+function(pgmt_add_migration_tests suite)
+  set(options "")
+  set(one_value MIGRATIONS_DIR LAYOUT STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY)
+  set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
+
+  set(where "pgmt_add_migration_tests(${suite})")
+  if(arg_UNPARSED_ARGUMENTS)
+    list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
+    message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
+      "Known keywords: MIGRATIONS_DIR LAYOUT FIXTURES SEEDS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+  endif()
+  if(arg_KEYWORDS_MISSING_VALUES)
+    list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
+    message(FATAL_ERROR "${where}: keyword(s) given without a value: ${empty}")
+  endif()
+  if(NOT suite MATCHES "^[A-Za-z0-9_.-]+$")
+    message(FATAL_ERROR "pgmt_add_migration_tests: suite name \"${suite}\" must be letters, digits, '_', '-' or '.'")
+  endif()
+  get_property(known GLOBAL PROPERTY _PGMT_SUITES)
+  if("${arg_TEST_PREFIX}${suite}" IN_LIST known)
+    message(FATAL_ERROR "${where}: a suite named \"${arg_TEST_PREFIX}${suite}\" is already registered")
+  endif()
+  set_property(GLOBAL APPEND PROPERTY _PGMT_SUITES "${arg_TEST_PREFIX}${suite}")
+
+  if(NOT DEFINED arg_MIGRATIONS_DIR)
+    message(FATAL_ERROR "${where}: MIGRATIONS_DIR is required")
+  endif()
+  cmake_path(ABSOLUTE_PATH arg_MIGRATIONS_DIR BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+    OUTPUT_VARIABLE migrations_dir)
+  if(NOT IS_DIRECTORY "${migrations_dir}")
+    message(FATAL_ERROR "${where}: MIGRATIONS_DIR \"${migrations_dir}\" is not a folder")
+  endif()
+
+  if(NOT DEFINED arg_LAYOUT)
+    set(arg_LAYOUT auto)
+  endif()
+  set(layouts auto flat paired split folders sections)
+  if(NOT arg_LAYOUT IN_LIST layouts)
+    message(FATAL_ERROR "${where}: LAYOUT \"${arg_LAYOUT}\" is not one of: ${layouts}")
+  endif()
+
+  foreach(kw STATEMENT_TIMEOUT LOCK_TIMEOUT)
+    if(DEFINED arg_${kw} AND NOT arg_${kw} MATCHES "^[0-9]+(ms|s|min|h)?$")
+      message(FATAL_ERROR "${where}: ${kw} \"${arg_${kw}}\" is not a duration; write a number with ms, s, min or h (30s)")
+    endif()
+  endforeach()
+  if(NOT DEFINED arg_STATEMENT_TIMEOUT)
+    set(arg_STATEMENT_TIMEOUT 1min)
+  endif()
+  if(NOT DEFINED arg_LOCK_TIMEOUT)
+    set(arg_LOCK_TIMEOUT 10s)
+  endif()
+
+  foreach(kind FIXTURES SEEDS)
+    set(abs_${kind} "")
+    foreach(p IN LISTS arg_${kind})
+      cmake_path(ABSOLUTE_PATH p BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE OUTPUT_VARIABLE ap)
+      if(NOT EXISTS "${ap}")
+        message(FATAL_ERROR "${where}: ${kind} path \"${ap}\" does not exist")
+      endif()
+      list(APPEND abs_${kind} "${ap}")
+    endforeach()
+  endforeach()
+
+  list(LENGTH arg_PROPERTIES nprops)
+  math(EXPR odd "${nprops} % 2")
+  if(odd)
+    message(FATAL_ERROR "${where}: PROPERTIES takes name/value pairs; got an odd number of values")
+  endif()
+
+  if(NOT DEFINED arg_WORKING_DIRECTORY)
+    set(arg_WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}")
+  endif()
+
+  if(DEFINED PGMT_EXECUTABLE)
+    set(pgmt_exe "${PGMT_EXECUTABLE}")
+  elseif(TARGET pgmt::pgmt)
+    set(pgmt_exe "$<TARGET_FILE:pgmt::pgmt>")
+  else()
+    message(FATAL_ERROR "${where}: no pgmt executable: use find_package(pgmt) or add_subdirectory(pgmt) first, or set PGMT_EXECUTABLE")
+  endif()
+
+  set(name "${arg_TEST_PREFIX}${suite}")
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/pgmt_suites/${name}")
+  set(suite_file "${work}/suite.json")
+  set(state_file "${work}/server.json")
+  set(fixture "pgmt.${name}.server")
+
+  # The suite file: everything pgmt needs to know, read by every test.
+  set(json "{}")
+  string(JSON json SET "${json}" name "\"${name}\"")
+  foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
+      "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}")
+    list(GET pair 0 key)
+    list(GET pair 1 value)
+    string(REPLACE "\\" "\\\\" value "${value}")
+    string(REPLACE "\"" "\\\"" value "${value}")
+    string(JSON json SET "${json}" "${key}" "\"${value}\"")
+  endforeach()
+  foreach(kind FIXTURES SEEDS)
+    string(TOLOWER "${kind}" key)
+    string(JSON json SET "${json}" "${key}" "[]")
+    set(i 0)
+    foreach(p IN LISTS abs_${kind})
+      string(REPLACE "\\" "\\\\" p "${p}")
+      string(REPLACE "\"" "\\\"" p "${p}")
+      string(JSON json SET "${json}" "${key}" ${i} "\"${p}\"")
+      math(EXPR i "${i} + 1")
+    endforeach()
+  endforeach()
+  file(MAKE_DIRECTORY "${work}")
+  file(CONFIGURE OUTPUT "${suite_file}" CONTENT "${json}\n")
+
+  set(labels migrations ${arg_LABELS})
+
+  # Fixture tests: one server for the whole suite.
+  add_test(NAME "${name}.server.start" COMMAND "${pgmt_exe}" server start --state "${state_file}")
+  add_test(NAME "${name}.server.stop" COMMAND "${pgmt_exe}" server stop --state "${state_file}")
+  set_tests_properties("${name}.server.start" PROPERTIES FIXTURES_SETUP "${fixture}" LABELS "${labels};server"
+    ${arg_PROPERTIES})
+  set_tests_properties("${name}.server.stop" PROPERTIES FIXTURES_CLEANUP "${fixture}" LABELS "${labels};server"
+    ${arg_PROPERTIES})
+
+  add_test(NAME "${name}.reset"
+    COMMAND "${pgmt_exe}" check reset --suite "${suite_file}" --server-state "${state_file}"
+    WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
+  set_tests_properties("${name}.reset" PROPERTIES FIXTURES_REQUIRED "${fixture}" LABELS "${labels};reset"
+    SKIP_RETURN_CODE 77 ${arg_PROPERTIES})
+
+  # One apply test per migration, listed when CTest runs (see PgmtDiscover.cmake).
+  set(props "")
+  foreach(p IN LISTS arg_PROPERTIES)
+    _pgmt_bracket(q "${p}")
+    string(APPEND props " ${q}")
+  endforeach()
+  foreach(v pgmt_exe suite_file state_file fixture name)
+    _pgmt_bracket(q_${v} "${${v}}")
+  endforeach()
+  _pgmt_bracket(q_labels "${labels}")
+  _pgmt_bracket(q_workdir "${arg_WORKING_DIRECTORY}")
+  set(include_file "${work}/tests.cmake")
+  file(GENERATE OUTPUT "${include_file}" CONTENT
+"# Generated by pgmt_add_migration_tests(${suite}); lists the migrations when CTest runs.
+set(PGMT_EXE ${q_pgmt_exe})
+set(PGMT_SUITE_FILE ${q_suite_file})
+set(PGMT_STATE_FILE ${q_state_file})
+set(PGMT_FIXTURE ${q_fixture})
+set(PGMT_NAME ${q_name})
+set(PGMT_LABELS ${q_labels})
+set(PGMT_WORKDIR ${q_workdir})
+set(PGMT_PROPERTIES ${props})
+include(\"${_PGMT_MODULE_DIR}/PgmtDiscover.cmake\")
+")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${include_file}")
+endfunction()

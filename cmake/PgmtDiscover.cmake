@@ -1,0 +1,35 @@
+# Included by CTest (TEST_INCLUDE_FILES) for each suite: asks pgmt for the
+# suite's migrations and adds one apply test per migration. Runs every time
+# CTest starts, so new migration files need no re-configure.
+
+execute_process(
+  COMMAND "${PGMT_EXE}" list --versions --suite "${PGMT_SUITE_FILE}"
+  WORKING_DIRECTORY "${PGMT_WORKDIR}"
+  OUTPUT_VARIABLE _pgmt_versions
+  ERROR_VARIABLE _pgmt_error
+  RESULT_VARIABLE _pgmt_rc)
+
+if(NOT _pgmt_rc EQUAL 0)
+  # Listing failed (bad migrations folder, pgmt not built): one failing test
+  # that shows pgmt's message, so the run cannot pass silently.
+  add_test("${PGMT_NAME}.discover" "${PGMT_EXE}" list --suite "${PGMT_SUITE_FILE}")
+  set_tests_properties("${PGMT_NAME}.discover" PROPERTIES
+    LABELS "${PGMT_LABELS};discover" WORKING_DIRECTORY "${PGMT_WORKDIR}")
+  return()
+endif()
+
+string(REPLACE "\n" ";" _pgmt_versions "${_pgmt_versions}")
+foreach(_pgmt_v IN LISTS _pgmt_versions)
+  if(_pgmt_v STREQUAL "")
+    continue()
+  endif()
+  set(_pgmt_test "${PGMT_NAME}.${_pgmt_v}.apply")
+  add_test("${_pgmt_test}" "${PGMT_EXE}" check apply --suite "${PGMT_SUITE_FILE}"
+    --migration "${_pgmt_v}" --server-state "${PGMT_STATE_FILE}")
+  set_tests_properties("${_pgmt_test}" PROPERTIES
+    FIXTURES_REQUIRED "${PGMT_FIXTURE}"
+    LABELS "${PGMT_LABELS};apply"
+    SKIP_RETURN_CODE 77
+    WORKING_DIRECTORY "${PGMT_WORKDIR}"
+    ${PGMT_PROPERTIES})
+endforeach()

@@ -1,0 +1,3 @@
+drop table public.members;
+drop table public.organisations;
+drop type public.member_role;
