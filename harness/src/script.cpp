@@ -144,6 +144,33 @@ bool is_transaction_control(const std::string& kind, const nlohmann::json& node)
          k == "TRANS_STMT_ROLLBACK_PREPARED";
 }
 
+// Offset of the first whole-word, case-insensitive occurrence of name (or of
+// its last dotted part) in text at or after from, outside line comments.
+std::optional<std::size_t> find_name(std::string_view text, std::size_t from, const std::string& name) {
+  auto lower = [](std::string_view s) {
+    std::string o(s);
+    for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return o;
+  };
+  const std::string hay = lower(text);
+  std::vector<std::string> needles = {lower(name)};
+  if (auto dot = name.rfind('.'); dot != std::string::npos) needles.push_back(lower(name.substr(dot + 1)));
+  for (const auto& needle : needles) {
+    for (std::size_t p = hay.find(needle, from); p != std::string::npos; p = hay.find(needle, p + 1)) {
+      bool left = p == 0 || !(ident_char(hay[p - 1]) || hay[p - 1] == '.');
+      std::size_t e = p + needle.size();
+      bool right = e >= hay.size() || !ident_char(hay[e]);
+      if (!left || !right) continue;
+      // Skip hits in a line comment.
+      auto line_start = text.rfind('\n', p);
+      line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+      bool inside = text.substr(line_start, p - line_start).find("--") != std::string_view::npos;
+      if (!inside) return p;
+    }
+  }
+  return std::nullopt;
+}
+
 diagnostic at(const sql_source& src, std::size_t offset, std::string message) {
   diagnostic d;
   d.path = src.path;
@@ -339,8 +366,14 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   const auto& sd = e.diagnostics();
   std::string stmt_text = src.text.substr(st.offset, st.length);
   std::size_t offset = st.start;
+  static const std::regex missing_object(R"re(^(?:relation|type|schema|function|column|table) "([^"]+)" does not exist)re");
+  std::smatch missing;
   if (sd.position > 0) {
     offset = st.offset + byte_offset_of_char(stmt_text, sd.position);
+  } else if (std::regex_search(sd.message, missing, missing_object)) {
+    // The server gives no position for names it resolves late (a REFERENCES
+    // target, a function in a default): point at the name in the statement.
+    if (auto found = find_name(stmt_text, st.start - st.offset, missing[1].str())) offset = st.offset + *found;
   } else {
     // A PL/pgSQL error in a DO block: "PL/pgSQL function inline_code_block line N".
     static const std::regex inline_line(R"(inline_code_block line ([0-9]+))");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -45,6 +46,13 @@ void create_database(connection& maint, const std::string& sql) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
+}
+
+// Unique within the process (several caches may live in one); the pid makes it unique on the server.
+std::string scratch_name(std::string_view purpose) {
+  static std::atomic<unsigned> counter{0};
+  return "pgmt_c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
+         std::to_string(++counter);
 }
 
 }  // namespace
@@ -163,16 +171,14 @@ void state_cache::build(std::size_t k) {
 
 std::string state_cache::clone(std::size_t k, std::string_view purpose) {
   std::string from = ensure(k);
-  std::string name = "pgmt_c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
-                     std::to_string(++counter_);
+  std::string name = scratch_name(purpose);
   connection maint(server_.conninfo("postgres"));
   create_database(maint, create_db_sql(name, from));
   return name;
 }
 
 std::string state_cache::create_empty(std::string_view purpose) {
-  std::string name = "pgmt_c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
-                     std::to_string(++counter_);
+  std::string name = scratch_name(purpose);
   connection maint(server_.conninfo("postgres"));
   create_database(maint, create_db_sql(name, "template0"));
   return name;

@@ -81,7 +81,6 @@ class state_cache {
   suite suite_;
   migration_set set_;
   std::vector<std::string> keys_;  // keys_[k]: hash of everything S(k) is made of
-  unsigned counter_ = 0;
 };
 
 }  // namespace pgmt

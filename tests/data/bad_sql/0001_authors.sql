@@ -1,0 +1,1 @@
+create table public.authors (id int primary key, name text not null);

@@ -1,0 +1,5 @@
+-- migrate:up transaction:false
+create table public.posts (id int primary key, user_id int references public.users (id), body text);
+
+-- migrate:down
+drop table public.posts;

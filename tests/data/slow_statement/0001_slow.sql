@@ -1,0 +1,2 @@
+create table public.t (id int);
+select pg_sleep(30);

@@ -1,0 +1,3 @@
+create table public.a (id int);
+begin;
+create table public.b (id int);

@@ -1,0 +1,204 @@
+// Running SQL on a real server: transactions, diagnostics at file:line:column,
+// timeouts, and the tracking table.
+#include <gtest/gtest.h>
+
+#include "pgmt/migration.hpp"
+#include "pgmt/pg.hpp"
+#include "pgmt/script.hpp"
+#include "pgmt/state.hpp"
+#include "support.hpp"
+
+namespace pgmt {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ScriptRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PGMT_REQUIRE_POSTGRES();
+    db_ = test::fresh_database("script");
+    conn_ = std::make_unique<connection>(test::shared_server().conninfo(db_));
+    ensure_tracking_table(*conn_);
+  }
+
+  bool table_exists(const std::string& name) {
+    return conn_->exec_params("select to_regclass($1) is not null", {name}).value(0, 0) == "t";
+  }
+
+  // Applies the migrations of tests/data/<set> up to (not including) index stop.
+  void apply_data_set(const std::string& set_name, std::size_t stop, const suite& s) {
+    auto set = discover(test::data_dir() / set_name);
+    for (std::size_t i = 0; i < stop; ++i) apply_migration(*conn_, set.migrations.at(i), s);
+  }
+
+  diagnostic failure_of(const std::string& set_name, std::size_t index, const suite& s) {
+    auto set = discover(test::data_dir() / set_name);
+    try {
+      apply_migration(*conn_, set.migrations.at(index), s);
+    } catch (const script_error& e) {
+      return e.diag();
+    }
+    ADD_FAILURE() << "migration " << index << " of " << set_name << " did not fail";
+    return {};
+  }
+
+  std::string db_;
+  std::unique_ptr<connection> conn_;
+};
+
+TEST_F(ScriptRun, MissingReferencePointsAtTheName) {
+  auto s = test::data_suite("bad_sql");
+  apply_data_set("bad_sql", 1, s);
+  auto d = failure_of("bad_sql", 1, s);
+  EXPECT_EQ(d.path.filename(), "0002_books.sql");
+  EXPECT_EQ(d.line, 6);
+  EXPECT_EQ(d.column, 24);
+  EXPECT_EQ(d.message, "relation \"public.isbns\" does not exist");
+  EXPECT_EQ(d.sqlstate, "42P01");
+  EXPECT_EQ(d.source_line, "  isbn text references public.isbns (code)");
+  EXPECT_FALSE(table_exists("public.books")) << "the failed migration must be rolled back";
+}
+
+TEST_F(ScriptRun, SyntaxErrorAtServerPositionNamesServerVersion) {
+  sql_source src;
+  src.path = "0001_typo.sql";
+  src.text = "create table a (id int);\n\ncreate tabel b (id int);\n";
+  try {
+    run_script(*conn_, src, {});
+    FAIL();
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 3);
+    EXPECT_EQ(e.diag().column, 8);
+    EXPECT_EQ(e.diag().sqlstate, "42601");
+    ASSERT_FALSE(e.diag().notes.empty());
+    EXPECT_NE(e.diag().notes[0].find("the server is PostgreSQL " + test::shared_server().version.substr(0, 2)),
+              std::string::npos);
+  }
+  EXPECT_FALSE(table_exists("public.a")) << "one transaction: nothing stays";
+}
+
+TEST_F(ScriptRun, MetaCommandIsRefusedBeforeAnythingRuns) {
+  auto d = failure_of("meta_command", 0, test::data_suite("meta_command"));
+  EXPECT_EQ(d.line, 3);
+  EXPECT_EQ(d.column, 1);
+  EXPECT_EQ(d.message, "psql meta-command \"\\set\" in a migration; migrations must be plain SQL");
+  EXPECT_FALSE(table_exists("public.t"));
+}
+
+TEST_F(ScriptRun, DoBlockErrorMapsToTheLineInTheBody) {
+  auto d = failure_of("do_block_error", 0, test::data_suite("do_block_error"));
+  EXPECT_EQ(d.line, 8);
+  EXPECT_EQ(d.column, 3);
+  EXPECT_EQ(d.message, "counters must not be empty (found 0)");
+  EXPECT_EQ(d.sqlstate, "P0001");
+}
+
+TEST_F(ScriptRun, ConcurrentIndexRunsOutsideATransaction) {
+  sql_source src;
+  src.path = "0001_idx.sql";
+  src.text = "create table t (x int);\ncreate index concurrently t_x on t (x);\n";
+  auto stats = run_script(*conn_, src, {});
+  EXPECT_EQ(stats.mode, tx_mode::per_statement);
+  EXPECT_EQ(stats.statements, 2u);
+  EXPECT_TRUE(table_exists("public.t_x"));
+}
+
+TEST_F(ScriptRun, PerStatementFailureSaysWhatStays) {
+  sql_source src;
+  src.path = "0001_nt.sql";
+  src.text = "create table kept (x int);\nselect 1/0;\n";
+  src.no_transaction = true;
+  try {
+    run_script(*conn_, src, {});
+    FAIL();
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 2);
+    ASSERT_FALSE(e.diag().notes.empty());
+    EXPECT_NE(e.diag().notes.back().find("the statements before this one stay applied"), std::string::npos);
+  }
+  EXPECT_TRUE(table_exists("public.kept"));
+}
+
+TEST_F(ScriptRun, FileWithItsOwnTransactions) {
+  apply_data_set("self_managed", 1, test::data_suite("self_managed"));
+  EXPECT_TRUE(table_exists("public.a"));
+  EXPECT_TRUE(table_exists("public.b"));
+  EXPECT_TRUE(table_exists("public.b_id_idx"));
+  EXPECT_EQ(conn_->transaction_status(), tx_status::idle);
+}
+
+TEST_F(ScriptRun, UnclosedTransactionIsAnErrorAtItsBegin) {
+  auto d = failure_of("unclosed_transaction", 0, test::data_suite("unclosed_transaction"));
+  EXPECT_EQ(d.line, 2);
+  EXPECT_EQ(d.message, "migration \"0001_open\" leaves a transaction open; it was rolled back");
+  EXPECT_TRUE(table_exists("public.a")) << "ran before BEGIN, in autocommit";
+  EXPECT_FALSE(table_exists("public.b"));
+  EXPECT_EQ(conn_->transaction_status(), tx_status::idle);
+}
+
+TEST_F(ScriptRun, StatementTimeoutNamesTheMigration) {
+  auto s = test::data_suite("slow_statement");
+  s.statement_timeout = 200ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto d = failure_of("slow_statement", 0, s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_EQ(d.line, 2);
+  EXPECT_EQ(d.sqlstate, "57014");
+  EXPECT_EQ(d.message, "migration \"0001_slow\" exceeded statement_timeout (200ms)");
+}
+
+TEST_F(ScriptRun, LockTimeoutNamesTheMigration) {
+  auto s = test::data_suite("hung_lock");
+  s.lock_timeout = 300ms;
+  apply_data_set("hung_lock", 1, s);
+  connection holder(test::shared_server().conninfo(db_));
+  holder.exec("begin");
+  holder.exec("lock table public.accounts in access exclusive mode");
+  auto d = failure_of("hung_lock", 1, s);
+  holder.exec("rollback");
+  EXPECT_EQ(d.path.filename(), "0002_accounts_email.sql");
+  EXPECT_EQ(d.line, 2);
+  EXPECT_EQ(d.sqlstate, "55P03");
+  EXPECT_EQ(d.message.rfind("migration \"0002_accounts_email\" waited longer than lock_timeout (300ms) for a lock", 0), 0u)
+      << d.message;
+}
+
+TEST_F(ScriptRun, EnumValueAddedInOneMigrationIsUsableInTheNext) {
+  apply_data_set("enum_add_value", 3, test::data_suite("enum_add_value"));
+  EXPECT_EQ(conn_->exec("select mood::text from public.people").value(0, 0), "happy");
+}
+
+TEST_F(ScriptRun, TrackingTableRecordsEachMigration) {
+  auto s = test::data_suite("layouts/sections");
+  auto set = discover(s.migrations_dir);
+  for (const auto& m : set.migrations) apply_migration(*conn_, m, s);
+  auto r = conn_->exec("select version, name, checksum, duration_ms >= 0 from pgmt.migrations order by version");
+  ASSERT_EQ(r.rows(), 2);
+  EXPECT_EQ(r.value(0, 0), "0001");
+  EXPECT_EQ(r.value(0, 1), "users");
+  EXPECT_EQ(r.value(0, 2), set.migrations[0].checksum);
+  EXPECT_EQ(r.value(1, 1), "posts");
+  EXPECT_EQ(r.value(1, 3), "t");
+}
+
+TEST_F(ScriptRun, DeferredConstraintFailsAtCommit) {
+  sql_source src;
+  src.path = "0001_deferred.sql";
+  src.text =
+      "create table p (id int primary key);\n"
+      "create table c (p int references p deferrable initially deferred);\n"
+      "insert into c values (42);\n";
+  try {
+    run_script(*conn_, src, {});
+    FAIL();
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().sqlstate, "23503");
+    ASSERT_FALSE(e.diag().notes.empty());
+    EXPECT_NE(e.diag().notes.back().find("raised at COMMIT"), std::string::npos);
+  }
+  EXPECT_FALSE(table_exists("public.p"));
+}
+
+}  // namespace
+}  // namespace pgmt

@@ -1,0 +1,253 @@
+// The temp cluster: private socket, settings, unprivileged user under root,
+// PGMT_KEEP, leftovers of killed runs, start-up failures, signals.
+#include "pgmt/server.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "pgmt/pg.hpp"
+#include "pgmt/process.hpp"
+#include "support.hpp"
+
+namespace pgmt {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool alive(pid_t pid) { return detail::process_alive(pid); }
+
+uid_t uid_of(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Uid:", 0) == 0) return static_cast<uid_t>(std::stoul(line.substr(4)));
+  return static_cast<uid_t>(-1);
+}
+
+pid_t spawn_sleeper() {
+  detail::spawn_options o;
+  return detail::spawn({"sleep", "300"}, o);
+}
+
+class Server : public ::testing::Test {
+ protected:
+  void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
+};
+
+TEST_F(Server, ListensOnAPrivateSocketOnlyWithFastSettings) {
+  auto srv = start_server(server_options::from_environment());
+  const auto& info = srv->info();
+  struct stat st{};
+  ASSERT_EQ(stat(info.host.c_str(), &st), 0) << info.host;
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  connection c(info.conninfo());
+  EXPECT_EQ(c.exec("show listen_addresses").value(0, 0), "");
+  EXPECT_EQ(c.exec("show fsync").value(0, 0), "off");
+  EXPECT_EQ(c.exec("show full_page_writes").value(0, 0), "off");
+  EXPECT_EQ(c.exec("show synchronous_commit").value(0, 0), "off");
+  EXPECT_EQ(c.exec("select rolsuper from pg_roles where rolname = current_user").value(0, 0), "t");
+  EXPECT_EQ(info.version_num / 10000, c.server_version() / 10000);
+  EXPECT_EQ(info.describe().rfind("PostgreSQL " + info.version + " (temp cluster)", 0), 0u);
+  pid_t pid = info.pid;
+  fs::path folder = info.folder;
+  EXPECT_TRUE(srv->stop().empty());
+  EXPECT_FALSE(alive(pid));
+  EXPECT_FALSE(fs::exists(folder));
+}
+
+TEST_F(Server, TcpOnlyOnLoopbackWhenAsked) {
+  auto opts = server_options::from_environment();
+  opts.tcp = true;
+  auto srv = start_server(opts);
+  EXPECT_EQ(srv->info().host, "127.0.0.1");
+  connection c(srv->info().conninfo());
+  EXPECT_EQ(c.exec("show listen_addresses").value(0, 0), "127.0.0.1");
+}
+
+TEST_F(Server, RootRunsTheServerAsAnUnprivilegedUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "only meaningful when the tests run as root";
+  auto srv = start_server(server_options::from_environment());
+  EXPECT_NE(uid_of(srv->info().pid), 0u);
+  EXPECT_EQ(uid_of(srv->info().pid), detail::lookup_user("postgres")->uid);
+}
+
+TEST_F(Server, KeepOnRequestAndOnFailure) {
+  auto opts = server_options::from_environment();
+  opts.keep = "1";
+  auto kept = start_server(opts)->stop(false);
+  ASSERT_FALSE(kept.empty());
+  EXPECT_TRUE(fs::exists(kept / "data" / "PG_VERSION"));
+  EXPECT_TRUE(fs::exists(kept / "server.log"));
+  fs::remove_all(kept);
+
+  opts.keep = "on-failure";
+  EXPECT_TRUE(start_server(opts)->stop(false).empty());
+  kept = start_server(opts)->stop(true);
+  EXPECT_FALSE(kept.empty());
+  fs::remove_all(kept);
+}
+
+TEST_F(Server, ServerOfAKilledRunIsRemovedByTheNextRun) {
+  pid_t owner = spawn_sleeper();
+  auto opts = server_options::from_environment();
+  opts.owner = owner;
+  auto srv = start_server(opts);
+  srv->detach();  // as if its run were killed: nobody stops it
+  const pid_t pid = srv->info().pid;
+  const fs::path folder = srv->info().folder;
+  ASSERT_TRUE(alive(pid));
+  remove_abandoned_servers();
+  EXPECT_TRUE(alive(pid)) << "its owner still lives";
+  EXPECT_TRUE(fs::exists(folder));
+  kill(owner, SIGKILL);
+  detail::wait_child(owner);
+  EXPECT_GE(remove_abandoned_servers(), 1);
+  EXPECT_FALSE(alive(pid));
+  EXPECT_FALSE(fs::exists(folder));
+}
+
+TEST_F(Server, CliStartReplacesTheServerOfAKilledCtestRun) {
+  test::temp_dir dir;
+  const std::string state = (dir.path() / "server.json").string();
+  pid_t fake_ctest = spawn_sleeper();
+  auto r = detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(fake_ctest)});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  server_info first = read_state_file(state);
+  ASSERT_TRUE(alive(first.pid));
+  kill(fake_ctest, SIGKILL);
+  detail::wait_child(fake_ctest);
+
+  r = detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(getpid())});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  server_info second = read_state_file(state);
+  EXPECT_FALSE(alive(first.pid)) << "the killed run's server is gone";
+  EXPECT_FALSE(fs::exists(first.folder));
+  EXPECT_TRUE(alive(second.pid));
+
+  r = detail::run({PGMT_EXE, "server", "stop", "--state", state});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(alive(second.pid));
+  EXPECT_FALSE(fs::exists(second.folder));
+  EXPECT_FALSE(fs::exists(state));
+}
+
+TEST_F(Server, PostmasterThatDiesAtStartFailsAtOnceWithItsLog) {
+  test::temp_dir dir;
+  // A stand-in PostgreSQL whose server exits at once, as a broken install would.
+  dir.write("bin/postgres",
+            "#!/bin/sh\n"
+            "if [ \"$1\" = --version ]; then echo 'postgres (PostgreSQL) 15.99'; exit 0; fi\n"
+            "echo 'FATAL:  could not create shared memory segment: No space left on device'\n"
+            "exit 1\n");
+  dir.write("bin/initdb",
+            "#!/bin/sh\n"
+            "while [ $# -gt 0 ]; do if [ \"$1\" = -D ]; then shift; mkdir -p \"$1\"; echo 15 > \"$1/PG_VERSION\"; fi; shift; done\n");
+  fs::permissions(dir.path() / "bin" / "postgres", fs::perms(0755));
+  fs::permissions(dir.path() / "bin" / "initdb", fs::perms(0755));
+  fs::permissions(dir.path(), fs::perms(0755));
+  fs::permissions(dir.path() / "bin", fs::perms(0755));
+  setenv("PGMT_CACHE_DIR", (dir.path() / "cache").c_str(), 1);
+  auto opts = server_options::from_environment();
+  opts.bindir = dir.path() / "bin";
+  opts.start_timeout = 60s;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    start_server(opts);
+    unsetenv("PGMT_CACHE_DIR");
+    FAIL() << "start should fail";
+  } catch (const harness_error& e) {
+    unsetenv("PGMT_CACHE_DIR");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "must not wait for the timeout";
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("PostgreSQL 15.99 exited during start-up"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("could not create shared memory segment"), std::string::npos) << msg;
+  }
+}
+
+TEST_F(Server, MissingBinariesSayWhatToInstall) {
+  try {
+    find_pg_bindir("/nonexistent/bin");
+    FAIL();
+  } catch (const harness_error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not hold the postgres and initdb programs"), std::string::npos);
+  }
+}
+
+TEST_F(Server, UnknownServerKindIsAnError) {
+  auto opts = server_options::from_environment();
+  opts.kind = "cloud";
+  EXPECT_THROW(start_server(opts), harness_error);
+}
+
+TEST_F(Server, SigintStopsTheServerOfARunningSuite) {
+  test::temp_dir dir;
+  dir.write("m/0001_slow.sql", "select pg_sleep(60);\n");
+  fs::path root = runtime_root();
+  auto before = [&] {
+    std::set<fs::path> s;
+    for (const auto& e : fs::directory_iterator(root))
+      if (e.path().filename().string().rfind("srv-", 0) == 0) s.insert(e.path());
+    return s;
+  }();
+  detail::spawn_options o;
+  o.output = dir.path() / "out.log";
+  pid_t pgmt = detail::spawn({PGMT_EXE, "test", "--migrations", (dir.path() / "m").string(), "--statement-timeout", "2min"}, o);
+  // Wait for its server to be up and the migration running.
+  fs::path folder;
+  server_info info;
+  for (int i = 0; i < 300 && info.pid == 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+    for (const auto& e : fs::directory_iterator(root)) {
+      if (before.count(e.path()) || e.path().filename().string().rfind("srv-", 0) != 0) continue;
+      std::ifstream meta(e.path() / "meta.json");
+      try {
+        auto j = nlohmann::json::parse(meta);
+        if (j.value("owner_pid", 0) == pgmt && j.value("version_num", 0) > 0) {
+          folder = e.path();
+          info.pid = j.value("pid", 0);
+        }
+      } catch (...) {
+      }
+    }
+  }
+  ASSERT_NE(info.pid, 0) << "pgmt test never started its server";
+  std::this_thread::sleep_for(300ms);
+  kill(pgmt, SIGINT);
+  int rc = detail::wait_child(pgmt);
+  EXPECT_EQ(rc, 128 + SIGINT);
+  EXPECT_FALSE(alive(info.pid));
+  EXPECT_FALSE(fs::exists(folder));
+}
+
+TEST_F(Server, StateFileRoundTripAndMissingFile) {
+  test::temp_dir dir;
+  server_info i;
+  i.kind = "temp cluster";
+  i.version = "15.18";
+  i.version_num = 150018;
+  i.host = "/tmp/x/sock";
+  i.folder = "/tmp/x";
+  i.log = "/tmp/x/server.log";
+  i.pid = 123;
+  write_state_file(dir.path() / "s.json", i);
+  auto back = read_state_file(dir.path() / "s.json");
+  EXPECT_EQ(back.to_json(), i.to_json());
+  try {
+    read_state_file(dir.path() / "missing.json");
+    FAIL();
+  } catch (const harness_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the server fixture did not run"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace pgmt

@@ -1,0 +1,140 @@
+// Template databases per state: built once, cloned, safe in parallel.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "pgmt/pg.hpp"
+#include "pgmt/state.hpp"
+#include "support.hpp"
+
+namespace pgmt {
+namespace {
+
+std::map<std::string, std::string> template_oids(connection& c, const state_cache& cache, std::size_t upto) {
+  std::map<std::string, std::string> out;
+  for (std::size_t k = 0; k <= upto; ++k) {
+    auto r = c.exec_params("select oid::text, datallowconn from pg_database where datname = $1 and datistemplate",
+                           {cache.template_name(k)});
+    if (r.rows() == 1) {
+      EXPECT_EQ(r.value(0, 1), "f") << "templates take no connections";
+      out[cache.template_name(k)] = r.value(0, 0);
+    }
+  }
+  return out;
+}
+
+class State : public ::testing::Test {
+ protected:
+  void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
+};
+
+TEST_F(State, EachStateIsBuiltOnceAndReused) {
+  auto s = test::data_suite("layouts/paired");
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  cache.ensure(2);
+  connection maint(test::shared_server().conninfo());
+  auto first = template_oids(maint, cache, 2);
+  ASSERT_EQ(first.size(), 3u) << "S(0), S(1) and S(2)";
+  state_cache again(test::shared_server(), s, s.discover_migrations());
+  again.ensure(2);
+  again.ensure(1);
+  EXPECT_EQ(template_oids(maint, again, 2), first) << "a second run reuses every state";
+}
+
+TEST_F(State, CloneHoldsExactlyTheFirstKMigrations) {
+  auto s = test::data_suite("layouts/split");
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  std::string db = cache.clone(1, "test");
+  {
+    connection c(test::shared_server().conninfo(db));
+    EXPECT_EQ(c.exec("select to_regclass('public.users') is not null, to_regclass('public.posts') is null").value(0, 0), "t");
+    EXPECT_EQ(c.exec("select count(*) from pgmt.migrations").value(0, 0), "1");
+  }
+  cache.drop(db);
+  connection maint(test::shared_server().conninfo());
+  EXPECT_EQ(maint.exec_params("select count(*) from pg_database where datname = $1", {db}).value(0, 0), "0");
+}
+
+TEST_F(State, ParallelBuildersAgree) {
+  suite s;
+  s.name = "example";
+  s.migrations_dir = std::filesystem::path(PGMT_TEST_DATA).parent_path().parent_path() / "migrations";
+  s.seeds = {};
+  auto set = s.discover_migrations();
+  const std::size_t n = set.migrations.size();
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        state_cache cache(test::shared_server(), s, set);
+        std::string db = cache.clone(n - static_cast<std::size_t>(t % 2), "par");
+        cache.drop(db);
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(t)] = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  state_cache cache(test::shared_server(), s, set);
+  connection maint(test::shared_server().conninfo());
+  EXPECT_EQ(template_oids(maint, cache, n).size(), n + 1);
+}
+
+TEST_F(State, EditedMigrationGetsAFreshState) {
+  test::temp_dir dir;
+  dir.write("0001_a.sql", "create table a (id int);\n");
+  suite s;
+  s.migrations_dir = dir.path();
+  state_cache before(test::shared_server(), s, s.discover_migrations());
+  before.ensure(1);
+  dir.write("0001_a.sql", "create table a (id bigint);\n");
+  state_cache after(test::shared_server(), s, s.discover_migrations());
+  EXPECT_NE(before.template_name(1), after.template_name(1));
+  EXPECT_EQ(before.template_name(0), after.template_name(0));
+  std::string db = after.clone(1, "edit");
+  connection c(test::shared_server().conninfo(db));
+  EXPECT_EQ(c.exec("select format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'a'::regclass and attname = 'id'")
+                .value(0, 0),
+            "bigint");
+}
+
+TEST_F(State, FailingMigrationNamesItself) {
+  auto s = test::data_suite("bad_sql");
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  try {
+    cache.ensure(2);
+    FAIL();
+  } catch (const state_error& e) {
+    EXPECT_EQ(e.state(), 2u);
+    EXPECT_EQ(e.culprit(), "0002_books");
+    EXPECT_EQ(e.diag().line, 6);
+  }
+  connection maint(test::shared_server().conninfo());
+  EXPECT_EQ(maint.exec_params("select count(*) from pg_database where datname = $1", {cache.template_name(2)}).value(0, 0),
+            "0")
+      << "a failed build leaves no half-built state";
+}
+
+TEST_F(State, FixtureFailureIsReported) {
+  test::temp_dir dir;
+  dir.write("m/0001_a.sql", "create table a (id int);\n");
+  auto fixture = dir.write("fixture.sql", "create schema app;\ncreate table app.t (x nosuchtype);\n");
+  suite s;
+  s.migrations_dir = dir.path() / "m";
+  s.fixtures = {fixture};
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  try {
+    cache.ensure(0);
+    FAIL();
+  } catch (const state_error& e) {
+    EXPECT_EQ(e.culprit(), "fixtures");
+    EXPECT_EQ(e.diag().line, 2);
+    EXPECT_EQ(e.diag().path, fixture);
+  }
+}
+
+}  // namespace
+}  // namespace pgmt

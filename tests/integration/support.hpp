@@ -1,0 +1,53 @@
+#pragma once
+// Shared helpers for integration tests: one real temp cluster per test
+// process, started on first use and stopped at exit.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "pgmt/pg.hpp"
+#include "pgmt/server.hpp"
+#include "pgmt/suite.hpp"
+
+namespace pgmt::test {
+
+/// Why no server can be started here, or "" when one can.
+const std::string& no_postgres_reason();
+
+/// The process's shared server (started on first call).
+const server_info& shared_server();
+
+/// A new empty database on the shared server; dropped at process exit with the server.
+std::string fresh_database(const std::string& purpose);
+
+/// A suite over tests/data/<name>.
+suite data_suite(const std::string& name);
+
+/// The folder of tests/data.
+std::filesystem::path data_dir();
+
+/// A temporary folder removed when the object goes.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  /// Writes text to path()/rel, creating folders.
+  std::filesystem::path write(const std::string& rel, const std::string& text) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace pgmt::test
+
+/// Skips the test (exit 77 under CTest) when no PostgreSQL server binaries exist.
+#define PGMT_REQUIRE_POSTGRES()                                                      \
+  do {                                                                               \
+    if (!::pgmt::test::no_postgres_reason().empty())                                 \
+      GTEST_SKIP() << "no PostgreSQL here: " << ::pgmt::test::no_postgres_reason(); \
+  } while (0)

@@ -1,0 +1,210 @@
+#include "pgmt/migration.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "pgmt/text.hpp"
+
+namespace pgmt {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path data = PGMT_TEST_DATA;
+
+std::string error_of(const fs::path& dir, layout forced = layout::automatic) {
+  try {
+    discover(dir, forced);
+  } catch (const input_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+class Layouts : public ::testing::TestWithParam<std::pair<const char*, layout>> {};
+
+TEST_P(Layouts, DetectedWithUpsAndDowns) {
+  auto [name, expected] = GetParam();
+  migration_set set = discover(data / "layouts" / name);
+  EXPECT_EQ(set.kind, expected);
+  ASSERT_EQ(set.migrations.size(), 2u);
+  EXPECT_EQ(set.migrations[0].version, "0001");
+  EXPECT_EQ(set.migrations[0].name, "users");
+  EXPECT_EQ(set.migrations[1].id(), "0002_posts");
+  EXPECT_NE(set.migrations[0].up.text.find("create table public.users"), std::string::npos);
+  if (expected == layout::flat) {
+    EXPECT_FALSE(set.migrations[0].down);
+  } else {
+    ASSERT_TRUE(set.migrations[0].down);
+    EXPECT_NE(set.migrations[0].down->text.find("drop table public.users"), std::string::npos);
+  }
+  EXPECT_EQ(set.migrations[0].checksum, migration_checksum(set.migrations[0].up.text));
+  // Forcing the layout it has gives the same result.
+  EXPECT_EQ(discover(data / "layouts" / name, expected).migrations.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Layouts,
+                         ::testing::Values(std::pair{"flat", layout::flat}, std::pair{"paired", layout::paired},
+                                           std::pair{"split", layout::split}, std::pair{"folders", layout::folders},
+                                           std::pair{"sections", layout::sections}),
+                         [](const auto& info) { return std::string(info.param.first); });
+
+TEST(Sections, SplitsUpAndDownKeepingFileLines) {
+  migration_set set = discover(data / "layouts" / "sections");
+  const migration& m = set.migrations[0];
+  EXPECT_EQ(m.up.first_line, 2);
+  EXPECT_EQ(m.down->first_line, 5);
+  EXPECT_EQ(m.down->text, "drop table public.users;\n");
+  EXPECT_FALSE(m.up.no_transaction);
+  EXPECT_TRUE(set.migrations[1].up.no_transaction) << "dbmate's transaction:false";
+}
+
+TEST(Discover, ExampleSuiteIsPairedAndOrdered) {
+  migration_set set = discover(fs::path(PGMT_SOURCE_DIR) / "migrations");
+  EXPECT_EQ(set.kind, layout::paired);
+  ASSERT_GE(set.migrations.size(), 5u);
+  for (std::size_t i = 1; i < set.migrations.size(); ++i)
+    EXPECT_LT(set.migrations[i - 1].version, set.migrations[i].version);
+  EXPECT_TRUE(set.migrations.back().up.no_transaction);
+}
+
+TEST(Discover, DuplicateVersionNamesBothFiles) {
+  auto e = error_of(data / "duplicate_version");
+  EXPECT_NE(e.find("duplicate migration version \"0001\""), std::string::npos) << e;
+  EXPECT_NE(e.find("duplicate_version/0001_a.sql"), std::string::npos) << e;
+  EXPECT_NE(e.find("duplicate_version/0001_b.sql"), std::string::npos) << e;
+}
+
+TEST(Discover, DownWithoutUp) {
+  auto e = error_of(data / "down_without_up");
+  EXPECT_NE(e.find("down script \""), std::string::npos) << e;
+  EXPECT_NE(e.find("0002_b.down.sql\" has no up script"), std::string::npos) << e;
+}
+
+TEST(Discover, EmptyFolder) {
+  auto e = error_of(data / "empty");
+  EXPECT_NE(e.find("no migrations found in"), std::string::npos) << e;
+  EXPECT_NE(e.find("<version>_<name>.sql"), std::string::npos) << "says what is expected: " << e;
+}
+
+TEST(Discover, MixOfLayoutsNamesFilesOfEach) {
+  auto e = error_of(data / "mixed_layouts");
+  EXPECT_NE(e.find("mixes migration layouts"), std::string::npos) << e;
+  EXPECT_NE(e.find("paired: \""), std::string::npos) << e;
+  EXPECT_NE(e.find("0002_b.up.sql"), std::string::npos) << e;
+  EXPECT_NE(e.find("flat: \""), std::string::npos) << e;
+  EXPECT_NE(e.find("0001_a.sql"), std::string::npos) << e;
+}
+
+TEST(Discover, MissingFolder) {
+  auto e = error_of(data / "no_such_folder");
+  EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
+}
+
+class TempSet : public ::testing::Test {
+ protected:
+  fs::path dir_ = fs::temp_directory_path() /
+                  ("pgmt-mig-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  void SetUp() override {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void write(const std::string& rel, const std::string& bytes) {
+    fs::create_directories((dir_ / rel).parent_path());
+    std::ofstream(dir_ / rel, std::ios::binary) << bytes;
+  }
+};
+
+TEST_F(TempSet, NotUtf8NamesFileAndLine) {
+  write("0001_a.sql", "select 1;\n");
+  write("0002_b.sql", "-- caf\xE9\nselect 2;\n");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("0002_b.sql:1:7: file is not valid UTF-8"), std::string::npos) << e;
+}
+
+TEST_F(TempSet, ByteOrderOfVersions) {
+  write("2026-06-03-220228-0000_b.sql", "select 2;");
+  write("2019-02-26-002946_a.sql", "select 1;");
+  write("2026-06-03-220228-0001_c.sql", "select 3;");
+  auto set = discover(dir_);
+  ASSERT_EQ(set.migrations.size(), 3u);
+  EXPECT_EQ(set.migrations[0].name, "a");
+  EXPECT_EQ(set.migrations[1].name, "b");
+  EXPECT_EQ(set.migrations[2].name, "c");
+}
+
+TEST_F(TempSet, IgnoresNonSqlAndHiddenFiles) {
+  write("0001_a.sql", "select 1;");
+  write("README.md", "# migrations");
+  write(".0002_hidden.sql", "select 2;");
+  EXPECT_EQ(discover(dir_).migrations.size(), 1u);
+}
+
+TEST_F(TempSet, FileWithoutVersionIsAnError) {
+  write("0001_a.sql", "select 1;");
+  write("schema.sql", "select 2;");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("schema.sql: name does not start with a version"), std::string::npos) << e;
+}
+
+TEST_F(TempSet, Directives) {
+  write("0001_a.sql",
+        "-- Adds an index.\n-- pgmt:no-transaction\n--   pgmt:irreversible\n-- pgmt:not-idempotent seeds rows\n\n"
+        "create index concurrently i on t (x);\n-- pgmt:ignored-after-sql\n");
+  auto m = discover(dir_).migrations.at(0);
+  EXPECT_TRUE(m.up.no_transaction);
+  EXPECT_TRUE(m.irreversible);
+  EXPECT_TRUE(m.not_idempotent);
+  EXPECT_EQ(m.not_idempotent_reason, "seeds rows");
+}
+
+TEST_F(TempSet, UnknownDirectiveAtItsLine) {
+  write("0001_a.sql", "-- header\n-- pgmt:no-transactoin\nselect 1;\n");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("0001_a.sql:2: unknown directive \"pgmt:no-transactoin\""), std::string::npos) << e;
+}
+
+TEST_F(TempSet, FoldersDownWithoutUp) {
+  write("0001_a/up.sql", "select 1;");
+  write("0002_b/down.sql", "select 2;");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("0002_b/down.sql\" has no up script"), std::string::npos) << e;
+}
+
+TEST_F(TempSet, SplitDownWithoutUp) {
+  write("up/0001_a.sql", "select 1;");
+  write("down/0001_a.sql", "select 1;");
+  write("down/0002_b.sql", "select 2;");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("down/0002_b.sql\" has no up script"), std::string::npos) << e;
+}
+
+TEST_F(TempSet, SectionsWithTwoDownMarkers) {
+  write("0001_a.sql", "-- migrate:up\nselect 1;\n-- migrate:down\nselect 2;\n-- migrate:down\nselect 3;\n");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("0001_a.sql:5: a second \"-- migrate:down\" line"), std::string::npos) << e;
+}
+
+TEST_F(TempSet, SectionsMixedWithPlainFiles) {
+  write("0001_a.sql", "-- migrate:up\nselect 1;\n");
+  write("0002_b.sql", "select 2;\n");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("mixes migration layouts (sections:"), std::string::npos) << e;
+}
+
+TEST_F(TempSet, ForcedFlatTakesUpDownNamesAsNames) {
+  write("0001_a.up.sql", "select 1;");
+  auto set = discover(dir_, layout::flat);
+  EXPECT_EQ(set.kind, layout::flat);
+  EXPECT_EQ(set.migrations.at(0).name, "a.up");
+}
+
+TEST(Layout, ParseAndPrint) {
+  EXPECT_EQ(parse_layout("folders"), layout::folders);
+  EXPECT_EQ(to_string(layout::sections), "sections");
+  EXPECT_THROW(parse_layout("diesel"), input_error);
+}
+
+}  // namespace
+}  // namespace pgmt

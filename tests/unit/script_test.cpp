@@ -1,0 +1,156 @@
+#include "pgmt/script.hpp"
+
+#include <gtest/gtest.h>
+
+#include "pgmt/text.hpp"
+
+namespace pgmt {
+namespace {
+
+sql_source src(std::string text, int first_line = 1) {
+  sql_source s;
+  s.path = "m/0001_x.sql";
+  s.text = std::move(text);
+  s.first_line = first_line;
+  return s;
+}
+
+std::string stmt_text(const sql_source& s, const statement& st) { return s.text.substr(st.start, st.offset + st.length - st.start); }
+
+TEST(Split, CommentsQuotesAndDollarBodies) {
+  auto s = src(
+      "-- leading comment\ncreate table a (x text default ';');\n\n"
+      "create function f() returns int language plpgsql as $body$ begin return 1; end $body$;\n"
+      "/* block; comment */ select 'it''s; fine';\n-- trailing comment only\n");
+  auto plan = plan_script(s);
+  ASSERT_EQ(plan.statements.size(), 3u);
+  EXPECT_EQ(stmt_text(s, plan.statements[0]), "create table a (x text default ';')");
+  EXPECT_EQ(position_of(s.text, plan.statements[0].start).line, 2);
+  EXPECT_EQ(plan.statements[1].kind, "CreateFunctionStmt");
+  EXPECT_EQ(stmt_text(s, plan.statements[2]), "select 'it''s; fine'");
+  EXPECT_EQ(plan.mode, tx_mode::single_transaction);
+}
+
+TEST(Split, LastStatementWithoutSemicolon) {
+  auto plan = plan_script(src("select 1;\nselect 2"));
+  ASSERT_EQ(plan.statements.size(), 2u);
+}
+
+TEST(Split, UnterminatedQuoteIsAnErrorAtItsPlace) {
+  try {
+    plan_script(src("select 1;\nselect 'oops;\n"));
+    FAIL();
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 2);
+    EXPECT_EQ(e.diag().column, 8);
+    EXPECT_NE(e.diag().message.find("unterminated quoted string"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MetaCommand, FoundAtLineStartAndAfterSql) {
+  auto s = src("select 1;\n\\i other.sql\n");
+  try {
+    plan_script(s);
+    FAIL();
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().headline(),
+              "m/0001_x.sql:2:1: psql meta-command \"\\i\" in a migration; migrations must be plain SQL");
+  }
+  EXPECT_EQ(find_meta_command("select 1 \\gset\n"), 9u);
+  EXPECT_EQ(find_meta_command("\\c otherdb"), 0u);
+}
+
+TEST(MetaCommand, NotInsideQuotesCommentsOrBodies) {
+  EXPECT_FALSE(find_meta_command("select 'C:\\path';"));
+  EXPECT_FALSE(find_meta_command("select E'it\\'s \\n';"));
+  EXPECT_FALSE(find_meta_command("-- \\set in a comment\nselect 1;"));
+  EXPECT_FALSE(find_meta_command("/* \\i x */ select 1;"));
+  EXPECT_FALSE(find_meta_command("select \"we\\ird\" from t;"));
+  EXPECT_FALSE(find_meta_command("do $$ begin raise notice '\\'; end $$;"));
+  EXPECT_FALSE(find_meta_command("create function f() returns text as $fn$ select '\\x' $fn$ language sql;"));
+  EXPECT_TRUE(find_meta_command("select $1; \\set x"));  // $1 is no dollar quote
+}
+
+TEST(MetaCommand, DiagnosticKeepsSectionLines) {
+  try {
+    plan_script(src("select 1;\n\\set x 1\n", 10));
+    FAIL();
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 11);
+  }
+}
+
+TEST(Plan, ConcurrentIndexRunsWithoutTransaction) {
+  auto plan = plan_script(src("create table t (x int);\ncreate index concurrently t_x on t (x);\n"));
+  EXPECT_EQ(plan.mode, tx_mode::per_statement);
+  EXPECT_EQ(plan.mode_reason, "CREATE INDEX CONCURRENTLY at line 2 cannot run inside a transaction");
+  EXPECT_EQ(plan.statements[1].no_transaction_reason, "CREATE INDEX CONCURRENTLY");
+}
+
+TEST(Plan, OtherStatementsThatRefuseTransactions) {
+  for (const char* sql : {"vacuum;", "vacuum analyze t;", "reindex index concurrently i;", "drop index concurrently i;",
+                          "create database d;", "alter system set work_mem = '8MB';"}) {
+    EXPECT_EQ(plan_script(src(sql)).mode, tx_mode::per_statement) << sql;
+  }
+  EXPECT_EQ(plan_script(src("analyze t;")).mode, tx_mode::single_transaction);
+  EXPECT_EQ(plan_script(src("create index i on t (x);")).mode, tx_mode::single_transaction);
+}
+
+TEST(Plan, DirectiveForcesNoTransaction) {
+  auto s = src("select 1;");
+  s.no_transaction = true;
+  auto plan = plan_script(s);
+  EXPECT_EQ(plan.mode, tx_mode::per_statement);
+  EXPECT_EQ(plan.mode_reason, "-- pgmt:no-transaction");
+}
+
+TEST(Plan, OwnTransactionsAreSelfManaged) {
+  auto plan = plan_script(src("begin;\ncreate table a (x int);\ncommit;\n"));
+  EXPECT_EQ(plan.mode, tx_mode::self_managed);
+  EXPECT_TRUE(plan.statements[0].transaction_control);
+  EXPECT_FALSE(plan.statements[1].transaction_control);
+  // Savepoints inside our transaction are fine.
+  EXPECT_EQ(plan_script(src("savepoint a; release savepoint a;")).mode, tx_mode::single_transaction);
+}
+
+TEST(Diagnostic, FormatsLikeACompiler) {
+  diagnostic d;
+  d.path = "migrations/0002_b.sql";
+  d.line = 14;
+  d.column = 5;
+  d.message = "relation \"auth.users\" does not exist";
+  d.sqlstate = "42P01";
+  d.source_line = "\tid uuid references auth.users";
+  d.hint = "create it first";
+  d.notes = {"the server is PostgreSQL 15.18"};
+  EXPECT_EQ(d.format(),
+            "migrations/0002_b.sql:14:5: relation \"auth.users\" does not exist (SQLSTATE 42P01)\n"
+            "  14 | \tid uuid references auth.users\n"
+            "     | \t   ^\n"
+            "  hint: create it first\n"
+            "  note: the server is PostgreSQL 15.18\n");
+}
+
+TEST(Diagnostic, WithoutPlace) {
+  diagnostic d;
+  d.message = "something broke";
+  EXPECT_EQ(d.headline(), "something broke");
+}
+
+TEST(Durations, ParseAndFormat) {
+  EXPECT_EQ(parse_duration("500ms").count(), 500);
+  EXPECT_EQ(parse_duration("30s").count(), 30000);
+  EXPECT_EQ(parse_duration("2min").count(), 120000);
+  EXPECT_EQ(parse_duration("1h").count(), 3600000);
+  EXPECT_EQ(parse_duration("250").count(), 250);
+  EXPECT_THROW(parse_duration("fast"), input_error);
+  EXPECT_THROW(parse_duration("5 days"), input_error);
+  EXPECT_EQ(format_duration(std::chrono::milliseconds(500)), "500ms");
+  EXPECT_EQ(format_duration(std::chrono::milliseconds(30000)), "30s");
+  EXPECT_EQ(format_duration(std::chrono::milliseconds(120000)), "2min");
+  EXPECT_EQ(format_server_version(150018), "15.18");
+  EXPECT_EQ(format_server_version(90624), "9.6.24");
+}
+
+}  // namespace
+}  // namespace pgmt
