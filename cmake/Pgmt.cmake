@@ -78,7 +78,6 @@ disposable PostgreSQL server.
 
 include_guard(GLOBAL)
 
-set(_PGMT_MODULE_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 # Quotes a value as a bracket argument for generated CMake code.
 function(_pgmt_bracket out value)
@@ -241,7 +240,7 @@ set(PGMT_NAME ${q_name})
 set(PGMT_LABELS ${q_labels})
 set(PGMT_WORKDIR ${q_workdir})
 set(PGMT_PROPERTIES ${props})
-include(\"${_PGMT_MODULE_DIR}/PgmtDiscover.cmake\")
+include(\"${CMAKE_CURRENT_FUNCTION_LIST_DIR}/PgmtDiscover.cmake\")
 ")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${include_file}")
 endfunction()

@@ -317,6 +317,17 @@ script_plan plan_script(const sql_source& src) {
     }
   }
 
+  for (const auto& st : plan.statements) {
+    if (st.kind == "CreateRoleStmt" || st.kind == "AlterRoleStmt" || st.kind == "AlterRoleSetStmt" ||
+        st.kind == "DropRoleStmt" || st.kind == "GrantRoleStmt") {
+      plan.touches_roles = true;
+    } else if (st.kind == "DoStmt") {
+      std::string body = src.text.substr(st.offset, st.length);
+      for (auto& ch : body) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (body.find("role") != std::string::npos) plan.touches_roles = true;
+    }
+  }
+
   bool has_tx_control = false;
   for (const auto& st : plan.statements) has_tx_control = has_tx_control || st.transaction_control;
   if (has_tx_control) {
@@ -412,6 +423,10 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
                 ") for a lock: " + sd.message;
     d.notes.push_back("another session holds a conflicting lock; raise LOCK_TIMEOUT (CMake) or --lock-timeout to wait longer");
   }
+  if (sd.sqlstate == "42710" && sd.message.rfind("role \"", 0) == 0)
+    d.notes.push_back("roles belong to the whole server, and pgmt runs each migration in several databases of one "
+                      "server; create roles only when missing (a DO block with IF NOT EXISTS), or create them in a "
+                      "fixture");
   if (sd.sqlstate == "42601")
     d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
                       "; syntax or objects of a newer version fail here");
@@ -435,7 +450,12 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     }
   };
 
-  if (wrap) conn.exec("begin");
+  if (wrap) {
+    conn.exec("begin");
+    // Held to the end of the transaction, before lock_timeout applies: waits
+    // for another test's migration that is creating roles to commit.
+    if (plan.touches_roles) conn.exec("lock table pg_catalog.pg_authid in share row exclusive mode");
+  }
   conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()));
   conn.exec(scope + "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
   for (const auto& st : plan.statements) {

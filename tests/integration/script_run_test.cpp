@@ -2,6 +2,8 @@
 // timeouts, and the tracking table.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "pgmt/migration.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/script.hpp"
@@ -198,6 +200,56 @@ TEST_F(ScriptRun, DeferredConstraintFailsAtCommit) {
     EXPECT_NE(e.diag().notes.back().find("raised at COMMIT"), std::string::npos);
   }
   EXPECT_FALSE(table_exists("public.p"));
+}
+
+TEST_F(ScriptRun, GuardedRoleCreationIsSafeInParallelDatabases) {
+  // The guard and the create are apart in time: without pgmt's server-wide
+  // lock both sessions see no role and one of them fails on a duplicate key.
+  sql_source src;
+  src.path = "0001_role.sql";
+  src.text =
+      "do $$\nbegin\n  if not exists (select from pg_roles where rolname = 'pgmt_race_role') then\n"
+      "    perform pg_sleep(0.5);\n    create role pgmt_race_role nologin;\n  end if;\nend\n$$;\n";
+  std::string other = test::fresh_database("script_race");
+  std::string error_a, error_b;
+  std::thread a([&] {
+    try {
+      connection c(test::shared_server().conninfo(db_));
+      run_script(c, src, {});
+    } catch (const std::exception& e) {
+      error_a = e.what();
+    }
+  });
+  std::thread b([&] {
+    try {
+      connection c(test::shared_server().conninfo(other));
+      run_script(c, src, {});
+    } catch (const std::exception& e) {
+      error_b = e.what();
+    }
+  });
+  a.join();
+  b.join();
+  conn_->exec("drop role if exists pgmt_race_role");
+  EXPECT_EQ(error_a, "");
+  EXPECT_EQ(error_b, "");
+}
+
+TEST_F(ScriptRun, UnguardedRoleCreationExplainsTheSharedServer) {
+  conn_->exec("drop role if exists pgmt_dup_role");
+  conn_->exec("create role pgmt_dup_role");
+  sql_source src;
+  src.path = "0001_role.sql";
+  src.text = "create role pgmt_dup_role;\n";
+  try {
+    run_script(*conn_, src, {});
+    ADD_FAILURE() << "expected an error";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().sqlstate, "42710");
+    ASSERT_FALSE(e.diag().notes.empty());
+    EXPECT_NE(e.diag().notes[0].find("roles belong to the whole server"), std::string::npos);
+  }
+  conn_->exec("drop role pgmt_dup_role");
 }
 
 }  // namespace

@@ -154,3 +154,19 @@ TEST(Durations, ParseAndFormat) {
 
 }  // namespace
 }  // namespace pgmt
+
+namespace pgmt {
+namespace {
+
+TEST(Plan, RoleStatementsAreMarked) {
+  EXPECT_TRUE(plan_script(src("create role app_user nologin;")).touches_roles);
+  EXPECT_TRUE(plan_script(src("grant app_user to someone;")).touches_roles);
+  EXPECT_TRUE(plan_script(src("do $$ begin if not exists (select from pg_roles where rolname = 'x') then "
+                              "create role x; end if; end $$;"))
+                  .touches_roles);
+  EXPECT_FALSE(plan_script(src("create table t (id int); grant select on t to app_user;")).touches_roles);
+  EXPECT_FALSE(plan_script(src("do $$ begin perform 1; end $$;")).touches_roles);
+}
+
+}  // namespace
+}  // namespace pgmt

@@ -47,6 +47,10 @@ struct script_plan {
   std::vector<statement> statements;
   tx_mode mode = tx_mode::single_transaction;
   std::string mode_reason;  ///< why the mode is not single_transaction
+  /// Creates, alters or drops roles (or may, in a DO block). Roles belong to
+  /// the whole server, which several tests share: such a source runs holding
+  /// a server-wide lock so two of them never race on the same role.
+  bool touches_roles = false;
 };
 
 /// A place in a file and what went wrong there, formatted like a compiler.
