@@ -1,12 +1,4 @@
 // The pgmt command: what CTest runs, and what people run without CMake.
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-
-#include <CLI/CLI.hpp>
-
 #include "pgmt/checks.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/report.hpp"
@@ -14,6 +6,14 @@
 #include "pgmt/state.hpp"
 #include "pgmt/suite.hpp"
 #include "pgmt/text.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 
 namespace fs = std::filesystem;
 using namespace pgmt;
@@ -35,8 +35,10 @@ struct suite_options {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
     app->add_option("--migrations", migrations, "Migrations folder (instead of --suite)");
     app->add_option("--layout", layout, "auto, flat, paired, split, folders or sections");
-    app->add_option("--fixture", fixtures, "SQL file or folder loaded before the first migration (repeatable)");
-    app->add_option("--seed", seeds, "SQL file or folder loaded after the last migration by reset (repeatable)");
+    app->add_option("--fixture", fixtures,
+                    "SQL file or folder loaded before the first migration (repeatable)");
+    app->add_option("--seed", seeds,
+                    "SQL file or folder loaded after the last migration by reset (repeatable)");
     app->add_option("--statement-timeout", statement_timeout, "statement_timeout per migration, e.g. 60s");
     app->add_option("--lock-timeout", lock_timeout, "lock_timeout per migration, e.g. 10s");
     app->add_option("--name", name, "Suite name used in test names");
@@ -52,7 +54,8 @@ struct suite_options {
     } else {
       throw input_error("say which suite: --suite FILE or --migrations DIR");
     }
-    if (!migrations.empty() && !suite_file.empty()) s.migrations_dir = fs::absolute(migrations).lexically_normal();
+    if (!migrations.empty() && !suite_file.empty())
+      s.migrations_dir = fs::absolute(migrations).lexically_normal();
     if (layout != "auto") s.forced_layout = parse_layout(layout);
     for (const auto& f : fixtures) s.fixtures.push_back(fs::absolute(f).lexically_normal());
     for (const auto& f : seeds) s.seeds.push_back(fs::absolute(f).lexically_normal());
@@ -120,7 +123,8 @@ server_handle get_server(const std::string& state) {
   return h;
 }
 
-int cmd_check(const std::string& kind, const suite_options& so, const std::string& version, const std::string& state) {
+int cmd_check(const std::string& kind, const suite_options& so, const std::string& version,
+              const std::string& state) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
   std::size_t index = 0;
@@ -139,7 +143,8 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   state_cache cache(srv.info, s, std::move(set));
   check_result r = kind == "apply" ? check_apply(cache, index) : check_reset(cache);
   print_result(std::cout, test_name, r);
-  if (r.outcome == check_result::status::failed && !state.empty()) std::ofstream(failed_marker(state)) << test_name << "\n";
+  if (r.outcome == check_result::status::failed && !state.empty())
+    std::ofstream(failed_marker(state)) << test_name << "\n";
   if (srv.own) srv.own->stop(r.outcome == check_result::status::failed);
   return exit_code_of(r);
 }
@@ -155,7 +160,8 @@ int cmd_list(const suite_options& so, bool versions_only) {
                 << (m.down ? "  (down: " + display_path(m.down->path) + ")" : "") << "\n";
     }
   }
-  if (!versions_only) std::cerr << set.migrations.size() << " migrations, layout " << to_string(set.kind) << "\n";
+  if (!versions_only)
+    std::cerr << set.migrations.size() << " migrations, layout " << to_string(set.kind) << "\n";
   return exit_code::passed;
 }
 
@@ -171,17 +177,20 @@ int cmd_test(const suite_options& so) {
   auto tally = [&](const std::string& name, const check_result& r) {
     print_result(std::cout, name, r);
     std::cout.flush();
-    if (r.outcome == check_result::status::passed) ++passed;
-    else if (r.outcome == check_result::status::failed) ++failed;
-    else ++skipped;
+    if (r.outcome == check_result::status::passed)
+      ++passed;
+    else if (r.outcome == check_result::status::failed)
+      ++failed;
+    else
+      ++skipped;
   };
   for (std::size_t i = 0; i < n; ++i)
     tally(s.name + "." + cache.migrations().migrations[i].version + ".apply", check_apply(cache, i));
   tally(s.name + ".reset", check_reset(cache));
   fs::path kept = srv->stop(failed > 0);
   if (!kept.empty()) std::cout << "pgmt: kept the server folder \"" << kept.string() << "\" (PGMT_KEEP)\n";
-  std::cout << passed << " passed, " << failed << " failed" << (skipped ? ", " + std::to_string(skipped) + " skipped" : "")
-            << "\n";
+  std::cout << passed << " passed, " << failed << " failed"
+            << (skipped ? ", " + std::to_string(skipped) + " skipped" : "") << "\n";
   return failed ? exit_code::failed : exit_code::passed;
 }
 

@@ -1,10 +1,10 @@
 #include "pgmt/checks.hpp"
 
-#include <chrono>
-#include <sstream>
-
 #include "pgmt/pg.hpp"
 #include "pgmt/text.hpp"
+
+#include <chrono>
+#include <sstream>
 
 namespace pgmt {
 
@@ -40,8 +40,8 @@ class scratch_db {
 };
 
 check_result skipped_because(const state_error& e) {
-  return check_result::skip("the state before it could not be built: " + e.culprit() + " fails (" + e.diag().headline() +
-                            "); see its own test");
+  return check_result::skip("the state before it could not be built: " + e.culprit() + " fails (" +
+                            e.diag().headline() + "); see its own test");
 }
 
 }  // namespace
@@ -65,8 +65,8 @@ check_result check_apply(state_cache& cache, std::size_t index) {
     return check_result::fail({e.diag().format()});
   }
   std::string how = stats.mode == tx_mode::single_transaction ? "in one transaction"
-                    : stats.mode == tx_mode::per_statement  ? "without a transaction"
-                                                            : "in its own transactions";
+                    : stats.mode == tx_mode::per_statement    ? "without a transaction"
+                                                              : "in its own transactions";
   std::string note = "applied " + display_path(m.up.path) + ": " + std::to_string(stats.statements) +
                      " statements " + how + " in " + ms(stats.elapsed);
   // What we just built is S(index + 1): keep it for the tests that need it.
@@ -90,15 +90,16 @@ check_result check_reset(state_cache& cache) {
     seeds = seed_sources.size();
     auto r = c.exec("select count(*) from pgmt.migrations");
     if (std::stoul(r.value(0, 0)) != set.migrations.size())
-      return check_result::fail({"pgmt.migrations lists " + r.value(0, 0) + " migrations after reset, expected " +
+      return check_result::fail({"pgmt.migrations lists " + r.value(0, 0) +
+                                 " migrations after reset, expected " +
                                  std::to_string(set.migrations.size())});
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()});
   }
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
-  return check_result::pass("built from nothing: " + std::to_string(s.fixtures.size()) + " fixture path(s), " +
-                            std::to_string(set.migrations.size()) + " migrations, " + std::to_string(seeds) +
-                            " seed file(s) in " + ms(took));
+  return check_result::pass("built from nothing: " + std::to_string(s.fixtures.size()) +
+                            " fixture path(s), " + std::to_string(set.migrations.size()) + " migrations, " +
+                            std::to_string(seeds) + " seed file(s) in " + ms(took));
 }
 
 }  // namespace pgmt

@@ -1,11 +1,11 @@
 #include "pgmt/migration.hpp"
 
+#include "pgmt/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
-
-#include "pgmt/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,9 +30,10 @@ std::pair<std::string, std::string> version_and_name(const std::string& stem, co
   std::string version = stem.substr(0, us);
   std::string name = us == std::string::npos ? "" : stem.substr(us + 1);
   if (version.empty() || !std::isdigit(static_cast<unsigned char>(version[0])))
-    throw input_error(display_path(file) +
-                      ": name does not start with a version; name migrations <version>_<name> "
-                      "(for example 20260101120000_create_users), or move this file out of the migrations folder");
+    throw input_error(
+        display_path(file) +
+        ": name does not start with a version; name migrations <version>_<name> "
+        "(for example 20260101120000_create_users), or move this file out of the migrations folder");
   return {version, name};
 }
 
@@ -83,7 +84,8 @@ void split_sections(const fs::path& file, const std::string& text, migration& m)
     std::size_t next = e == std::string::npos ? text.size() + 1 : e + 1;
     std::string_view l(text.data() + p, (e == std::string::npos ? text.size() : e) - p);
     std::string_view trimmed = l;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front())))
+      trimmed.remove_prefix(1);
     for (const char* kind : {"up", "down"}) {
       std::string tag = std::string("-- migrate:") + kind;
       if (trimmed.rfind(tag, 0) == 0 &&
@@ -100,12 +102,15 @@ void split_sections(const fs::path& file, const std::string& text, migration& m)
     return std::count_if(markers.begin(), markers.end(), [&](const marker& mk) { return mk.kind == k; });
   };
   if (count("up") != 1)
-    throw input_error(display_path(file) + ": a sections file needs exactly one \"-- migrate:up\" line, found " +
+    throw input_error(display_path(file) +
+                      ": a sections file needs exactly one \"-- migrate:up\" line, found " +
                       std::to_string(count("up")));
   if (count("down") > 1) {
-    const auto& second = *std::find_if(markers.rbegin(), markers.rend(), [](const marker& mk) { return mk.kind == "down"; });
-    throw input_error(display_path(file) + ":" + std::to_string(second.line) +
-                      ": a second \"-- migrate:down\" line; a sections file has one up and at most one down section");
+    const auto& second =
+        *std::find_if(markers.rbegin(), markers.rend(), [](const marker& mk) { return mk.kind == "down"; });
+    throw input_error(
+        display_path(file) + ":" + std::to_string(second.line) +
+        ": a second \"-- migrate:down\" line; a sections file has one up and at most one down section");
   }
   if (markers.size() == 2 && markers[0].kind == "down")
     throw input_error(display_path(file) + ":" + std::to_string(markers[0].line) +
@@ -139,8 +144,9 @@ void check_duplicates(const std::vector<migration>& ms) {
   for (const auto& m : ms) {
     auto [it, fresh] = seen.emplace(m.version, &m);
     if (!fresh)
-      throw input_error("duplicate migration version \"" + m.version + "\": \"" + display_path(it->second->up.path) +
-                        "\" and \"" + display_path(m.up.path) + "\"; give one of them a new version");
+      throw input_error("duplicate migration version \"" + m.version + "\": \"" +
+                        display_path(it->second->up.path) + "\" and \"" + display_path(m.up.path) +
+                        "\"; give one of them a new version");
   }
 }
 
@@ -156,18 +162,19 @@ std::string list_some(const std::vector<fs::path>& files) {
 
 std::string to_string(layout l) {
   switch (l) {
-    case layout::automatic: return "auto";
-    case layout::flat: return "flat";
-    case layout::paired: return "paired";
-    case layout::split: return "split";
-    case layout::folders: return "folders";
-    case layout::sections: return "sections";
+  case layout::automatic: return "auto";
+  case layout::flat: return "flat";
+  case layout::paired: return "paired";
+  case layout::split: return "split";
+  case layout::folders: return "folders";
+  case layout::sections: return "sections";
   }
   return "auto";
 }
 
 layout parse_layout(std::string_view name) {
-  for (layout l : {layout::automatic, layout::flat, layout::paired, layout::split, layout::folders, layout::sections})
+  for (layout l :
+       {layout::automatic, layout::flat, layout::paired, layout::split, layout::folders, layout::sections})
     if (to_string(l) == name) return l;
   throw input_error("unknown layout \"" + std::string(name) +
                     "\"; use one of auto, flat, paired, split, folders, sections");
@@ -201,8 +208,8 @@ void read_directives(sql_source& src, migration* m) {
           m->not_idempotent = true;
           m->not_idempotent_reason = arg;
         } else {
-          throw input_error(display_path(src.path) + ":" + std::to_string(line) + ": unknown directive \"pgmt:" +
-                            word + "\"" + (m ? "" : " in a down script") +
+          throw input_error(display_path(src.path) + ":" + std::to_string(line) +
+                            ": unknown directive \"pgmt:" + word + "\"" + (m ? "" : " in a down script") +
                             "; known directives: pgmt:no-transaction" +
                             (m ? ", pgmt:irreversible, pgmt:not-idempotent <reason>" : ""));
         }
@@ -230,7 +237,8 @@ migration_set discover(const fs::path& dir, layout forced) {
   if (!fs::exists(dir, ec))
     throw input_error("migrations folder \"" + display_path(dir) + "\" does not exist");
   if (!fs::is_directory(dir, ec))
-    throw input_error("\"" + display_path(dir) + "\" is not a folder; point MIGRATIONS_DIR at the folder that holds the migrations");
+    throw input_error("\"" + display_path(dir) +
+                      "\" is not a folder; point MIGRATIONS_DIR at the folder that holds the migrations");
 
   // Sort what the folder holds into the layouts it could belong to.
   std::vector<fs::path> flat_files, paired_files, section_files, folder_dirs;
@@ -296,83 +304,86 @@ migration_set discover(const fs::path& dir, layout forced) {
   auto& out = set.migrations;
 
   switch (kind) {
-    case layout::automatic:
-    case layout::flat:
-      for (const auto& f : flat_files) {
-        migration m;
-        std::tie(m.version, m.name) = version_and_name(f.stem().string(), f);
-        m.up.path = f;
-        m.up.text = texts.at(f);
-        out.push_back(std::move(m));
-      }
-      break;
-    case layout::sections:
-      for (const auto& f : section_files) {
-        migration m;
-        std::tie(m.version, m.name) = version_and_name(f.stem().string(), f);
-        split_sections(f, texts.at(f), m);
-        out.push_back(std::move(m));
-      }
-      break;
-    case layout::paired: {
-      std::map<std::string, fs::path> ups, downs;
-      for (const auto& f : paired_files) {
-        std::string fname = f.filename().string();
-        if (ends_with(fname, ".up.sql")) ups[fname.substr(0, fname.size() - 7)] = f;
-        else downs[fname.substr(0, fname.size() - 9)] = f;
-      }
-      for (const auto& [stem, f] : downs)
-        if (!ups.count(stem))
-          throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"" + stem +
-                            ".up.sql\" or remove it");
-      for (const auto& [stem, f] : ups) {
-        migration m;
-        std::tie(m.version, m.name) = version_and_name(stem, f);
-        m.up = load(f);
-        if (downs.count(stem)) m.down = load(downs[stem]);
-        out.push_back(std::move(m));
-      }
-      break;
+  case layout::automatic:
+  case layout::flat:
+    for (const auto& f : flat_files) {
+      migration m;
+      std::tie(m.version, m.name) = version_and_name(f.stem().string(), f);
+      m.up.path = f;
+      m.up.text = texts.at(f);
+      out.push_back(std::move(m));
     }
-    case layout::split: {
-      if (!has_up_dir)
-        throw input_error("\"" + display_path(dir / "down") + "\" has no \"up\" folder beside it; down scripts need up scripts");
-      std::map<std::string, fs::path> ups, downs;
-      for (const auto& f : sorted_entries(dir / "up"))
-        if (ends_with(f.filename().string(), ".sql")) ups[f.stem().string()] = f;
-      if (has_down_dir)
-        for (const auto& f : sorted_entries(dir / "down"))
-          if (ends_with(f.filename().string(), ".sql")) downs[f.stem().string()] = f;
-      for (const auto& [stem, f] : downs)
-        if (!ups.count(stem))
-          throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"up/" + stem +
-                            ".sql\" or remove it");
-      for (const auto& [stem, f] : ups) {
-        migration m;
-        std::tie(m.version, m.name) = version_and_name(stem, f);
-        m.up = load(f);
-        if (downs.count(stem)) m.down = load(downs[stem]);
-        out.push_back(std::move(m));
-      }
-      break;
+    break;
+  case layout::sections:
+    for (const auto& f : section_files) {
+      migration m;
+      std::tie(m.version, m.name) = version_and_name(f.stem().string(), f);
+      split_sections(f, texts.at(f), m);
+      out.push_back(std::move(m));
     }
-    case layout::folders:
-      for (const auto& d : folder_dirs) {
-        if (!fs::exists(d / "up.sql", ec))
-          throw input_error("down script \"" + display_path(d / "down.sql") + "\" has no up script; add \"" +
-                            display_path(d / "up.sql") + "\" or remove the folder");
-        migration m;
-        std::tie(m.version, m.name) = version_and_name(d.filename().string(), d);
-        m.up = load(d / "up.sql");
-        if (fs::exists(d / "down.sql", ec)) m.down = load(d / "down.sql");
-        out.push_back(std::move(m));
-      }
-      break;
+    break;
+  case layout::paired: {
+    std::map<std::string, fs::path> ups, downs;
+    for (const auto& f : paired_files) {
+      std::string fname = f.filename().string();
+      if (ends_with(fname, ".up.sql"))
+        ups[fname.substr(0, fname.size() - 7)] = f;
+      else
+        downs[fname.substr(0, fname.size() - 9)] = f;
+    }
+    for (const auto& [stem, f] : downs)
+      if (!ups.count(stem))
+        throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"" + stem +
+                          ".up.sql\" or remove it");
+    for (const auto& [stem, f] : ups) {
+      migration m;
+      std::tie(m.version, m.name) = version_and_name(stem, f);
+      m.up = load(f);
+      if (downs.count(stem)) m.down = load(downs[stem]);
+      out.push_back(std::move(m));
+    }
+    break;
+  }
+  case layout::split: {
+    if (!has_up_dir)
+      throw input_error("\"" + display_path(dir / "down") +
+                        "\" has no \"up\" folder beside it; down scripts need up scripts");
+    std::map<std::string, fs::path> ups, downs;
+    for (const auto& f : sorted_entries(dir / "up"))
+      if (ends_with(f.filename().string(), ".sql")) ups[f.stem().string()] = f;
+    if (has_down_dir)
+      for (const auto& f : sorted_entries(dir / "down"))
+        if (ends_with(f.filename().string(), ".sql")) downs[f.stem().string()] = f;
+    for (const auto& [stem, f] : downs)
+      if (!ups.count(stem))
+        throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"up/" + stem +
+                          ".sql\" or remove it");
+    for (const auto& [stem, f] : ups) {
+      migration m;
+      std::tie(m.version, m.name) = version_and_name(stem, f);
+      m.up = load(f);
+      if (downs.count(stem)) m.down = load(downs[stem]);
+      out.push_back(std::move(m));
+    }
+    break;
+  }
+  case layout::folders:
+    for (const auto& d : folder_dirs) {
+      if (!fs::exists(d / "up.sql", ec))
+        throw input_error("down script \"" + display_path(d / "down.sql") + "\" has no up script; add \"" +
+                          display_path(d / "up.sql") + "\" or remove the folder");
+      migration m;
+      std::tie(m.version, m.name) = version_and_name(d.filename().string(), d);
+      m.up = load(d / "up.sql");
+      if (fs::exists(d / "down.sql", ec)) m.down = load(d / "down.sql");
+      out.push_back(std::move(m));
+    }
+    break;
   }
 
   if (out.empty())
-    throw input_error("no migrations found in \"" + display_path(dir) + "\" for layout " + to_string(kind) + "; " +
-                      layout_help);
+    throw input_error("no migrations found in \"" + display_path(dir) + "\" for layout " + to_string(kind) +
+                      "; " + layout_help);
 
   for (auto& m : out) {
     if (kind != layout::sections) {
@@ -381,7 +392,8 @@ migration_set discover(const fs::path& dir, layout forced) {
     }
     m.checksum = migration_checksum(m.up.text);
   }
-  std::stable_sort(out.begin(), out.end(), [](const migration& a, const migration& b) { return a.version < b.version; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const migration& a, const migration& b) { return a.version < b.version; });
   check_duplicates(out);
   return set;
 }

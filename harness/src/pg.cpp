@@ -36,8 +36,7 @@ server_diagnostics diagnostics_of(const PGresult* res, const PGconn* conn) {
   if (d.message.empty()) {
     const char* m = conn ? PQerrorMessage(conn) : nullptr;
     d.message = m ? m : "unknown error";
-    while (!d.message.empty() && (d.message.back() == '\n' || d.message.back() == ' '))
-      d.message.pop_back();
+    while (!d.message.empty() && (d.message.back() == '\n' || d.message.back() == ' ')) d.message.pop_back();
   }
   if (d.severity.empty()) d.severity = "ERROR";
   return d;
@@ -130,8 +129,7 @@ result connection::exec(std::string_view sql) {
   return res;
 }
 
-result connection::exec_params(std::string_view sql,
-                               const std::vector<std::optional<std::string>>& params) {
+result connection::exec_params(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
   std::string text(sql);
   std::vector<const char*> values;
   values.reserve(params.size());
@@ -171,11 +169,11 @@ int connection::server_version() const noexcept { return PQserverVersion(conn_.g
 
 tx_status connection::transaction_status() const noexcept {
   switch (PQtransactionStatus(conn_.get())) {
-    case PQTRANS_IDLE: return tx_status::idle;
-    case PQTRANS_ACTIVE: return tx_status::active;
-    case PQTRANS_INTRANS: return tx_status::in_transaction;
-    case PQTRANS_INERROR: return tx_status::in_error;
-    default: return tx_status::unknown;
+  case PQTRANS_IDLE: return tx_status::idle;
+  case PQTRANS_ACTIVE: return tx_status::active;
+  case PQTRANS_INTRANS: return tx_status::in_transaction;
+  case PQTRANS_INERROR: return tx_status::in_error;
+  default: return tx_status::unknown;
   }
 }
 

@@ -39,8 +39,8 @@ void close_other_fds(int keep_above) {
 }
 
 // In the child: drop privileges, set up fds, exec. Never returns.
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, const spawn_options& opts,
-                             int out_fd, int err_pipe) {
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, const spawn_options& opts, int out_fd,
+                             int err_pipe) {
   if (opts.new_session) setsid();
   // Restore default signal handling and an empty mask for the new program.
   sigset_t none;
@@ -119,7 +119,8 @@ pid_t spawn(const std::vector<std::string>& argv, const spawn_options& opts) {
   if (out_fd < 0)
     throw std::runtime_error("could not open \"" + opts.output.string() + "\": " + std::strerror(errno));
   if (opts.as && !opts.output.empty()) {
-    if (fchown(out_fd, opts.as->uid, opts.as->gid) != 0) { /* the child writes through our fd */ }
+    if (fchown(out_fd, opts.as->uid, opts.as->gid) != 0) { /* the child writes through our fd */
+    }
   }
   try {
     pid_t pid = fork_exec(argv, opts, out_fd);
@@ -180,8 +181,7 @@ bool process_alive(pid_t pid) {
     std::string line;
     if (std::getline(stat, line)) {
       auto close_paren = line.rfind(')');
-      if (close_paren != std::string::npos && close_paren + 2 < line.size() &&
-          line[close_paren + 2] == 'Z')
+      if (close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'Z')
         return false;
     }
     return true;
@@ -216,8 +216,8 @@ void chown_to(const std::filesystem::path& path, const os_user& user, bool recur
   if (recursive && std::filesystem::is_directory(path)) {
     for (const auto& e : std::filesystem::recursive_directory_iterator(path)) {
       if (lchown(e.path().c_str(), user.uid, user.gid) != 0)
-        throw std::runtime_error("could not change owner of \"" + e.path().string() + "\": " +
-                                 std::strerror(errno));
+        throw std::runtime_error("could not change owner of \"" + e.path().string() +
+                                 "\": " + std::strerror(errno));
     }
   }
 }

@@ -1,15 +1,14 @@
 #include "pgmt/script.hpp"
 
+#include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
+
+#include <nlohmann/json.hpp>
 #include <pg_query.h>
 
 #include <cctype>
 #include <chrono>
 #include <regex>
-
-#include <nlohmann/json.hpp>
-
-#include "pgmt/pg.hpp"
-#include "pgmt/text.hpp"
 
 namespace pgmt {
 
@@ -37,8 +36,7 @@ std::size_t dollar_tag_length(std::string_view t, std::size_t i) {
 
 // Walks SQL text the way psql's lexer does for quotes and comments. Calls
 // on_backslash for each backslash outside of them and stops when it returns true.
-template <typename F>
-std::optional<std::size_t> walk(std::string_view t, F&& on_backslash) {
+template <typename F> std::optional<std::size_t> walk(std::string_view t, F&& on_backslash) {
   std::size_t i = 0;
   const std::size_t n = t.size();
   while (i < n) {
@@ -215,7 +213,8 @@ std::string diagnostic::format() const {
   if (!hint.empty()) out += "  hint: " + hint + "\n";
   if (!context.empty()) {
     std::string ctx = context;
-    for (std::size_t p = 0; (p = ctx.find('\n', p)) != std::string::npos; p += 2) ctx.replace(p, 1, "\n           ");
+    for (std::size_t p = 0; (p = ctx.find('\n', p)) != std::string::npos; p += 2)
+      ctx.replace(p, 1, "\n           ");
     out += "  context: " + ctx + "\n";
   }
   for (const auto& n : notes) out += "  note: " + n + "\n";
@@ -363,7 +362,8 @@ std::chrono::milliseconds parse_duration(std::string_view text) {
   std::string s(text);
   std::smatch m;
   if (!std::regex_match(s, m, re))
-    throw input_error("\"" + s + "\" is not a duration; write a number with ms, s, min or h (for example 30s)");
+    throw input_error("\"" + s +
+                      "\" is not a duration; write a number with ms, s, min or h (for example 30s)");
   long long n = std::stoll(m[1]);
   std::string unit = m[2];
   if (unit == "s") n *= 1000;
@@ -377,14 +377,16 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   const auto& sd = e.diagnostics();
   std::string stmt_text = src.text.substr(st.offset, st.length);
   std::size_t offset = st.start;
-  static const std::regex missing_object(R"re(^(?:relation|type|schema|function|column|table) "([^"]+)" does not exist)re");
+  static const std::regex missing_object(
+      R"re(^(?:relation|type|schema|function|column|table) "([^"]+)" does not exist)re");
   std::smatch missing;
   if (sd.position > 0) {
     offset = st.offset + byte_offset_of_char(stmt_text, sd.position);
   } else if (std::regex_search(sd.message, missing, missing_object)) {
     // The server gives no position for names it resolves late (a REFERENCES
     // target, a function in a default): point at the name in the statement.
-    if (auto found = find_name(stmt_text, st.start - st.offset, missing[1].str())) offset = st.offset + *found;
+    if (auto found = find_name(stmt_text, st.start - st.offset, missing[1].str()))
+      offset = st.offset + *found;
   } else {
     // A PL/pgSQL error in a DO block: "PL/pgSQL function inline_code_block line N".
     static const std::regex inline_line(R"(inline_code_block line ([0-9]+))");
@@ -417,16 +419,20 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   if (sd.sqlstate == "57014" && opts.statement_timeout.count() > 0 &&
       sd.message.find("statement timeout") != std::string::npos) {
     d.message = what + " exceeded statement_timeout (" + format_duration(opts.statement_timeout) + ")";
-    d.notes.push_back("raise STATEMENT_TIMEOUT (CMake) or --statement-timeout if the statement is meant to take this long");
+    d.notes.push_back(
+        "raise STATEMENT_TIMEOUT (CMake) or --statement-timeout if the statement is meant to take this long");
   } else if (sd.sqlstate == "55P03" && opts.lock_timeout.count() > 0) {
     d.message = what + " waited longer than lock_timeout (" + format_duration(opts.lock_timeout) +
                 ") for a lock: " + sd.message;
-    d.notes.push_back("another session holds a conflicting lock; raise LOCK_TIMEOUT (CMake) or --lock-timeout to wait longer");
+    d.notes.push_back(
+        "another session holds a conflicting lock; raise LOCK_TIMEOUT (CMake) or --lock-timeout to wait "
+        "longer");
   }
   if (sd.sqlstate == "42710" && sd.message.rfind("role \"", 0) == 0)
-    d.notes.push_back("roles belong to the whole server, and pgmt runs each migration in several databases of one "
-                      "server; create roles only when missing (a DO block with IF NOT EXISTS), or create them in a "
-                      "fixture");
+    d.notes.push_back(
+        "roles belong to the whole server, and pgmt runs each migration in several databases of one "
+        "server; create roles only when missing (a DO block with IF NOT EXISTS), or create them in a "
+        "fixture");
   if (sd.sqlstate == "42601")
     d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
                       "; syntax or objects of a newer version fail here");
@@ -442,7 +448,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   const std::string scope = wrap ? "set local " : "set ";
 
   auto rollback_quietly = [&conn] {
-    if (conn.transaction_status() == tx_status::in_transaction || conn.transaction_status() == tx_status::in_error) {
+    if (conn.transaction_status() == tx_status::in_transaction ||
+        conn.transaction_status() == tx_status::in_error) {
       try {
         conn.exec("rollback");
       } catch (...) {
@@ -480,8 +487,9 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
         for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (head.rfind("begin", 0) == 0 || head.rfind("start", 0) == 0) last_begin = st.start;
       }
-    diagnostic d = at(src, last_begin, (opts.label.empty() ? std::string("the script") : opts.label) +
-                                           " leaves a transaction open; it was rolled back");
+    diagnostic d = at(src, last_begin,
+                      (opts.label.empty() ? std::string("the script") : opts.label) +
+                          " leaves a transaction open; it was rolled back");
     d.hint = "end the transaction with COMMIT, or remove BEGIN and let pgmt run the file in one transaction";
     throw script_error(d);
   }

@@ -1,14 +1,18 @@
 #include "pgmt/server.hpp"
 
+#include "pgmt/pg.hpp"
+#include "pgmt/process.hpp"
+#include "pgmt/text.hpp"
+
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,10 +25,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include "pgmt/pg.hpp"
-#include "pgmt/process.hpp"
-#include "pgmt/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -87,9 +87,11 @@ fs::path cache_root() {
 class file_lock {
  public:
   explicit file_lock(const fs::path& p) : fd_(open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (fd_ < 0) throw harness_error("could not open lock file \"" + p.string() + "\": " + std::strerror(errno));
+    if (fd_ < 0)
+      throw harness_error("could not open lock file \"" + p.string() + "\": " + std::strerror(errno));
     while (flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) throw harness_error("could not lock \"" + p.string() + "\": " + std::strerror(errno));
+      if (errno != EINTR)
+        throw harness_error("could not lock \"" + p.string() + "\": " + std::strerror(errno));
     }
   }
   ~file_lock() {
@@ -107,7 +109,8 @@ std::string postgres_version(const fs::path& bindir) {
   static const std::regex ver(R"(\(PostgreSQL\) ([0-9]+(?:\.[0-9]+)?))");
   std::smatch m;
   if (r.exit_code != 0 || !std::regex_search(r.output, m, ver))
-    throw harness_error("could not read the version of \"" + (bindir / "postgres").string() + "\": " + r.output);
+    throw harness_error("could not read the version of \"" + (bindir / "postgres").string() +
+                        "\": " + r.output);
   return m[1];
 }
 
@@ -239,7 +242,8 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
 
   fs::path root = runtime_root();
   std::string tmpl = (root / "srv-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw harness_error("could not create a server folder in \"" + root.string() + "\"");
+  if (!mkdtemp(tmpl.data()))
+    throw harness_error("could not create a server folder in \"" + root.string() + "\"");
   fs::path folder(tmpl);
 
   owner_record owner;
@@ -263,24 +267,38 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
     }
     std::string sock = (folder / "sock").string();
     if (sock.size() + 20 > 107)
-      throw harness_error("socket folder path \"" + sock + "\" is too long for a unix socket; set PGMT_RUNTIME_DIR to a shorter folder");
+      throw harness_error("socket folder path \"" + sock +
+                          "\" is too long for a unix socket; set PGMT_RUNTIME_DIR to a shorter folder");
 
     info.port = opts.tcp ? free_loopback_port() : 5432;
     info.host = opts.tcp ? "127.0.0.1" : sock;
     std::vector<std::string> argv = {(bindir / "postgres").string(),
-                                     "-D", (folder / "data").string(),
-                                     "-p", std::to_string(info.port),
-                                     "-k", sock,
-                                     "-c", std::string("listen_addresses=") + (opts.tcp ? "127.0.0.1" : ""),
-                                     "-c", "unix_socket_permissions=0700",
-                                     "-c", "fsync=off",
-                                     "-c", "full_page_writes=off",
-                                     "-c", "synchronous_commit=off",
-                                     "-c", "max_connections=200",
-                                     "-c", "max_locks_per_transaction=256",
-                                     "-c", "log_min_messages=warning",
-                                     "-c", "log_line_prefix=%m [%p] %q%d ",
-                                     "-c", "shared_buffers=64MB"};
+                                     "-D",
+                                     (folder / "data").string(),
+                                     "-p",
+                                     std::to_string(info.port),
+                                     "-k",
+                                     sock,
+                                     "-c",
+                                     std::string("listen_addresses=") + (opts.tcp ? "127.0.0.1" : ""),
+                                     "-c",
+                                     "unix_socket_permissions=0700",
+                                     "-c",
+                                     "fsync=off",
+                                     "-c",
+                                     "full_page_writes=off",
+                                     "-c",
+                                     "synchronous_commit=off",
+                                     "-c",
+                                     "max_connections=200",
+                                     "-c",
+                                     "max_locks_per_transaction=256",
+                                     "-c",
+                                     "log_min_messages=warning",
+                                     "-c",
+                                     "log_line_prefix=%m [%p] %q%d ",
+                                     "-c",
+                                     "shared_buffers=64MB"};
     detail::spawn_options so;
     so.as = as;
     so.output = info.log;
@@ -341,10 +359,9 @@ std::string server_info::conninfo(const std::string& dbname) const {
 std::string server_info::describe() const { return "PostgreSQL " + version + " (" + kind + ")"; }
 
 nlohmann::json server_info::to_json() const {
-  return {{"kind", kind},         {"version", version}, {"version_num", version_num},
-          {"host", host},         {"port", port},       {"user", user},
-          {"folder", folder.string()}, {"log", log.string()}, {"pid", pid},
-          {"pid_start", pid_start}};
+  return {{"kind", kind}, {"version", version},    {"version_num", version_num}, {"host", host},
+          {"port", port}, {"user", user},          {"folder", folder.string()},  {"log", log.string()},
+          {"pid", pid},   {"pid_start", pid_start}};
 }
 
 server_info server_info::from_json(const nlohmann::json& j) {
@@ -474,7 +491,7 @@ fs::path runtime_root() {
     // faster than on most disks. Only when there is room: a container's
     // /dev/shm is often 64 MB.
     const std::string user_dir = "pgmt-" + std::to_string(geteuid());
-    struct statvfs vfs{};
+    struct statvfs vfs {};
     constexpr unsigned long long min_free = 4ULL << 30;
     if (statvfs("/dev/shm", &vfs) == 0 && access("/dev/shm", W_OK | X_OK) == 0 &&
         static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize >= min_free)
@@ -482,10 +499,11 @@ fs::path runtime_root() {
     else
       root = fs::path(env_or("TMPDIR", "/tmp")) / user_dir;
   }
-  struct stat st{};
+  struct stat st {};
   if (lstat(root.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-      throw harness_error("runtime folder \"" + root.string() + "\" is not a folder owned by this user; remove it or set PGMT_RUNTIME_DIR");
+      throw harness_error("runtime folder \"" + root.string() +
+                          "\" is not a folder owned by this user; remove it or set PGMT_RUNTIME_DIR");
   } else {
     make_dir(root, fs::perms(0700));
   }
@@ -568,8 +586,9 @@ void write_state_file(const fs::path& path, const server_info& info) {
 server_info read_state_file(const fs::path& path) {
   std::ifstream in(path);
   if (!in)
-    throw harness_error("no server state at \"" + path.string() +
-                        "\"; the server fixture did not run (run the whole suite, or `pgmt server start --state` first)");
+    throw harness_error(
+        "no server state at \"" + path.string() +
+        "\"; the server fixture did not run (run the whole suite, or `pgmt server start --state` first)");
   try {
     return server_info::from_json(nlohmann::json::parse(in));
   } catch (const nlohmann::json::exception& e) {

@@ -1,10 +1,10 @@
 // SHA-256 (FIPS 180-4), small and dependency-free: pgmt needs it only for
 // migration checksums and cache keys.
+#include "pgmt/text.hpp"
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
-
-#include "pgmt/text.hpp"
 
 namespace pgmt {
 

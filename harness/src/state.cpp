@@ -1,14 +1,14 @@
 #include "pgmt/state.hpp"
 
+#include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
-
-#include "pgmt/pg.hpp"
-#include "pgmt/text.hpp"
 
 namespace pgmt {
 
@@ -118,8 +118,10 @@ std::string state_cache::template_name(std::size_t k) const {
 
 std::string state_cache::create_db_sql(const std::string& name, const std::string& from) const {
   std::string sql = "create database \"" + name + "\" template \"" + from + "\"";
-  if (from == "template0") sql += " encoding 'UTF8' lc_collate 'C' lc_ctype 'C'";
-  else if (server_.version_num >= 150000) sql += " strategy file_copy";
+  if (from == "template0")
+    sql += " encoding 'UTF8' lc_collate 'C' lc_ctype 'C'";
+  else if (server_.version_num >= 150000)
+    sql += " strategy file_copy";
   return sql;
 }
 

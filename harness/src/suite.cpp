@@ -1,9 +1,9 @@
 #include "pgmt/suite.hpp"
 
+#include "pgmt/text.hpp"
+
 #include <algorithm>
 #include <fstream>
-
-#include "pgmt/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,7 +19,8 @@ std::vector<sql_source> load_sources(const std::vector<fs::path>& paths, const c
         if (e.path().extension() == ".sql" && e.path().filename().string().rfind('.', 0) != 0)
           files.push_back(e.path());
       std::sort(files.begin(), files.end());
-      if (files.empty()) throw input_error(std::string(what) + " folder \"" + display_path(p) + "\" holds no .sql file");
+      if (files.empty())
+        throw input_error(std::string(what) + " folder \"" + display_path(p) + "\" holds no .sql file");
       for (const auto& f : files) {
         sql_source s;
         s.path = f;
@@ -48,7 +49,9 @@ suite suite::from_file(const fs::path& file) {
     throw input_error(display_path(file) + ": not valid JSON: " + e.what());
   }
   const fs::path base = file.parent_path();
-  auto abs = [&](const std::string& p) { return (fs::path(p).is_absolute() ? fs::path(p) : base / p).lexically_normal(); };
+  auto abs = [&](const std::string& p) {
+    return (fs::path(p).is_absolute() ? fs::path(p) : base / p).lexically_normal();
+  };
   suite s;
   try {
     s.name = j.value("name", s.name);
@@ -56,7 +59,8 @@ suite suite::from_file(const fs::path& file) {
     s.forced_layout = parse_layout(j.value("layout", std::string("auto")));
     for (const auto& f : j.value("fixtures", std::vector<std::string>{})) s.fixtures.push_back(abs(f));
     for (const auto& f : j.value("seeds", std::vector<std::string>{})) s.seeds.push_back(abs(f));
-    if (j.contains("statement_timeout")) s.statement_timeout = parse_duration(j["statement_timeout"].get<std::string>());
+    if (j.contains("statement_timeout"))
+      s.statement_timeout = parse_duration(j["statement_timeout"].get<std::string>());
     if (j.contains("lock_timeout")) s.lock_timeout = parse_duration(j["lock_timeout"].get<std::string>());
     s.output_dir = j.contains("output_dir") ? abs(j["output_dir"].get<std::string>()) : base;
   } catch (const nlohmann::json::exception& e) {

@@ -1,7 +1,7 @@
+#include "pgmt/text.hpp"
+
 #include <fstream>
 #include <sstream>
-
-#include "pgmt/text.hpp"
 
 namespace pgmt {
 
@@ -52,8 +52,7 @@ std::string read_sql_file(const std::filesystem::path& path) {
   }
   if (auto bad = find_invalid_utf8(text); bad != std::string_view::npos) {
     auto pos = position_of(text, bad);
-    throw input_error(display_path(path) + ":" + std::to_string(pos.line) + ":" +
-                      std::to_string(pos.column) +
+    throw input_error(display_path(path) + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
                       ": file is not valid UTF-8; save it as UTF-8 (for example with iconv -t UTF-8)");
   }
   return text;

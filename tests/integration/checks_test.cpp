@@ -1,10 +1,10 @@
 // The apply and reset checks on real servers.
 #include "pgmt/checks.hpp"
 
-#include <gtest/gtest.h>
-
 #include "pgmt/pg.hpp"
 #include "support.hpp"
+
+#include <gtest/gtest.h>
 
 namespace pgmt {
 namespace {
@@ -45,8 +45,9 @@ TEST_F(Checks, ApplyKeepsWhatItBuiltAsTheNextState) {
   state_cache cache(test::shared_server(), s, s.discover_migrations());
   ASSERT_TRUE(check_apply(cache, 0).passed());
   connection maint(test::shared_server().conninfo());
-  EXPECT_EQ(maint.exec_params("select count(*) from pg_database where datname = $1 and datistemplate",
-                              {cache.template_name(1)})
+  EXPECT_EQ(maint
+                .exec_params("select count(*) from pg_database where datname = $1 and datistemplate",
+                             {cache.template_name(1)})
                 .value(0, 0),
             "1");
 }
@@ -58,7 +59,8 @@ TEST_F(Checks, ApplyFailureIsOneFindingAtTheLine) {
   auto r = check_apply(cache, 1);
   ASSERT_EQ(r.outcome, check_result::status::failed);
   ASSERT_EQ(r.findings.size(), 1u);
-  EXPECT_NE(r.findings[0].find("bad_sql/0002_books.sql:6:24: relation \"public.isbns\" does not exist (SQLSTATE 42P01)"),
+  EXPECT_NE(r.findings[0].find(
+                "bad_sql/0002_books.sql:6:24: relation \"public.isbns\" does not exist (SQLSTATE 42P01)"),
             std::string::npos)
       << r.findings[0];
 }
@@ -78,12 +80,16 @@ TEST_F(Checks, ApplyAfterABrokenMigrationIsSkippedWithTheReason) {
 TEST_F(Checks, ResetReportsABrokenSeedAtItsLine) {
   test::temp_dir dir;
   auto s = test::data_suite("layouts/flat");
-  s.seeds = {dir.write("seed.sql", "insert into public.users values (1, 'a@x.test');\ninsert into public.users values (1, 'b@x.test');\n")};
+  s.seeds = {dir.write("seed.sql",
+                       "insert into public.users values (1, 'a@x.test');\ninsert into public.users values "
+                       "(1, 'b@x.test');\n")};
   state_cache cache(test::shared_server(), s, s.discover_migrations());
   auto r = check_reset(cache);
   ASSERT_EQ(r.outcome, check_result::status::failed);
-  EXPECT_NE(r.findings.at(0).find("seed.sql:2:1: duplicate key value violates unique constraint \"users_pkey\" (SQLSTATE 23505)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.findings.at(0).find(
+          "seed.sql:2:1: duplicate key value violates unique constraint \"users_pkey\" (SQLSTATE 23505)"),
+      std::string::npos)
       << r.findings[0];
 }
 

@@ -1,14 +1,14 @@
 // Running SQL on a real server: transactions, diagnostics at file:line:column,
 // timeouts, and the tracking table.
-#include <gtest/gtest.h>
-
-#include <thread>
-
 #include "pgmt/migration.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/script.hpp"
 #include "pgmt/state.hpp"
 #include "support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
 
 namespace pgmt {
 namespace {
@@ -74,8 +74,9 @@ TEST_F(ScriptRun, SyntaxErrorAtServerPositionNamesServerVersion) {
     EXPECT_EQ(e.diag().column, 8);
     EXPECT_EQ(e.diag().sqlstate, "42601");
     ASSERT_FALSE(e.diag().notes.empty());
-    EXPECT_NE(e.diag().notes[0].find("the server is PostgreSQL " + test::shared_server().version.substr(0, 2)),
-              std::string::npos);
+    EXPECT_NE(
+        e.diag().notes[0].find("the server is PostgreSQL " + test::shared_server().version.substr(0, 2)),
+        std::string::npos);
   }
   EXPECT_FALSE(table_exists("public.a")) << "one transaction: nothing stays";
 }
@@ -162,7 +163,9 @@ TEST_F(ScriptRun, LockTimeoutNamesTheMigration) {
   EXPECT_EQ(d.path.filename(), "0002_accounts_email.sql");
   EXPECT_EQ(d.line, 2);
   EXPECT_EQ(d.sqlstate, "55P03");
-  EXPECT_EQ(d.message.rfind("migration \"0002_accounts_email\" waited longer than lock_timeout (300ms) for a lock", 0), 0u)
+  EXPECT_EQ(d.message.rfind(
+                "migration \"0002_accounts_email\" waited longer than lock_timeout (300ms) for a lock", 0),
+            0u)
       << d.message;
 }
 
@@ -175,7 +178,8 @@ TEST_F(ScriptRun, TrackingTableRecordsEachMigration) {
   auto s = test::data_suite("layouts/sections");
   auto set = discover(s.migrations_dir);
   for (const auto& m : set.migrations) apply_migration(*conn_, m, s);
-  auto r = conn_->exec("select version, name, checksum, duration_ms >= 0 from pgmt.migrations order by version");
+  auto r =
+      conn_->exec("select version, name, checksum, duration_ms >= 0 from pgmt.migrations order by version");
   ASSERT_EQ(r.rows(), 2);
   EXPECT_EQ(r.value(0, 0), "0001");
   EXPECT_EQ(r.value(0, 1), "users");

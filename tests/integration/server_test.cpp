@@ -2,21 +2,21 @@
 // PGMT_KEEP, leftovers of killed runs, start-up failures, signals.
 #include "pgmt/server.hpp"
 
+#include "pgmt/pg.hpp"
+#include "pgmt/process.hpp"
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <fstream>
 #include <set>
 #include <thread>
-
-#include "pgmt/pg.hpp"
-#include "pgmt/process.hpp"
-#include "support.hpp"
 
 namespace pgmt {
 namespace {
@@ -46,7 +46,7 @@ class Server : public ::testing::Test {
 TEST_F(Server, ListensOnAPrivateSocketOnlyWithFastSettings) {
   auto srv = start_server(server_options::from_environment());
   const auto& info = srv->info();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(info.host.c_str(), &st), 0) << info.host;
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   connection c(info.conninfo());
@@ -119,7 +119,8 @@ TEST_F(Server, CliStartReplacesTheServerOfAKilledCtestRun) {
   test::temp_dir dir;
   const std::string state = (dir.path() / "server.json").string();
   pid_t fake_ctest = spawn_sleeper();
-  auto r = detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(fake_ctest)});
+  auto r =
+      detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(fake_ctest)});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   server_info first = read_state_file(state);
   ASSERT_TRUE(alive(first.pid));
@@ -150,7 +151,8 @@ TEST_F(Server, PostmasterThatDiesAtStartFailsAtOnceWithItsLog) {
             "exit 1\n");
   dir.write("bin/initdb",
             "#!/bin/sh\n"
-            "while [ $# -gt 0 ]; do if [ \"$1\" = -D ]; then shift; mkdir -p \"$1\"; echo 15 > \"$1/PG_VERSION\"; fi; shift; done\n");
+            "while [ $# -gt 0 ]; do if [ \"$1\" = -D ]; then shift; mkdir -p \"$1\"; echo 15 > "
+            "\"$1/PG_VERSION\"; fi; shift; done\n");
   fs::permissions(dir.path() / "bin" / "postgres", fs::perms(0755));
   fs::permissions(dir.path() / "bin" / "initdb", fs::perms(0755));
   fs::permissions(dir.path(), fs::perms(0755));
@@ -178,7 +180,8 @@ TEST_F(Server, MissingBinariesSayWhatToInstall) {
     find_pg_bindir("/nonexistent/bin");
     FAIL();
   } catch (const harness_error& e) {
-    EXPECT_NE(std::string(e.what()).find("does not hold the postgres and initdb programs"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("does not hold the postgres and initdb programs"),
+              std::string::npos);
   }
 }
 
@@ -200,7 +203,8 @@ TEST_F(Server, SigintStopsTheServerOfARunningSuite) {
   }();
   detail::spawn_options o;
   o.output = dir.path() / "out.log";
-  pid_t pgmt = detail::spawn({PGMT_EXE, "test", "--migrations", (dir.path() / "m").string(), "--statement-timeout", "2min"}, o);
+  pid_t pgmt = detail::spawn(
+      {PGMT_EXE, "test", "--migrations", (dir.path() / "m").string(), "--statement-timeout", "2min"}, o);
   // Wait for its server to be up and the migration running.
   fs::path folder;
   server_info info;

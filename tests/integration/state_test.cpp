@@ -1,12 +1,13 @@
 // Template databases per state: built once, cloned, safe in parallel.
+#include "pgmt/state.hpp"
+
+#include "pgmt/pg.hpp"
+#include "support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <thread>
-
-#include "pgmt/pg.hpp"
-#include "pgmt/state.hpp"
-#include "support.hpp"
 
 namespace pgmt {
 namespace {
@@ -14,8 +15,9 @@ namespace {
 std::map<std::string, std::string> template_oids(connection& c, const state_cache& cache, std::size_t upto) {
   std::map<std::string, std::string> out;
   for (std::size_t k = 0; k <= upto; ++k) {
-    auto r = c.exec_params("select oid::text, datallowconn from pg_database where datname = $1 and datistemplate",
-                           {cache.template_name(k)});
+    auto r =
+        c.exec_params("select oid::text, datallowconn from pg_database where datname = $1 and datistemplate",
+                      {cache.template_name(k)});
     if (r.rows() == 1) {
       EXPECT_EQ(r.value(0, 1), "f") << "templates take no connections";
       out[cache.template_name(k)] = r.value(0, 0);
@@ -48,7 +50,9 @@ TEST_F(State, CloneHoldsExactlyTheFirstKMigrations) {
   std::string db = cache.clone(1, "test");
   {
     connection c(test::shared_server().conninfo(db));
-    EXPECT_EQ(c.exec("select to_regclass('public.users') is not null, to_regclass('public.posts') is null").value(0, 0), "t");
+    EXPECT_EQ(c.exec("select to_regclass('public.users') is not null, to_regclass('public.posts') is null")
+                  .value(0, 0),
+              "t");
     EXPECT_EQ(c.exec("select count(*) from pgmt.migrations").value(0, 0), "1");
   }
   cache.drop(db);
@@ -96,7 +100,8 @@ TEST_F(State, EditedMigrationGetsAFreshState) {
   EXPECT_EQ(before.template_name(0), after.template_name(0));
   std::string db = after.clone(1, "edit");
   connection c(test::shared_server().conninfo(db));
-  EXPECT_EQ(c.exec("select format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'a'::regclass and attname = 'id'")
+  EXPECT_EQ(c.exec("select format_type(atttypid, atttypmod) from pg_attribute where attrelid = 'a'::regclass "
+                   "and attname = 'id'")
                 .value(0, 0),
             "bigint");
 }
@@ -113,7 +118,8 @@ TEST_F(State, FailingMigrationNamesItself) {
     EXPECT_EQ(e.diag().line, 6);
   }
   connection maint(test::shared_server().conninfo());
-  EXPECT_EQ(maint.exec_params("select count(*) from pg_database where datname = $1", {cache.template_name(2)}).value(0, 0),
+  EXPECT_EQ(maint.exec_params("select count(*) from pg_database where datname = $1", {cache.template_name(2)})
+                .value(0, 0),
             "0")
       << "a failed build leaves no half-built state";
 }

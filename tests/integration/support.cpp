@@ -1,12 +1,12 @@
 #include "support.hpp"
 
+#include "pgmt/text.hpp"
+
 #include <stdlib.h>
 
 #include <fstream>
 #include <memory>
 #include <mutex>
-
-#include "pgmt/text.hpp"
 
 namespace fs = std::filesystem;
 

@@ -2,14 +2,14 @@
 // Shared helpers for integration tests: one real temp cluster per test
 // process, started on first use and stopped at exit.
 
+#include "pgmt/pg.hpp"
+#include "pgmt/server.hpp"
+#include "pgmt/suite.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
-
-#include "pgmt/pg.hpp"
-#include "pgmt/server.hpp"
-#include "pgmt/suite.hpp"
 
 namespace pgmt::test {
 
@@ -46,8 +46,8 @@ class temp_dir {
 }  // namespace pgmt::test
 
 /// Skips the test (exit 77 under CTest) when no PostgreSQL server binaries exist.
-#define PGMT_REQUIRE_POSTGRES()                                                      \
-  do {                                                                               \
-    if (!::pgmt::test::no_postgres_reason().empty())                                 \
+#define PGMT_REQUIRE_POSTGRES()                                                     \
+  do {                                                                              \
+    if (!::pgmt::test::no_postgres_reason().empty())                                \
       GTEST_SKIP() << "no PostgreSQL here: " << ::pgmt::test::no_postgres_reason(); \
   } while (0)

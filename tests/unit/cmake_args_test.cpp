@@ -1,10 +1,10 @@
 // The CMake function's argument errors: each bad call stops configure with a
 // message that names the keyword.
+#include "pgmt/process.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
-#include "pgmt/process.hpp"
 
 namespace {
 
@@ -18,9 +18,9 @@ struct configure_result {
 configure_result configure(const std::string& case_name) {
   fs::path build = fs::temp_directory_path() / ("pgmt-cmake-args-" + case_name);
   fs::remove_all(build);
-  auto r = pgmt::detail::run({PGMT_CMAKE_COMMAND, "-S", std::string(PGMT_SOURCE_DIR) + "/tests/cmake/bad_args", "-B",
-                              build.string(), "-DCASE=" + case_name,
-                              "-DPGMT_MODULE=" + std::string(PGMT_SOURCE_DIR) + "/cmake/Pgmt.cmake"});
+  auto r = pgmt::detail::run(
+      {PGMT_CMAKE_COMMAND, "-S", std::string(PGMT_SOURCE_DIR) + "/tests/cmake/bad_args", "-B", build.string(),
+       "-DCASE=" + case_name, "-DPGMT_MODULE=" + std::string(PGMT_SOURCE_DIR) + "/cmake/Pgmt.cmake"});
   fs::remove_all(build);
   return {r.exit_code, r.output};
 }
@@ -45,17 +45,17 @@ TEST_P(CMakeBadArgs, FailsWithMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, CMakeBadArgs,
-    ::testing::Values(
-        bad_case{"unknown_keyword", "pgmt_add_migration_tests(app): unknown arguments: COLOUR blue"},
-        bad_case{"empty_keyword", "keyword(s) given without a value: LABELS"},
-        bad_case{"missing_dir_keyword", "MIGRATIONS_DIR is required"},
-        bad_case{"dir_not_found", "no_such_folder\" is not a folder"},
-        bad_case{"bad_layout", "LAYOUT \"zigzag\" is not one of"},
-        bad_case{"bad_timeout", "LOCK_TIMEOUT \"soon\" is not a duration"},
-        bad_case{"odd_properties", "PROPERTIES takes name/value pairs"},
-        bad_case{"bad_suite_name", "suite name \"my app\" must be"},
-        bad_case{"duplicate_suite", "a suite named \"app\" is already registered"},
-        bad_case{"missing_seed", "SEEDS path"}),
+    ::testing::Values(bad_case{"unknown_keyword",
+                               "pgmt_add_migration_tests(app): unknown arguments: COLOUR blue"},
+                      bad_case{"empty_keyword", "keyword(s) given without a value: LABELS"},
+                      bad_case{"missing_dir_keyword", "MIGRATIONS_DIR is required"},
+                      bad_case{"dir_not_found", "no_such_folder\" is not a folder"},
+                      bad_case{"bad_layout", "LAYOUT \"zigzag\" is not one of"},
+                      bad_case{"bad_timeout", "LOCK_TIMEOUT \"soon\" is not a duration"},
+                      bad_case{"odd_properties", "PROPERTIES takes name/value pairs"},
+                      bad_case{"bad_suite_name", "suite name \"my app\" must be"},
+                      bad_case{"duplicate_suite", "a suite named \"app\" is already registered"},
+                      bad_case{"missing_seed", "SEEDS path"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

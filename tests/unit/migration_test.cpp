@@ -1,10 +1,10 @@
 #include "pgmt/migration.hpp"
 
+#include "pgmt/text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
-
-#include "pgmt/text.hpp"
 
 namespace pgmt {
 namespace {
@@ -44,8 +44,10 @@ TEST_P(Layouts, DetectedWithUpsAndDowns) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Layouts,
-                         ::testing::Values(std::pair{"flat", layout::flat}, std::pair{"paired", layout::paired},
-                                           std::pair{"split", layout::split}, std::pair{"folders", layout::folders},
+                         ::testing::Values(std::pair{"flat", layout::flat},
+                                           std::pair{"paired", layout::paired},
+                                           std::pair{"split", layout::split},
+                                           std::pair{"folders", layout::folders},
                                            std::pair{"sections", layout::sections}),
                          [](const auto& info) { return std::string(info.param.first); });
 
@@ -103,8 +105,9 @@ TEST(Discover, MissingFolder) {
 
 class TempSet : public ::testing::Test {
  protected:
-  fs::path dir_ = fs::temp_directory_path() /
-                  ("pgmt-mig-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  fs::path dir_ =
+      fs::temp_directory_path() /
+      ("pgmt-mig-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   void SetUp() override {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -150,7 +153,8 @@ TEST_F(TempSet, FileWithoutVersionIsAnError) {
 
 TEST_F(TempSet, Directives) {
   write("0001_a.sql",
-        "-- Adds an index.\n-- pgmt:no-transaction\n--   pgmt:irreversible\n-- pgmt:not-idempotent seeds rows\n\n"
+        "-- Adds an index.\n-- pgmt:no-transaction\n--   pgmt:irreversible\n-- pgmt:not-idempotent seeds "
+        "rows\n\n"
         "create index concurrently i on t (x);\n-- pgmt:ignored-after-sql\n");
   auto m = discover(dir_).migrations.at(0);
   EXPECT_TRUE(m.up.no_transaction);

@@ -10,9 +10,11 @@ TEST(Conninfo, QuotesValues) {
 }
 
 TEST(Conninfo, MasksPasswords) {
-  EXPECT_EQ(mask_password("postgresql://app:s3cret@db.local:5432/x"), "postgresql://app:********@db.local:5432/x");
+  EXPECT_EQ(mask_password("postgresql://app:s3cret@db.local:5432/x"),
+            "postgresql://app:********@db.local:5432/x");
   EXPECT_EQ(mask_password("host=h password='s e c' user=u"), "host=h password=******** user=u");
-  EXPECT_EQ(mask_password("postgres://h/db?password=s3cret&sslmode=off"), "postgres://h/db?password=********&sslmode=off");
+  EXPECT_EQ(mask_password("postgres://h/db?password=s3cret&sslmode=off"),
+            "postgres://h/db?password=********&sslmode=off");
   EXPECT_EQ(mask_password("host=h user=u"), "host=h user=u");
 }
 

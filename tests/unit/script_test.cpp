@@ -1,8 +1,8 @@
 #include "pgmt/script.hpp"
 
-#include <gtest/gtest.h>
-
 #include "pgmt/text.hpp"
+
+#include <gtest/gtest.h>
 
 namespace pgmt {
 namespace {
@@ -15,13 +15,15 @@ sql_source src(std::string text, int first_line = 1) {
   return s;
 }
 
-std::string stmt_text(const sql_source& s, const statement& st) { return s.text.substr(st.start, st.offset + st.length - st.start); }
+std::string stmt_text(const sql_source& s, const statement& st) {
+  return s.text.substr(st.start, st.offset + st.length - st.start);
+}
 
 TEST(Split, CommentsQuotesAndDollarBodies) {
-  auto s = src(
-      "-- leading comment\ncreate table a (x text default ';');\n\n"
-      "create function f() returns int language plpgsql as $body$ begin return 1; end $body$;\n"
-      "/* block; comment */ select 'it''s; fine';\n-- trailing comment only\n");
+  auto s =
+      src("-- leading comment\ncreate table a (x text default ';');\n\n"
+          "create function f() returns int language plpgsql as $body$ begin return 1; end $body$;\n"
+          "/* block; comment */ select 'it''s; fine';\n-- trailing comment only\n");
   auto plan = plan_script(s);
   ASSERT_EQ(plan.statements.size(), 3u);
   EXPECT_EQ(stmt_text(s, plan.statements[0]), "create table a (x text default ';')");
@@ -88,8 +90,9 @@ TEST(Plan, ConcurrentIndexRunsWithoutTransaction) {
 }
 
 TEST(Plan, OtherStatementsThatRefuseTransactions) {
-  for (const char* sql : {"vacuum;", "vacuum analyze t;", "reindex index concurrently i;", "drop index concurrently i;",
-                          "create database d;", "alter system set work_mem = '8MB';"}) {
+  for (const char* sql :
+       {"vacuum;", "vacuum analyze t;", "reindex index concurrently i;", "drop index concurrently i;",
+        "create database d;", "alter system set work_mem = '8MB';"}) {
     EXPECT_EQ(plan_script(src(sql)).mode, tx_mode::per_statement) << sql;
   }
   EXPECT_EQ(plan_script(src("analyze t;")).mode, tx_mode::single_transaction);

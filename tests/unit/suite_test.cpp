@@ -1,10 +1,10 @@
 #include "pgmt/suite.hpp"
 
+#include "pgmt/text.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
-
-#include "pgmt/text.hpp"
 
 namespace pgmt {
 namespace {
@@ -13,8 +13,9 @@ namespace fs = std::filesystem;
 
 class SuiteFile : public ::testing::Test {
  protected:
-  fs::path dir_ = fs::temp_directory_path() /
-                  ("pgmt-suite-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  fs::path dir_ =
+      fs::temp_directory_path() /
+      ("pgmt-suite-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   void SetUp() override { fs::create_directories(dir_); }
   void TearDown() override { fs::remove_all(dir_); }
   fs::path write(const std::string& text) {

@@ -27,10 +27,10 @@ TEST(Checksum, IgnoresBomAndCrlf) {
 TEST(Utf8, FindsFirstInvalidByte) {
   EXPECT_EQ(find_invalid_utf8("plain ascii"), std::string_view::npos);
   EXPECT_EQ(find_invalid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), std::string_view::npos);
-  EXPECT_EQ(find_invalid_utf8("ab\xE9z"), 2u);             // Latin-1 é
-  EXPECT_EQ(find_invalid_utf8("\xC0\xAF"), 0u);            // overlong
-  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);       // surrogate
-  EXPECT_EQ(find_invalid_utf8("x\xE2\x82"), 1u);           // truncated
+  EXPECT_EQ(find_invalid_utf8("ab\xE9z"), 2u);        // Latin-1 é
+  EXPECT_EQ(find_invalid_utf8("\xC0\xAF"), 0u);       // overlong
+  EXPECT_EQ(find_invalid_utf8("x\xED\xA0\x80"), 1u);  // surrogate
+  EXPECT_EQ(find_invalid_utf8("x\xE2\x82"), 1u);      // truncated
 }
 
 TEST(Position, CountsLinesAndCharacters) {
@@ -57,9 +57,10 @@ TEST(Position, CharacterToByteOffset) {
 
 class ReadSqlFile : public ::testing::Test {
  protected:
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
-                               ("pgmt-text-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-                                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::path dir_ =
+      std::filesystem::temp_directory_path() /
+      ("pgmt-text-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+       ::testing::UnitTest::GetInstance()->current_test_info()->name());
   void SetUp() override { std::filesystem::create_directories(dir_); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path write(const std::string& name, const std::string& bytes) {
@@ -68,7 +69,9 @@ class ReadSqlFile : public ::testing::Test {
   }
 };
 
-TEST_F(ReadSqlFile, RemovesBom) { EXPECT_EQ(read_sql_file(write("a.sql", "\xEF\xBB\xBFselect 1;")), "select 1;"); }
+TEST_F(ReadSqlFile, RemovesBom) {
+  EXPECT_EQ(read_sql_file(write("a.sql", "\xEF\xBB\xBFselect 1;")), "select 1;");
+}
 
 TEST_F(ReadSqlFile, RejectsLatin1WithLineAndColumn) {
   auto f = write("latin1.sql", "select 1;\nselect 'caf\xE9';\n");
@@ -76,7 +79,8 @@ TEST_F(ReadSqlFile, RejectsLatin1WithLineAndColumn) {
     read_sql_file(f);
     FAIL() << "expected input_error";
   } catch (const input_error& e) {
-    EXPECT_NE(std::string(e.what()).find("latin1.sql:2:12: file is not valid UTF-8"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("latin1.sql:2:12: file is not valid UTF-8"), std::string::npos)
+        << e.what();
   }
 }
 

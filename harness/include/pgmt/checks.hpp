@@ -2,11 +2,11 @@
 /// checks: each check is a function from a context to a result. A check that
 /// finds a problem returns it; exceptions are for the unexpected.
 
+#include "pgmt/state.hpp"
+
 #include <cstddef>
 #include <string>
 #include <vector>
-
-#include "pgmt/state.hpp"
 
 namespace pgmt {
 

@@ -2,13 +2,13 @@
 /// migration: finding a migration set in any supported layout, ordering it by
 /// version, checksums and directives.
 
+#include "pgmt/script.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "pgmt/script.hpp"
 
 namespace pgmt {
 
@@ -29,13 +29,13 @@ layout parse_layout(std::string_view name);
 
 /// One migration: its up script and, where the layout has them, its down script.
 struct migration {
-  std::string version;     ///< ordering key, e.g. 20260219120000
-  std::string name;        ///< e.g. profiles
+  std::string version;  ///< ordering key, e.g. 20260219120000
+  std::string name;     ///< e.g. profiles
   sql_source up;
   std::optional<sql_source> down;
-  std::string checksum;    ///< SHA-256 of the up text (BOM removed, CRLF read as LF)
-  bool irreversible = false;        ///< -- pgmt:irreversible
-  bool not_idempotent = false;      ///< -- pgmt:not-idempotent
+  std::string checksum;         ///< SHA-256 of the up text (BOM removed, CRLF read as LF)
+  bool irreversible = false;    ///< -- pgmt:irreversible
+  bool not_idempotent = false;  ///< -- pgmt:not-idempotent
   std::string not_idempotent_reason;
 
   /// version_name, how messages and databases name it.

@@ -16,15 +16,15 @@ namespace pgmt {
 
 /// Everything the server said about a failed statement, as libpq reports it.
 struct server_diagnostics {
-  std::string severity;          ///< ERROR, FATAL, ...
-  std::string sqlstate;          ///< five characters, e.g. 42P01
-  std::string message;           ///< primary message
-  std::string detail;            ///< may be empty
-  std::string hint;              ///< may be empty
-  std::string context;           ///< may be empty
-  int position = 0;              ///< 1-based character position in the statement, 0 if none
-  int internal_position = 0;     ///< position in internal_query, 0 if none
-  std::string internal_query;    ///< query generated internally (PL/pgSQL), may be empty
+  std::string severity;        ///< ERROR, FATAL, ...
+  std::string sqlstate;        ///< five characters, e.g. 42P01
+  std::string message;         ///< primary message
+  std::string detail;          ///< may be empty
+  std::string hint;            ///< may be empty
+  std::string context;         ///< may be empty
+  int position = 0;            ///< 1-based character position in the statement, 0 if none
+  int internal_position = 0;   ///< position in internal_query, 0 if none
+  std::string internal_query;  ///< query generated internally (PL/pgSQL), may be empty
 };
 
 /// Base of every error pgmt raises about the database.

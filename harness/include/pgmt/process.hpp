@@ -20,9 +20,9 @@ struct os_user {
 
 /// How to start a program.
 struct spawn_options {
-  std::optional<os_user> as;            ///< drop privileges to this user (needs root)
-  std::filesystem::path output;         ///< append stdout+stderr here; empty: /dev/null
-  bool new_session = false;             ///< setsid(): survive the parent's terminal and signals
+  std::optional<os_user> as;     ///< drop privileges to this user (needs root)
+  std::filesystem::path output;  ///< append stdout+stderr here; empty: /dev/null
+  bool new_session = false;      ///< setsid(): survive the parent's terminal and signals
   std::vector<std::pair<std::string, std::string>> env;  ///< variables to set
 };
 
@@ -32,8 +32,8 @@ pid_t spawn(const std::vector<std::string>& argv, const spawn_options& opts);
 
 /// What a finished program left behind.
 struct run_result {
-  int exit_code = -1;   ///< exit status, or 128 + signal number
-  std::string output;   ///< stdout and stderr, interleaved
+  int exit_code = -1;  ///< exit status, or 128 + signal number
+  std::string output;  ///< stdout and stderr, interleaved
 };
 
 /// Runs argv to completion and captures its output.

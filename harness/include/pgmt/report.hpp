@@ -1,19 +1,19 @@
 #pragma once
 /// report: how results reach people (the console) and machines (exit codes).
 
+#include "pgmt/checks.hpp"
+
 #include <ostream>
 #include <string>
-
-#include "pgmt/checks.hpp"
 
 namespace pgmt {
 
 /// Exit codes of the pgmt command.
 namespace exit_code {
 inline constexpr int passed = 0;
-inline constexpr int failed = 1;       ///< a check found a problem
-inline constexpr int harness = 2;      ///< pgmt could not run (bad input, no server)
-inline constexpr int skipped = 77;     ///< CTest's SKIP_RETURN_CODE
+inline constexpr int failed = 1;    ///< a check found a problem
+inline constexpr int harness = 2;   ///< pgmt could not run (bad input, no server)
+inline constexpr int skipped = 77;  ///< CTest's SKIP_RETURN_CODE
 }  // namespace exit_code
 
 /// Prints a check's findings and its closing line ("PASS ...", "FAIL ...", "SKIP ...").

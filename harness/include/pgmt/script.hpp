@@ -27,11 +27,11 @@ struct sql_source {
 
 /// One statement of a source.
 struct statement {
-  std::size_t offset = 0;   ///< byte offset in the source text, leading comments included
-  std::size_t length = 0;   ///< bytes, without the terminating semicolon
-  std::size_t start = 0;    ///< byte offset of its first token
-  std::string kind;         ///< parse node name (IndexStmt, ...), empty if it did not parse
-  bool transaction_control = false;  ///< BEGIN, COMMIT, ROLLBACK ...
+  std::size_t offset = 0;             ///< byte offset in the source text, leading comments included
+  std::size_t length = 0;             ///< bytes, without the terminating semicolon
+  std::size_t start = 0;              ///< byte offset of its first token
+  std::string kind;                   ///< parse node name (IndexStmt, ...), empty if it did not parse
+  bool transaction_control = false;   ///< BEGIN, COMMIT, ROLLBACK ...
   std::string no_transaction_reason;  ///< why it cannot run inside a transaction, if it cannot
 };
 
@@ -56,12 +56,12 @@ struct script_plan {
 /// A place in a file and what went wrong there, formatted like a compiler.
 struct diagnostic {
   std::filesystem::path path;
-  int line = 0;            ///< 0 when there is no place
+  int line = 0;  ///< 0 when there is no place
   int column = 0;
-  std::string message;     ///< PostgreSQL style, without the place
+  std::string message;  ///< PostgreSQL style, without the place
   std::string sqlstate;
   std::string detail, hint, context;
-  std::string source_line; ///< the text of line, for the caret display
+  std::string source_line;         ///< the text of line, for the caret display
   std::vector<std::string> notes;  ///< extra lines (server version, what to do)
 
   /// "path:line:col: message (SQLSTATE X)" then the line with a caret, detail,

@@ -4,6 +4,8 @@
 /// live in a small JSON state file so separate processes (CTest fixtures,
 /// checks) can share it.
 
+#include <nlohmann/json.hpp>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -11,22 +13,20 @@
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 namespace pgmt {
 
 /// How to reach a running server and how to stop it.
 struct server_info {
-  std::string kind;                   ///< "temp cluster"
-  std::string version;                ///< e.g. "15.18"
-  int version_num = 0;                ///< e.g. 150018
-  std::string host;                   ///< socket folder or 127.0.0.1
+  std::string kind;     ///< "temp cluster"
+  std::string version;  ///< e.g. "15.18"
+  int version_num = 0;  ///< e.g. 150018
+  std::string host;     ///< socket folder or 127.0.0.1
   int port = 5432;
-  std::string user = "postgres";      ///< a superuser
-  std::filesystem::path folder;       ///< the server's private folder (temp cluster)
-  std::filesystem::path log;          ///< the server's log file
-  pid_t pid = 0;                      ///< postmaster
-  unsigned long long pid_start = 0;   ///< postmaster start time, guards against pid reuse
+  std::string user = "postgres";     ///< a superuser
+  std::filesystem::path folder;      ///< the server's private folder (temp cluster)
+  std::filesystem::path log;         ///< the server's log file
+  pid_t pid = 0;                     ///< postmaster
+  unsigned long long pid_start = 0;  ///< postmaster start time, guards against pid reuse
 
   /// libpq connection string for database dbname.
   [[nodiscard]] std::string conninfo(const std::string& dbname = "postgres") const;
@@ -40,12 +40,12 @@ struct server_info {
 
 /// Settings for starting a server, read from the environment by default.
 struct server_options {
-  std::string kind = "auto";                    ///< PGMT_SERVER: auto | temp
-  std::filesystem::path bindir;                 ///< PGMT_PG_BINDIR, empty to search
-  bool tcp = false;                             ///< PGMT_TCP=1: also listen on 127.0.0.1
-  std::chrono::seconds start_timeout{60};       ///< PGMT_START_TIMEOUT seconds
-  std::string keep = "0";                       ///< PGMT_KEEP: 0 | 1 | on-failure
-  pid_t owner = 0;                              ///< process whose death frees the server; 0: this one
+  std::string kind = "auto";               ///< PGMT_SERVER: auto | temp
+  std::filesystem::path bindir;            ///< PGMT_PG_BINDIR, empty to search
+  bool tcp = false;                        ///< PGMT_TCP=1: also listen on 127.0.0.1
+  std::chrono::seconds start_timeout{60};  ///< PGMT_START_TIMEOUT seconds
+  std::string keep = "0";                  ///< PGMT_KEEP: 0 | 1 | on-failure
+  pid_t owner = 0;                         ///< process whose death frees the server; 0: this one
 
   /// Options from PGMT_* environment variables.
   static server_options from_environment();

@@ -4,16 +4,16 @@
 /// for every test that needs it. Safe for several processes at once
 /// (advisory locks, unique names).
 
+#include "pgmt/migration.hpp"
+#include "pgmt/script.hpp"
+#include "pgmt/server.hpp"
+#include "pgmt/suite.hpp"
+
 #include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "pgmt/migration.hpp"
-#include "pgmt/script.hpp"
-#include "pgmt/server.hpp"
-#include "pgmt/suite.hpp"
 
 namespace pgmt {
 

@@ -3,15 +3,15 @@
 /// seeds, limits), read from the JSON file pgmt_add_migration_tests writes or
 /// from command-line options.
 
+#include "pgmt/migration.hpp"
+#include "pgmt/script.hpp"
+
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "pgmt/migration.hpp"
-#include "pgmt/script.hpp"
 
 namespace pgmt {
 
@@ -20,11 +20,13 @@ struct suite {
   std::string name = "suite";
   std::filesystem::path migrations_dir;
   layout forced_layout = layout::automatic;
-  std::vector<std::filesystem::path> fixtures;  ///< files or folders of .sql, loaded before the first migration
-  std::vector<std::filesystem::path> seeds;     ///< files or folders of .sql, loaded by reset after the last migration
+  std::vector<std::filesystem::path>
+      fixtures;  ///< files or folders of .sql, loaded before the first migration
+  std::vector<std::filesystem::path>
+      seeds;  ///< files or folders of .sql, loaded by reset after the last migration
   std::chrono::milliseconds statement_timeout{std::chrono::minutes(1)};
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(10)};
-  std::filesystem::path output_dir;             ///< where long material goes (build tree)
+  std::filesystem::path output_dir;  ///< where long material goes (build tree)
 
   /// Reads a suite file; relative paths are taken from the file's folder.
   /// Throws input_error naming the file and the key that is wrong.
