@@ -236,29 +236,29 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (start->parsed()) return cmd_server_start(state, owner);
-    if (stop->parsed()) return cmd_server_stop(state);
-    if (check->parsed()) return cmd_check(kind, so, version, state);
-    if (list->parsed()) return cmd_list(so, versions_only);
-    if (test->parsed()) return cmd_test(so);
+    if (start->parsed()) return finish(cmd_server_start(state, owner));
+    if (stop->parsed()) return finish(cmd_server_stop(state));
+    if (check->parsed()) return finish(cmd_check(kind, so, version, state));
+    if (list->parsed()) return finish(cmd_list(so, versions_only));
+    if (test->parsed()) return finish(cmd_test(so));
   } catch (const input_error& e) {
     std::cerr << "pgmt: error: " << e.what() << "\n";
-    return exit_code::harness;
+    return finish(exit_code::harness);
   } catch (const state_error& e) {
     std::cerr << "pgmt: error: " << e.diag().format();
-    return exit_code::failed;
+    return finish(exit_code::failed);
   } catch (const script_error& e) {
     std::cerr << "pgmt: error: " << e.diag().format();
-    return exit_code::failed;
+    return finish(exit_code::failed);
   } catch (const harness_error& e) {
     std::cerr << "pgmt: error: " << e.what() << "\n";
-    return exit_code::harness;
+    return finish(exit_code::harness);
   } catch (const pg_error& e) {
     std::cerr << "pgmt: error: " << e.what() << "\n";
-    return exit_code::harness;
+    return finish(exit_code::harness);
   } catch (const std::exception& e) {
     std::cerr << "pgmt: error: " << e.what() << "\n";
-    return exit_code::harness;
+    return finish(exit_code::harness);
   }
   return exit_code::harness;
 }

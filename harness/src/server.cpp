@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -545,9 +546,21 @@ int remove_abandoned_servers() {
   return removed;
 }
 
+namespace {
+std::atomic<int> handling_signal{0};
+}  // namespace
+
+int finish(int rc) {
+  if (handling_signal.load() != 0) {
+    for (;;) pause();  // the signal thread stops the servers and calls _exit
+  }
+  return rc;
+}
+
 void install_signal_cleanup() {
   static std::once_flag once;
   std::call_once(once, [] {
+    signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -558,6 +571,7 @@ void install_signal_cleanup() {
       int sig = 0;
       while (sigwait(&set, &sig) != 0) {
       }
+      handling_signal.store(sig);
       {
         std::lock_guard g(registry_mutex);
         for (const auto& s : registry()) stop_impl(s.info, s.own_child, s.keep, true);

@@ -232,6 +232,22 @@ TEST_F(Server, SigintStopsTheServerOfARunningSuite) {
   EXPECT_FALSE(fs::exists(folder));
 }
 
+TEST_F(Server, ClosedOutputStillStopsTheServer) {
+  // `pgmt test | head -c 1`: once head exits, every write fails. pgmt must
+  // carry on and stop its server rather than die of SIGPIPE and leak it.
+  test::temp_dir dir;
+  const std::string rc_file = (dir.path() / "rc").string();
+  const std::string script = "{ '" + std::string(PGMT_EXE) + "' test --migrations '" +
+                             (test::data_dir() / "layouts" / "paired").string() + "'; echo $? > '" + rc_file +
+                             "'; } | head -c 1 > /dev/null";
+  auto r = detail::run({"sh", "-c", script});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(rc_file);
+  int rc = -1;
+  in >> rc;
+  EXPECT_EQ(rc, 0) << "141 would mean pgmt died of SIGPIPE with its server running";
+}
+
 TEST_F(Server, StateFileRoundTripAndMissingFile) {
   test::temp_dir dir;
   server_info i;

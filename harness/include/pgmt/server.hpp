@@ -94,9 +94,15 @@ int remove_abandoned_servers();
 /// The folder under which temp clusters live (PGMT_RUNTIME_DIR or $TMPDIR/pgmt-<uid>).
 std::filesystem::path runtime_root();
 
-/// On SIGINT, SIGTERM or SIGHUP, stop every server this process owns, then exit.
-/// Call once, early in main, before other threads start.
+/// On SIGINT, SIGTERM or SIGHUP, stop every server this process owns, then exit
+/// with 128 + the signal. SIGPIPE is ignored, so a closed output (`| head`) loses
+/// output but still lets pgmt stop its servers. Call once, early in main,
+/// before other threads start.
 void install_signal_cleanup();
+
+/// Returns rc, unless a signal is being handled: then waits for the handler to
+/// end the process, so its exit code (128 + signal) is the one that counts.
+int finish(int rc);
 
 /// The harness could not run (no server, a broken environment): exit code 2.
 class harness_error : public std::runtime_error {
