@@ -139,6 +139,24 @@ void split_sections(const fs::path& file, const std::string& text, migration& m)
   }
 }
 
+// Migrations from up and down scripts keyed by stem; a down without its up is
+// an error that names the up file it expects (up_name).
+template <typename UpName>
+void pair_up(const std::map<std::string, fs::path>& ups, const std::map<std::string, fs::path>& downs,
+             UpName up_name, std::vector<migration>& out) {
+  for (const auto& [stem, f] : downs)
+    if (!ups.count(stem))
+      throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"" + up_name(stem) +
+                        "\" or remove it");
+  for (const auto& [stem, f] : ups) {
+    migration m;
+    std::tie(m.version, m.name) = version_and_name(stem, f);
+    m.up = load(f);
+    if (auto d = downs.find(stem); d != downs.end()) m.down = load(d->second);
+    out.push_back(std::move(m));
+  }
+}
+
 void check_duplicates(const std::vector<migration>& ms) {
   std::map<std::string, const migration*> seen;
   for (const auto& m : ms) {
@@ -331,17 +349,8 @@ migration_set discover(const fs::path& dir, layout forced) {
       else
         downs[fname.substr(0, fname.size() - 9)] = f;
     }
-    for (const auto& [stem, f] : downs)
-      if (!ups.count(stem))
-        throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"" + stem +
-                          ".up.sql\" or remove it");
-    for (const auto& [stem, f] : ups) {
-      migration m;
-      std::tie(m.version, m.name) = version_and_name(stem, f);
-      m.up = load(f);
-      if (downs.count(stem)) m.down = load(downs[stem]);
-      out.push_back(std::move(m));
-    }
+    pair_up(
+        ups, downs, [](const std::string& stem) { return stem + ".up.sql"; }, out);
     break;
   }
   case layout::split: {
@@ -354,17 +363,8 @@ migration_set discover(const fs::path& dir, layout forced) {
     if (has_down_dir)
       for (const auto& f : sorted_entries(dir / "down"))
         if (ends_with(f.filename().string(), ".sql")) downs[f.stem().string()] = f;
-    for (const auto& [stem, f] : downs)
-      if (!ups.count(stem))
-        throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"up/" + stem +
-                          ".sql\" or remove it");
-    for (const auto& [stem, f] : ups) {
-      migration m;
-      std::tie(m.version, m.name) = version_and_name(stem, f);
-      m.up = load(f);
-      if (downs.count(stem)) m.down = load(downs[stem]);
-      out.push_back(std::move(m));
-    }
+    pair_up(
+        ups, downs, [](const std::string& stem) { return "up/" + stem + ".sql"; }, out);
     break;
   }
   case layout::folders:

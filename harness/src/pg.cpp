@@ -109,6 +109,21 @@ connection::connection(const std::string& conninfo)
   PQsetNoticeReceiver(conn_.get(), on_notice, notices_.get());
 }
 
+// Takes ownership of raw; throws connection_error or the sql_error that fits.
+result checked(PGresult* raw, PGconn* conn, std::string statement) {
+  result res(raw);
+  ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+    if (PQstatus(conn) == CONNECTION_BAD) {
+      std::string msg = PQerrorMessage(conn);
+      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      throw connection_error("connection lost: " + msg);
+    }
+    throw_sql_error(diagnostics_of(raw, conn), std::move(statement));
+  }
+  return res;
+}
+
 connection::connection(connection&&) noexcept = default;
 connection& connection::operator=(connection&&) noexcept = default;
 connection::~connection() = default;
@@ -116,17 +131,7 @@ connection::~connection() = default;
 result connection::exec(std::string_view sql) {
   std::string text(sql);
   PGresult* raw = PQexec(conn_.get(), text.c_str());
-  result res(raw);
-  ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-  if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE || !raw) {
-    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
-      std::string msg = PQerrorMessage(conn_.get());
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      throw connection_error("connection lost: " + msg);
-    }
-    throw_sql_error(diagnostics_of(raw, conn_.get()), std::move(text));
-  }
-  return res;
+  return checked(raw, conn_.get(), std::move(text));
 }
 
 result connection::exec_params(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
@@ -136,17 +141,7 @@ result connection::exec_params(std::string_view sql, const std::vector<std::opti
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   PGresult* raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
                                values.data(), nullptr, nullptr, 0);
-  result res(raw);
-  ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
-  if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE || !raw) {
-    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
-      std::string msg = PQerrorMessage(conn_.get());
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      throw connection_error("connection lost: " + msg);
-    }
-    throw_sql_error(diagnostics_of(raw, conn_.get()), std::move(text));
-  }
-  return res;
+  return checked(raw, conn_.get(), std::move(text));
 }
 
 std::string connection::quote_ident(std::string_view name) const {

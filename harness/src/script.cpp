@@ -34,6 +34,25 @@ std::size_t dollar_tag_length(std::string_view t, std::size_t i) {
   return j - i + 1;
 }
 
+// Offset just past the block comment that opens at i (they nest in SQL).
+std::size_t after_block_comment(std::string_view t, std::size_t i) {
+  const std::size_t n = t.size();
+  int depth = 1;
+  i += 2;
+  while (i < n && depth > 0) {
+    if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
+      ++depth;
+      i += 2;
+    } else if (t[i] == '*' && i + 1 < n && t[i + 1] == '/') {
+      --depth;
+      i += 2;
+    } else {
+      ++i;
+    }
+  }
+  return i;
+}
+
 // Walks SQL text the way psql's lexer does for quotes and comments. Calls
 // on_backslash for each backslash outside of them and stops when it returns true.
 template <typename F> std::optional<std::size_t> walk(std::string_view t, F&& on_backslash) {
@@ -44,19 +63,7 @@ template <typename F> std::optional<std::size_t> walk(std::string_view t, F&& on
     if (c == '-' && i + 1 < n && t[i + 1] == '-') {
       while (i < n && t[i] != '\n') ++i;
     } else if (c == '/' && i + 1 < n && t[i + 1] == '*') {
-      int depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
-          ++depth;
-          i += 2;
-        } else if (t[i] == '*' && i + 1 < n && t[i + 1] == '/') {
-          --depth;
-          i += 2;
-        } else {
-          ++i;
-        }
-      }
+      i = after_block_comment(t, i);
     } else if (c == '\'') {
       bool escapes = i > 0 && (t[i - 1] == 'E' || t[i - 1] == 'e') && (i < 2 || !ident_char(t[i - 2]));
       ++i;
@@ -237,19 +244,7 @@ std::size_t skip_blanks_and_comments(std::string_view t, std::size_t i) {
     } else if (t[i] == '-' && i + 1 < n && t[i + 1] == '-') {
       while (i < n && t[i] != '\n') ++i;
     } else if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
-      int depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
-          ++depth;
-          i += 2;
-        } else if (t[i] == '*' && i + 1 < n && t[i + 1] == '/') {
-          --depth;
-          i += 2;
-        } else {
-          ++i;
-        }
-      }
+      i = after_block_comment(t, i);
     } else {
       break;
     }
