@@ -16,6 +16,9 @@ disposable PostgreSQL server.
       [LAYOUT auto|flat|paired|split|folders|sections]
       [FIXTURES <file-or-dir>...]
       [SEEDS <file-or-dir>...]
+      [IDEMPOTENCY AUTO|ON|OFF]
+      [SNAPSHOT <file>]
+      [DATA_DIR <dir>]
       [STATEMENT_TIMEOUT <duration>]
       [LOCK_TIMEOUT <duration>]
       [LABELS <label>...]
@@ -25,9 +28,13 @@ disposable PostgreSQL server.
 
   Adds, for every migration in ``MIGRATIONS_DIR``, a test
   ``<prefix><suite>.<version>.apply`` that clones the state after the
-  migrations before it and applies the migration; a test
-  ``<prefix><suite>.reset`` that builds a database from nothing (fixtures,
-  every migration, seeds); and the fixture tests
+  migrations before it and applies the migration;
+  ``<prefix><suite>.<version>.idempotency`` that runs it a second time and
+  requires the same schema and row counts; ``<prefix><suite>.<version>.roundtrip``
+  (sets with down scripts) that runs up, down and up again and requires down to
+  restore the schema and the rows exactly; a test ``<prefix><suite>.reset``
+  that builds a database from nothing (fixtures, every migration, seeds);
+  ``<prefix><suite>.drift`` when ``SNAPSHOT`` is given; and the fixture tests
   ``<prefix><suite>.server.start`` and ``<prefix><suite>.server.stop`` that
   start and stop the server the suite shares. Every test carries the label
   ``migrations`` and one label per check (``apply``, ``reset``). Migrations are
@@ -54,6 +61,23 @@ disposable PostgreSQL server.
   ``SEEDS``
     SQL files, or folders of them, loaded after the last migration by the
     ``reset`` test.
+
+  ``IDEMPOTENCY``
+    ``AUTO`` (the default) checks idempotency for forward-only sets (no down
+    scripts) and not for up/down sets; ``ON`` and ``OFF`` force it. A
+    migration whose leading comment says ``-- pgmt:not-idempotent <reason>``
+    gets no idempotency test.
+
+  ``SNAPSHOT``
+    The committed snapshot file (JSON, from ``pgmt snapshot``): the
+    ``drift`` test requires the schema after every migration to equal it.
+    ``pgmt snapshot --update --suite <build>/pgmt_suites/<suite>/suite.json``
+    rewrites it.
+
+  ``DATA_DIR``
+    A folder of data files, ``<version>.sql`` or ``<version>_<name>.sql``,
+    loaded before the round trip of that migration so the round trip proves
+    that down keeps the rows of the tables that existed before.
 
   ``STATEMENT_TIMEOUT``, ``LOCK_TIMEOUT``
     PostgreSQL's ``statement_timeout`` and ``lock_timeout`` while a migration
@@ -90,7 +114,8 @@ endfunction()
 
 function(pgmt_add_migration_tests suite)
   set(options "")
-  set(one_value MIGRATIONS_DIR LAYOUT STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY)
+  set(one_value MIGRATIONS_DIR LAYOUT STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
+    IDEMPOTENCY SNAPSHOT DATA_DIR)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
 
@@ -98,7 +123,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT FIXTURES SEEDS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -128,6 +153,28 @@ function(pgmt_add_migration_tests suite)
   set(layouts auto flat paired split folders sections)
   if(NOT arg_LAYOUT IN_LIST layouts)
     message(FATAL_ERROR "${where}: LAYOUT \"${arg_LAYOUT}\" is not one of: ${layouts}")
+  endif()
+
+  if(NOT DEFINED arg_IDEMPOTENCY)
+    set(arg_IDEMPOTENCY AUTO)
+  endif()
+  string(TOUPPER "${arg_IDEMPOTENCY}" arg_IDEMPOTENCY)
+  if(NOT arg_IDEMPOTENCY MATCHES "^(AUTO|ON|OFF)$")
+    message(FATAL_ERROR "${where}: IDEMPOTENCY \"${arg_IDEMPOTENCY}\" is not one of: AUTO ON OFF")
+  endif()
+  string(TOLOWER "${arg_IDEMPOTENCY}" idempotency)
+  set(snapshot "")
+  if(DEFINED arg_SNAPSHOT)
+    cmake_path(ABSOLUTE_PATH arg_SNAPSHOT BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+      OUTPUT_VARIABLE snapshot)
+  endif()
+  set(data_dir "")
+  if(DEFINED arg_DATA_DIR)
+    cmake_path(ABSOLUTE_PATH arg_DATA_DIR BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+      OUTPUT_VARIABLE data_dir)
+    if(NOT IS_DIRECTORY "${data_dir}")
+      message(FATAL_ERROR "${where}: DATA_DIR \"${data_dir}\" is not a folder")
+    endif()
   endif()
 
   foreach(kw STATEMENT_TIMEOUT LOCK_TIMEOUT)
@@ -181,7 +228,8 @@ function(pgmt_add_migration_tests suite)
   set(json "{}")
   string(JSON json SET "${json}" name "\"${name}\"")
   foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
-      "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}")
+      "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
+      "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")
@@ -218,7 +266,15 @@ function(pgmt_add_migration_tests suite)
   set_tests_properties("${name}.reset" PROPERTIES FIXTURES_REQUIRED "${fixture}" LABELS "${labels};reset"
     SKIP_RETURN_CODE 77 ${arg_PROPERTIES})
 
-  # One apply test per migration, listed when CTest runs (see PgmtDiscover.cmake).
+  if(snapshot)
+    add_test(NAME "${name}.drift"
+      COMMAND "${pgmt_exe}" check drift --suite "${suite_file}" --server-state "${state_file}"
+      WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
+    set_tests_properties("${name}.drift" PROPERTIES FIXTURES_REQUIRED "${fixture}" LABELS "${labels};drift"
+      SKIP_RETURN_CODE 77 ${arg_PROPERTIES})
+  endif()
+
+  # The tests of each migration, listed when CTest runs (see PgmtDiscover.cmake).
   set(props "")
   foreach(p IN LISTS arg_PROPERTIES)
     _pgmt_bracket(q "${p}")

@@ -1,9 +1,9 @@
 # Included by CTest (TEST_INCLUDE_FILES) for each suite: asks pgmt for the
-# suite's migrations and adds one apply test per migration. Runs every time
+# suite's migrations and the checks each gets, and adds one test per check. Runs every time
 # CTest starts, so new migration files need no re-configure.
 
 execute_process(
-  COMMAND "${PGMT_EXE}" list --versions --suite "${PGMT_SUITE_FILE}"
+  COMMAND "${PGMT_EXE}" list --checks --suite "${PGMT_SUITE_FILE}"
   WORKING_DIRECTORY "${PGMT_WORKDIR}"
   OUTPUT_VARIABLE _pgmt_versions
   ERROR_VARIABLE _pgmt_error
@@ -18,18 +18,23 @@ if(NOT _pgmt_rc EQUAL 0)
   return()
 endif()
 
-string(REPLACE "\n" ";" _pgmt_versions "${_pgmt_versions}")
-foreach(_pgmt_v IN LISTS _pgmt_versions)
-  if(_pgmt_v STREQUAL "")
+string(REPLACE "\n" ";" _pgmt_lines "${_pgmt_versions}")
+foreach(_pgmt_line IN LISTS _pgmt_lines)
+  if(_pgmt_line STREQUAL "")
     continue()
   endif()
-  set(_pgmt_test "${PGMT_NAME}.${_pgmt_v}.apply")
-  add_test("${_pgmt_test}" "${PGMT_EXE}" check apply --suite "${PGMT_SUITE_FILE}"
-    --migration "${_pgmt_v}" --server-state "${PGMT_STATE_FILE}")
-  set_tests_properties("${_pgmt_test}" PROPERTIES
-    FIXTURES_REQUIRED "${PGMT_FIXTURE}"
-    LABELS "${PGMT_LABELS};apply"
-    SKIP_RETURN_CODE 77
-    WORKING_DIRECTORY "${PGMT_WORKDIR}"
-    ${PGMT_PROPERTIES})
+  # "<version> apply [idempotency] [roundtrip]"
+  string(REPLACE " " ";" _pgmt_words "${_pgmt_line}")
+  list(POP_FRONT _pgmt_words _pgmt_v)
+  foreach(_pgmt_check IN LISTS _pgmt_words)
+    set(_pgmt_test "${PGMT_NAME}.${_pgmt_v}.${_pgmt_check}")
+    add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"
+      --migration "${_pgmt_v}" --server-state "${PGMT_STATE_FILE}")
+    set_tests_properties("${_pgmt_test}" PROPERTIES
+      FIXTURES_REQUIRED "${PGMT_FIXTURE}"
+      LABELS "${PGMT_LABELS};${_pgmt_check}"
+      SKIP_RETURN_CODE 77
+      WORKING_DIRECTORY "${PGMT_WORKDIR}"
+      ${PGMT_PROPERTIES})
+  endforeach()
 endforeach()

@@ -3,6 +3,7 @@
 #include "pgmt/pg.hpp"
 #include "pgmt/report.hpp"
 #include "pgmt/server.hpp"
+#include "pgmt/snapshot.hpp"
 #include "pgmt/state.hpp"
 #include "pgmt/suite.hpp"
 #include "pgmt/text.hpp"
@@ -30,6 +31,10 @@ struct suite_options {
   std::string statement_timeout;
   std::string lock_timeout;
   std::string name;
+  std::string snapshot;
+  std::string data_dir;
+  std::string output_dir;
+  std::string idempotency;
 
   void add_to(CLI::App* app) {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
@@ -42,6 +47,11 @@ struct suite_options {
     app->add_option("--statement-timeout", statement_timeout, "statement_timeout per migration, e.g. 60s");
     app->add_option("--lock-timeout", lock_timeout, "lock_timeout per migration, e.g. 10s");
     app->add_option("--name", name, "Suite name used in test names");
+    app->add_option("--snapshot", snapshot, "The committed snapshot file (drift)");
+    app->add_option("--data", data_dir, "Folder of per-migration data files loaded before round trips");
+    app->add_option("--idempotency", idempotency, "auto, on or off");
+    app->add_option("--output-dir", output_dir,
+                    "Where diff files go (default: a private folder under the runtime folder)");
   }
 
   suite load() const {
@@ -50,7 +60,7 @@ struct suite_options {
       s = suite::from_file(suite_file);
     } else if (!migrations.empty()) {
       s.migrations_dir = fs::absolute(migrations).lexically_normal();
-      s.output_dir = fs::current_path();
+      s.output_dir = runtime_root() / "output";
     } else {
       throw input_error("say which suite: --suite FILE or --migrations DIR");
     }
@@ -62,6 +72,14 @@ struct suite_options {
     if (!statement_timeout.empty()) s.statement_timeout = parse_duration(statement_timeout);
     if (!lock_timeout.empty()) s.lock_timeout = parse_duration(lock_timeout);
     if (!name.empty()) s.name = name;
+    if (!output_dir.empty()) s.output_dir = fs::absolute(output_dir).lexically_normal();
+    if (!snapshot.empty()) s.snapshot_file = fs::absolute(snapshot).lexically_normal();
+    if (!data_dir.empty()) s.data_dir = fs::absolute(data_dir).lexically_normal();
+    if (!idempotency.empty()) {
+      if (idempotency != "auto" && idempotency != "on" && idempotency != "off")
+        throw input_error("--idempotency must be auto, on or off, not \"" + idempotency + "\"");
+      s.idempotency = idempotency;
+    }
     return s;
   }
 };
@@ -123,25 +141,43 @@ server_handle get_server(const std::string& state) {
   return h;
 }
 
+std::string unknown_check(const std::string& kind) {
+  return "unknown check \"" + kind + "\"; this version has apply, idempotency, roundtrip, reset and drift";
+}
+
+// Runs one check by name; index is the migration's position (unused for suite checks).
+check_result run_check(const std::string& kind, state_cache& cache, std::size_t index) {
+  if (kind == "apply") return check_apply(cache, index);
+  if (kind == "idempotency") return check_idempotency(cache, index);
+  if (kind == "roundtrip") return check_roundtrip(cache, index);
+  if (kind == "reset") return check_reset(cache);
+  if (kind == "drift") return check_drift(cache);
+  throw input_error(unknown_check(kind));
+}
+
+bool per_migration(const std::string& kind) {
+  return kind == "apply" || kind == "idempotency" || kind == "roundtrip";
+}
+
 int cmd_check(const std::string& kind, const suite_options& so, const std::string& version,
               const std::string& state) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
   std::size_t index = 0;
   std::string test_name;
-  if (kind == "apply") {
-    if (version.empty()) throw input_error("check apply needs --migration VERSION");
+  if (per_migration(kind)) {
+    if (version.empty()) throw input_error("check " + kind + " needs --migration VERSION");
     index = set.index_of(version);
-    test_name = s.name + "." + set.migrations[index].version + ".apply";
-  } else if (kind == "reset") {
-    test_name = s.name + ".reset";
+    test_name = s.name + "." + set.migrations[index].version + "." + kind;
+  } else if (kind == "reset" || kind == "drift") {
+    test_name = s.name + "." + kind;
   } else {
-    throw input_error("unknown check \"" + kind + "\"; this version has apply and reset");
+    throw input_error(unknown_check(kind));
   }
   server_handle srv = get_server(state);
   std::cout << "pgmt: " << test_name << " on " << srv.info.describe() << "\n";
   state_cache cache(srv.info, s, std::move(set));
-  check_result r = kind == "apply" ? check_apply(cache, index) : check_reset(cache);
+  check_result r = run_check(kind, cache, index);
   print_result(std::cout, test_name, r);
   if (r.outcome == check_result::status::failed && !state.empty())
     std::ofstream(failed_marker(state)) << test_name << "\n";
@@ -149,18 +185,23 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   return exit_code_of(r);
 }
 
-int cmd_list(const suite_options& so, bool versions_only) {
+int cmd_list(const suite_options& so, bool versions_only, bool with_checks) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
-  for (const auto& m : set.migrations) {
-    if (versions_only) {
+  for (std::size_t i = 0; i < set.migrations.size(); ++i) {
+    const auto& m = set.migrations[i];
+    if (with_checks) {
+      std::cout << m.version;
+      for (const auto& c : checks_for(s, set, i)) std::cout << " " << c;
+      std::cout << "\n";
+    } else if (versions_only) {
       std::cout << m.version << "\n";
     } else {
       std::cout << m.version << "  " << m.id() << "  " << display_path(m.up.path)
                 << (m.down ? "  (down: " + display_path(m.down->path) + ")" : "") << "\n";
     }
   }
-  if (!versions_only)
+  if (!versions_only && !with_checks)
     std::cerr << set.migrations.size() << " migrations, layout " << to_string(set.kind) << "\n";
   return exit_code::passed;
 }
@@ -185,13 +226,67 @@ int cmd_test(const suite_options& so) {
       ++skipped;
   };
   for (std::size_t i = 0; i < n; ++i)
-    tally(s.name + "." + cache.migrations().migrations[i].version + ".apply", check_apply(cache, i));
+    for (const auto& kind : checks_for(cache.config(), cache.migrations(), i))
+      tally(s.name + "." + cache.migrations().migrations[i].version + "." + kind, run_check(kind, cache, i));
   tally(s.name + ".reset", check_reset(cache));
+  if (!s.snapshot_file.empty()) tally(s.name + ".drift", check_drift(cache));
   fs::path kept = srv->stop(failed > 0);
   if (!kept.empty()) std::cout << "pgmt: kept the server folder \"" << kept.string() << "\" (PGMT_KEEP)\n";
   std::cout << passed << " passed, " << failed << " failed"
             << (skipped ? ", " + std::to_string(skipped) + " skipped" : "") << "\n";
   return failed ? exit_code::failed : exit_code::passed;
+}
+
+nlohmann::json read_snapshot_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw input_error("could not read snapshot \"" + path + "\"");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw input_error(path + ": not a snapshot (invalid JSON): " + e.what());
+  }
+}
+
+int cmd_snapshot(const suite_options& so, const std::string& url, const std::string& output, bool update) {
+  nlohmann::json snap;
+  std::string target = output;
+  if (!url.empty()) {
+    if (update) throw input_error("--update rewrites a suite's snapshot file; it does not go with --url");
+    connection c(url);
+    snap = take_snapshot(c);
+  } else {
+    suite s = so.load();
+    if (update) {
+      if (s.snapshot_file.empty())
+        throw input_error(
+            "--update needs the suite's snapshot file: SNAPSHOT in pgmt_add_migration_tests, or --snapshot");
+      target = s.snapshot_file.string();
+    }
+    migration_set set = s.discover_migrations();
+    auto srv = start_server(server_options::from_environment());
+    state_cache cache(srv->info(), s, std::move(set));
+    std::string db = cache.clone(cache.migrations().migrations.size(), "snapshot");
+    {
+      connection c(cache.conninfo(db));
+      snap = take_snapshot(c);
+    }
+    cache.drop(db);
+  }
+  if (target.empty() || target == "-") {
+    std::cout << snapshot_text(snap);
+  } else {
+    std::ofstream(target) << snapshot_text(snap);
+    std::cerr << "pgmt: wrote " << target << "\n";
+  }
+  return exit_code::passed;
+}
+
+int cmd_diff(const std::string& a, const std::string& b) {
+  auto diffs = diff_snapshots(read_snapshot_file(a), read_snapshot_file(b),
+                              {"only in " + a, "only in " + b, "differs:"});
+  for (const auto& d : diffs) std::cout << d.line << "\n";
+  std::cout << diffs.size() << " difference" << (diffs.size() == 1 ? "" : "s") << "\n";
+  return diffs.empty() ? exit_code::passed : exit_code::failed;
 }
 
 }  // namespace
@@ -215,18 +310,34 @@ int main(int argc, char** argv) {
   suite_options so;
   auto* check = app.add_subcommand("check", "Run one check (what CTest runs)");
   std::string kind, version;
-  check->add_option("kind", kind, "apply or reset")->required();
-  check->add_option("--migration", version, "Version of the migration (apply)");
+  check->add_option("kind", kind, "apply, idempotency, roundtrip, reset or drift")->required();
+  check->add_option("--migration", version, "Version of the migration (apply, idempotency, roundtrip)");
   check->add_option("--server-state", state, "State file of a running server (default: start one)");
   so.add_to(check);
 
   auto* list = app.add_subcommand("list", "List a suite's migrations in order");
-  bool versions_only = false;
+  bool versions_only = false, with_checks = false;
   list->add_flag("--versions", versions_only, "Print versions only, one per line");
+  list->add_flag("--checks", with_checks,
+                 "Print each version with the checks it gets (what CTest registers)");
   so.add_to(list);
 
   auto* test = app.add_subcommand("test", "Run every check of a suite on its own server");
   so.add_to(test);
+
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "Write the catalog snapshot of a suite (after every migration) or of a database");
+  std::string url, output;
+  bool update = false;
+  snapshot->add_option("--url", url, "Snapshot this database instead of a suite");
+  snapshot->add_option("-o,--output", output, "Write to this file (default: standard output)");
+  snapshot->add_flag("--update", update, "Rewrite the suite's snapshot file (SNAPSHOT)");
+  so.add_to(snapshot);
+
+  auto* diff = app.add_subcommand("diff", "Compare two snapshot files");
+  std::string diff_a, diff_b;
+  diff->add_option("a", diff_a, "Expected snapshot")->required();
+  diff->add_option("b", diff_b, "Actual snapshot")->required();
 
   try {
     app.parse(argc, argv);
@@ -239,8 +350,10 @@ int main(int argc, char** argv) {
     if (start->parsed()) return finish(cmd_server_start(state, owner));
     if (stop->parsed()) return finish(cmd_server_stop(state));
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
-    if (list->parsed()) return finish(cmd_list(so, versions_only));
+    if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks));
     if (test->parsed()) return finish(cmd_test(so));
+    if (snapshot->parsed()) return finish(cmd_snapshot(so, url, output, update));
+    if (diff->parsed()) return finish(cmd_diff(diff_a, diff_b));
   } catch (const input_error& e) {
     std::cerr << "pgmt: error: " << e.what() << "\n";
     return finish(exit_code::harness);

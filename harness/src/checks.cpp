@@ -3,7 +3,10 @@
 #include "pgmt/pg.hpp"
 #include "pgmt/text.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace pgmt {
@@ -44,7 +47,241 @@ check_result skipped_because(const state_error& e) {
                             e.diag().headline() + "); see its own test");
 }
 
+// Findings for snapshot differences: one line each (at most max_lines, the
+// rest counted), the full material in a file whose path ends the list.
+void add_diff_findings(std::vector<std::string>& findings, const std::vector<difference>& diffs,
+                       const std::filesystem::path& file, const std::string& title) {
+  if (diffs.empty()) return;
+  constexpr std::size_t max_lines = 40;
+  for (std::size_t i = 0; i < diffs.size() && i < max_lines; ++i) findings.push_back(diffs[i].line);
+  if (diffs.size() > max_lines)
+    findings.push_back("... and " + std::to_string(diffs.size() - max_lines) + " more");
+  write_diff_file(file, title, diffs);
+  findings.push_back("  full diff: " + file.string());
+}
+
+std::filesystem::path output_file(const state_cache& cache, const migration* m, const std::string& check) {
+  const auto& s = cache.config();
+  return s.output_dir / (s.name + (m ? "." + m->version : std::string()) + "." + check + ".diff");
+}
+
+// The per-migration data file of the suite's data folder: <version>.sql or <version>_*.sql.
+std::optional<sql_source> data_file(const suite& s, const migration& m) {
+  if (s.data_dir.empty()) return std::nullopt;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(s.data_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.path().extension() != ".sql") continue;
+    if (name == m.version + ".sql" || name.rfind(m.version + "_", 0) == 0) {
+      sql_source src;
+      src.path = e.path();
+      src.text = read_sql_file(e.path());
+      return src;
+    }
+  }
+  return std::nullopt;
+}
+
+run_options options_for(const suite& s, std::string label) {
+  run_options o;
+  o.statement_timeout = s.statement_timeout;
+  o.lock_timeout = s.lock_timeout;
+  o.label = std::move(label);
+  return o;
+}
+
 }  // namespace
+
+std::vector<std::string> checks_for(const suite& s, const migration_set& set, std::size_t index) {
+  const migration& m = set.migrations.at(index);
+  bool has_downs = std::any_of(set.migrations.begin(), set.migrations.end(),
+                               [](const migration& x) { return x.down.has_value(); });
+  std::vector<std::string> out = {"apply"};
+  bool idem = s.idempotency == "on" || (s.idempotency == "auto" && !has_downs);
+  if (idem && !m.not_idempotent) out.push_back("idempotency");
+  if (has_downs && !(m.irreversible && !m.down)) out.push_back("roundtrip");
+  return out;
+}
+
+check_result check_idempotency(state_cache& cache, std::size_t index) {
+  const migration& m = cache.migrations().migrations.at(index);
+  std::string db_name;
+  try {
+    db_name = cache.clone(index + 1, "idem");
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  auto before = take_snapshot(c);
+  auto counts_before = row_counts(c);
+  std::vector<std::string> findings;
+  try {
+    apply_migration(c, m, cache.config());
+  } catch (const script_error& e) {
+    diagnostic d = e.diag();
+    d.notes.push_back(
+        "running the migration a second time fails; guard it (IF NOT EXISTS, CREATE OR REPLACE, "
+        "ON CONFLICT DO NOTHING) or mark it -- pgmt:not-idempotent <reason>");
+    return check_result::fail({d.format()});
+  }
+  auto after = take_snapshot(c);
+  auto counts_after = row_counts(c);
+  add_diff_findings(
+      findings,
+      diff_snapshots(
+          before, after,
+          {"dropped by running it again", "created by running it again", "changed by running it again"}),
+      output_file(cache, &m, "idempotency"), "migration " + m.id() + ": before and after running it again");
+  for (const auto& [table, n] : counts_before) {
+    auto it = counts_after.find(table);
+    if (it != counts_after.end() && it->second != n)
+      findings.push_back("table " + table + ": " + std::to_string(n) + " rows before running " +
+                         display_path(m.up.path) + " again, " + std::to_string(it->second) +
+                         " after (an INSERT without ON CONFLICT?)");
+  }
+  for (const auto& [table, n] : counts_after)
+    if (!counts_before.count(table) && n > 0)
+      findings.push_back("table " + table + ": created with " + std::to_string(n) +
+                         " rows by running it again");
+  if (!findings.empty()) return check_result::fail(findings, "running it again is not a no-op");
+  return check_result::pass("ran " + display_path(m.up.path) +
+                            " a second time: same schema, same row counts in " +
+                            std::to_string(counts_after.size()) + " tables");
+}
+
+check_result check_roundtrip(state_cache& cache, std::size_t index) {
+  const auto& s = cache.config();
+  const migration& m = cache.migrations().migrations.at(index);
+  if (!m.down) {
+    if (m.irreversible) return check_result::skip("marked -- pgmt:irreversible and has no down script");
+    diagnostic d;
+    d.path = m.up.path;
+    d.message = "migration \"" + m.id() + "\" has no down script, but this set has down scripts";
+    d.hint = "add its down script, or mark it irreversible with a leading comment -- pgmt:irreversible";
+    return check_result::fail({d.format()});
+  }
+  std::string db_name;
+  try {
+    db_name = cache.clone(index, "round");
+  } catch (const state_error& e) {
+    if (e.culprit() == "fixtures") return check_result::fail({e.diag().format()}, "fixtures failed to load");
+    return skipped_because(e);
+  }
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  std::vector<std::string> findings;
+  std::string data_note;
+  try {
+    if (auto data = data_file(s, m)) {
+      run_script(c, *data, options_for(s, "data file \"" + display_path(data->path) + "\""));
+      data_note = ", with data from " + display_path(data->path);
+    }
+  } catch (const script_error& e) {
+    return check_result::fail({e.diag().format()}, "the data file failed");
+  }
+  auto before = take_snapshot(c);
+  auto counts_before = row_counts(c);
+  try {
+    apply_migration(c, m, s);
+  } catch (const script_error& e) {
+    return check_result::fail({e.diag().format()}, "up failed");
+  }
+  auto up = take_snapshot(c);
+  try {
+    run_options o = options_for(s, "down script of migration \"" + m.id() + "\"");
+    o.before_commit = [&m](connection& conn) {
+      conn.exec_params("delete from pgmt.migrations where version = $1", {m.version});
+    };
+    run_script(c, *m.down, o);
+  } catch (const script_error& e) {
+    return check_result::fail({e.diag().format()}, "down failed");
+  }
+  auto down = take_snapshot(c);
+  auto counts_down = row_counts(c);
+  add_diff_findings(
+      findings,
+      diff_snapshots(before, down, {"missing after down", "left behind by down", "changed by up/down:"}),
+      output_file(cache, &m, "roundtrip-down"),
+      "migration " + m.id() + ": before up (expected) and after down (actual)");
+  for (const auto& [table, n] : counts_before) {
+    auto it = counts_down.find(table);
+    if (it == counts_down.end()) continue;  // the table itself is missing: reported above
+    if (it->second < n)
+      findings.push_back("table " + table + ": lost " + std::to_string(n - it->second) + " of " +
+                         std::to_string(n) + " rows through up and down");
+    else if (it->second > n)
+      findings.push_back("table " + table + ": has " + std::to_string(it->second - n) +
+                         " more rows after up and down (" + std::to_string(n) + " before)");
+  }
+  try {
+    apply_migration(c, m, s);
+  } catch (const script_error& e) {
+    findings.push_back(e.diag().format());
+    return check_result::fail(findings, "up after down failed");
+  }
+  auto again = take_snapshot(c);
+  add_diff_findings(
+      findings,
+      diff_snapshots(up, again, {"missing after up again", "extra after up again", "changed by down/up:"}),
+      output_file(cache, &m, "roundtrip-up"),
+      "migration " + m.id() + ": after the first up (expected) and after up again (actual)");
+  if (!findings.empty()) return check_result::fail(findings);
+  return check_result::pass("up, down, up: down restored the schema and the " +
+                            std::to_string(counts_before.size()) + " tables' row counts" + data_note +
+                            "; up again gave the same schema");
+}
+
+check_result check_drift(state_cache& cache) {
+  const auto& s = cache.config();
+  if (s.snapshot_file.empty()) return check_result::skip("the suite has no snapshot file (SNAPSHOT)");
+  const std::size_t n = cache.migrations().migrations.size();
+  std::string db_name;
+  try {
+    db_name = cache.clone(n, "drift");
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+  scratch_db db(cache, db_name);
+  nlohmann::json actual;
+  {
+    connection c(cache.conninfo(db.name()));
+    actual = take_snapshot(c);
+  }
+  std::filesystem::path actual_file = s.output_dir / (s.name + ".snapshot.json");
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(s.output_dir, ec);
+    std::ofstream(actual_file) << snapshot_text(actual);
+  }
+  const std::string update_hint = "if the change is intended, accept it: pgmt snapshot --update (or copy " +
+                                  actual_file.string() + " to " + display_path(s.snapshot_file) + ")";
+  std::ifstream in(s.snapshot_file);
+  if (!in)
+    return check_result::fail({display_path(s.snapshot_file) + ": snapshot file does not exist; create it: " +
+                               "copy " + actual_file.string() + " there, or run pgmt snapshot --update"});
+  nlohmann::json expected;
+  try {
+    expected = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    return check_result::fail(
+        {display_path(s.snapshot_file) + ": not a snapshot (invalid JSON): " + e.what()});
+  }
+  std::vector<std::string> findings;
+  add_diff_findings(findings,
+                    diff_snapshots(expected, actual,
+                                   {"in " + display_path(s.snapshot_file) + " but not in the database",
+                                    "in the database but not in " + display_path(s.snapshot_file),
+                                    "differs from " + display_path(s.snapshot_file) + ":"}),
+                    output_file(cache, nullptr, "drift"),
+                    "snapshot file (expected) and database after every migration (actual)");
+  if (!findings.empty()) {
+    findings.push_back("  " + update_hint);
+    return check_result::fail(findings, "the schema drifted from " + display_path(s.snapshot_file));
+  }
+  return check_result::pass("the schema after " + std::to_string(n) + " migrations matches " +
+                            display_path(s.snapshot_file));
+}
 
 check_result check_apply(state_cache& cache, std::size_t index) {
   const auto& set = cache.migrations();

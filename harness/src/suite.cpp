@@ -63,6 +63,14 @@ suite suite::from_file(const fs::path& file) {
       s.statement_timeout = parse_duration(j["statement_timeout"].get<std::string>());
     if (j.contains("lock_timeout")) s.lock_timeout = parse_duration(j["lock_timeout"].get<std::string>());
     s.output_dir = j.contains("output_dir") ? abs(j["output_dir"].get<std::string>()) : base;
+    if (j.contains("snapshot") && !j["snapshot"].get<std::string>().empty())
+      s.snapshot_file = abs(j["snapshot"].get<std::string>());
+    if (j.contains("data_dir") && !j["data_dir"].get<std::string>().empty())
+      s.data_dir = abs(j["data_dir"].get<std::string>());
+    s.idempotency = j.value("idempotency", std::string("auto"));
+    if (s.idempotency != "auto" && s.idempotency != "on" && s.idempotency != "off")
+      throw input_error(display_path(file) + ": idempotency must be auto, on or off, not \"" + s.idempotency +
+                        "\"");
   } catch (const nlohmann::json::exception& e) {
     throw input_error(display_path(file) + ": " + e.what());
   }
@@ -81,6 +89,9 @@ nlohmann::json suite::to_json() const {
   j["statement_timeout"] = format_duration(statement_timeout);
   j["lock_timeout"] = format_duration(lock_timeout);
   j["output_dir"] = output_dir.string();
+  j["snapshot"] = snapshot_file.string();
+  j["data_dir"] = data_dir.string();
+  j["idempotency"] = idempotency;
   return j;
 }
 

@@ -2,6 +2,7 @@
 /// checks: each check is a function from a context to a result. A check that
 /// finds a problem returns it; exceptions are for the unexpected.
 
+#include "pgmt/snapshot.hpp"
 #include "pgmt/state.hpp"
 
 #include <cstddef>
@@ -28,6 +29,24 @@ struct check_result {
 /// `apply K`: clone S(K-1), run migration K; pass when it runs without error.
 /// index is 0-based into the suite's migrations.
 [[nodiscard]] check_result check_apply(state_cache& cache, std::size_t index);
+
+/// `idempotency K`: on S(K), run migration K again; pass when it succeeds and
+/// leaves the snapshot and every table's row count unchanged.
+[[nodiscard]] check_result check_idempotency(state_cache& cache, std::size_t index);
+
+/// `roundtrip K`: on S(K-1) (plus K's data file, if the suite has one): up,
+/// down, compare with before (schema and the row counts of tables that
+/// existed), up again, compare with the first up.
+[[nodiscard]] check_result check_roundtrip(state_cache& cache, std::size_t index);
+
+/// `drift`: the snapshot after every migration equals the suite's committed
+/// snapshot file.
+[[nodiscard]] check_result check_drift(state_cache& cache);
+
+/// The checks a suite runs for migration index, in order: "apply", then
+/// "idempotency" and "roundtrip" where they apply (see the README).
+[[nodiscard]] std::vector<std::string> checks_for(const suite& s, const migration_set& set,
+                                                  std::size_t index);
 
 /// `reset`: from an empty database, fixtures, every migration in order, then
 /// the seeds; pass when all of it runs and the tracking table lists every migration.

@@ -26,7 +26,11 @@ struct suite {
       seeds;  ///< files or folders of .sql, loaded by reset after the last migration
   std::chrono::milliseconds statement_timeout{std::chrono::minutes(1)};
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(10)};
-  std::filesystem::path output_dir;  ///< where long material goes (build tree)
+  std::filesystem::path output_dir;     ///< where long material goes (build tree)
+  std::filesystem::path snapshot_file;  ///< committed snapshot for drift; empty: none
+  std::filesystem::path data_dir;       ///< per-migration data loaded before a round trip; empty: none
+  /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
+  std::string idempotency = "auto";
 
   /// Reads a suite file; relative paths are taken from the file's folder.
   /// Throws input_error naming the file and the key that is wrong.

@@ -1,1 +1,1 @@
-create table public.users (id int primary key, email text not null unique);
+create table if not exists public.users (id int primary key, email text not null unique);

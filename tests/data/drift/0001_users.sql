@@ -1,0 +1,1 @@
+create table if not exists public.users (id int primary key, email text not null unique);

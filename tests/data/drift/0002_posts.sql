@@ -1,0 +1,1 @@
+create table if not exists public.posts (id int primary key, user_id int references public.users (id), body text);

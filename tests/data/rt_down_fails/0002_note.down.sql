@@ -1,0 +1,3 @@
+-- Typo in the column name.
+alter table public.t
+  drop column notes;

@@ -1,0 +1,2 @@
+-- PostgreSQL cannot drop an enum value; this down does nothing.
+select 1;

@@ -1,0 +1,1 @@
+create table public.users (id int primary key, email text not null unique);

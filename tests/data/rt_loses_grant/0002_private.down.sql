@@ -1,0 +1,2 @@
+-- Forgets to grant it back.
+select 1;

@@ -1,0 +1,1 @@
+revoke select on public.reports from public;

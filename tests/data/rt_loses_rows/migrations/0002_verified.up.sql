@@ -1,0 +1,1 @@
+alter table public.users add column verified boolean not null default false;

@@ -1,0 +1,1 @@
+alter table public.t add column note text;

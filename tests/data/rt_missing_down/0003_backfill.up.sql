@@ -1,0 +1,2 @@
+-- pgmt:irreversible
+insert into public.t values (1);

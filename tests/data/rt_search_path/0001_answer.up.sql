@@ -1,0 +1,1 @@
+create function public.answer() returns int language sql as $$ select 42 $$;

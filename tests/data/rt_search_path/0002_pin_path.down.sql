@@ -1,0 +1,2 @@
+-- Forgets: alter function public.answer() reset search_path;
+select 1;

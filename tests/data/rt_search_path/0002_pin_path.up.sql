@@ -1,0 +1,1 @@
+alter function public.answer() set search_path = pg_catalog, public;
