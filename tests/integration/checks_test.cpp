@@ -20,17 +20,27 @@ suite example_suite() {
   std::filesystem::path root = std::filesystem::path(PGMT_TEST_DATA).parent_path().parent_path();
   s.migrations_dir = root / "migrations";
   s.seeds = {root / "seed" / "seed.sql"};
+  s.data_dir = root / "seed" / "roundtrip";
+  s.snapshot_file = root / "schema.snapshot.json";
   return s;
 }
 
 TEST_F(Checks, ExampleSuitePassesEveryCheck) {
   auto s = example_suite();
   state_cache cache(test::shared_server(), s, s.discover_migrations());
+  std::size_t roundtrips = 0;
   for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i) {
-    auto r = check_apply(cache, i);
-    EXPECT_TRUE(r.passed()) << cache.migrations().migrations[i].id() << ": "
-                            << (r.findings.empty() ? r.note : r.findings[0]);
+    for (const auto& kind : checks_for(s, cache.migrations(), i)) {
+      auto r = kind == "apply" ? check_apply(cache, i) : kind == "roundtrip" ? check_roundtrip(cache, i)
+                                                                           : check_idempotency(cache, i);
+      roundtrips += kind == "roundtrip";
+      EXPECT_TRUE(r.passed()) << cache.migrations().migrations[i].id() << " " << kind << ": "
+                              << (r.findings.empty() ? r.note : r.findings[0]);
+    }
   }
+  EXPECT_EQ(roundtrips, cache.migrations().migrations.size()) << "every example migration has a down script";
+  auto drift = check_drift(cache);
+  EXPECT_TRUE(drift.passed()) << (drift.findings.empty() ? drift.note : drift.findings[0]);
   auto r = check_reset(cache);
   EXPECT_TRUE(r.passed()) << (r.findings.empty() ? r.note : r.findings[0]);
   EXPECT_NE(r.note.find("1 seed file(s)"), std::string::npos) << r.note;
