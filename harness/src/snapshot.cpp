@@ -251,15 +251,19 @@ std::string snapshot_text(const nlohmann::json& snap) { return snap.dump(2) + "\
 
 std::map<std::string, long long> row_counts(connection& conn) {
   std::map<std::string, long long> out;
-  result tables =
-      conn.exec(std::string("select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = "
-                            "c.relnamespace where c.relkind = 'r' and ") +
-                user_schema + " and " + not_extension_member("pg_class", "c.oid"));
+  result tables = conn.exec(std::string("select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = "
+                                        "c.relnamespace where c.relkind = 'r' and ") +
+                            user_schema + " and " + not_extension_member("pg_class", "c.oid"));
+  // One statement for all tables: a query per table costs a round trip each.
+  std::string sql;
   for (int i = 0; i < tables.rows(); ++i) {
-    std::string q = conn.quote_ident(tables.value(i, 0)) + "." + conn.quote_ident(tables.value(i, 1));
-    out[tables.value(i, 0) + "." + tables.value(i, 1)] =
-        std::stoll(conn.exec("select count(*) from only " + q).value(0, 0));
+    if (!sql.empty()) sql += " union all ";
+    sql += "select " + conn.quote_literal(tables.value(i, 0) + "." + tables.value(i, 1)) + ", count(*) from only " +
+           conn.quote_ident(tables.value(i, 0)) + "." + conn.quote_ident(tables.value(i, 1));
   }
+  if (sql.empty()) return out;
+  result counts = conn.exec(sql);
+  for (int i = 0; i < counts.rows(); ++i) out[counts.value(i, 0)] = std::stoll(counts.value(i, 1));
   return out;
 }
 

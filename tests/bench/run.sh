@@ -1,41 +1,60 @@
 #!/bin/sh
 # pgmt benchmark: for synthetic suites of N migrations, the time of every
-# pgmt check under `ctest -j2` against the time psql takes to run the same SQL
-# once, and the cost per migration. Linear growth shows as a flat ms/migration.
+# pgmt test (apply, idempotency and roundtrip per migration, reset) under
+# `ctest -j2` against the time psql takes to run the up scripts once, and the
+# cost per migration. Linear growth shows as a flat ms/migration.
 #
 #   tests/bench/run.sh <pgmt-executable> [N ...]      (default N: 50 100 200)
 #
+# PGMT_BENCH_KEEP=1 keeps the generated suites and their ctest logs.
 # Not part of the test suite: timings are reported, never asserted.
 set -eu
+if [ $# -lt 1 ] || [ ! -x "$1" ]; then
+  echo "usage: $0 <pgmt-executable> [N ...]" >&2
+  exit 2
+fi
 pgmt=$(readlink -f "$1"); shift
 sizes=${*:-50 100 200}
 here=$(cd "$(dirname "$0")" && pwd)
-module=$(readlink -f "$here/../../cmake/Pgmt.cmake")
+module="$here/../../cmake/Pgmt.cmake"
+if [ ! -f "$module" ]; then
+  echo "$0: no cmake/Pgmt.cmake at $module; run the script from its place in the pgmt tree" >&2
+  exit 2
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgmt-bench-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ "${PGMT_BENCH_KEEP:-0}" = 1 ]; then
+  echo "suites and logs kept in $work"
+else
+  trap 'rm -rf "$work"' EXIT
+fi
 
 now() { date +%s.%N; }
 
 # A migration that looks like real ones: a table with constraints, an index,
-# a function, a trigger, a grant.
+# a function, a trigger, two rows; written to be idempotent, with a down script,
+# so every per-migration check runs (apply, idempotency, roundtrip).
 write_suite() {
   dir=$1 n=$2
   mkdir -p "$dir/migrations"
   i=1
   while [ "$i" -le "$n" ]; do
     v=$(printf '%06d' "$i")
-    cat > "$dir/migrations/${v}_t$i.sql" <<SQL
-create table public.t$i (
+    cat > "$dir/migrations/${v}_t$i.up.sql" <<SQL
+create table if not exists public.t$i (
   id bigint generated always as identity primary key,
-  name text not null check (length(name) < 200),
+  name text not null unique check (length(name) < 200),
   ref bigint,
   created_at timestamptz not null default now()
 );
-create index t${i}_name_idx on public.t$i (lower(name));
-create function public.t${i}_touch() returns trigger language plpgsql as \$\$
+create index if not exists t${i}_lower_name_idx on public.t$i (lower(name));
+create or replace function public.t${i}_touch() returns trigger language plpgsql as \$\$
 begin new.created_at := now(); return new; end \$\$;
-create trigger t${i}_touch before update on public.t$i for each row execute function public.t${i}_touch();
-insert into public.t$i (name) values ('a'), ('b');
+create or replace trigger t${i}_touch before update on public.t$i for each row execute function public.t${i}_touch();
+insert into public.t$i (name) values ('a'), ('b') on conflict (name) do nothing;
+SQL
+    cat > "$dir/migrations/${v}_t$i.down.sql" <<SQL
+drop table public.t$i;
+drop function public.t${i}_touch();
 SQL
     i=$((i + 1))
   done
@@ -45,7 +64,7 @@ project(bench LANGUAGES NONE)
 enable_testing()
 set(PGMT_EXECUTABLE "$pgmt")
 include("$module")
-pgmt_add_migration_tests(bench MIGRATIONS_DIR migrations)
+pgmt_add_migration_tests(bench MIGRATIONS_DIR migrations IDEMPOTENCY ON)
 CMAKE
 }
 
@@ -59,7 +78,7 @@ for n in $sizes; do
   sock=$("$pgmt" server start --state "$state" --owner $$ | sed 's/.* at //')
   psql -X -q -h "$sock" -U postgres -d postgres -c "create database bench" >/dev/null
   t0=$(now)
-  for f in "$dir"/migrations/*.sql; do
+  for f in "$dir"/migrations/*.up.sql; do
     psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres -d bench -1 -f "$f" >/dev/null
   done
   t1=$(now)
