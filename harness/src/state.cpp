@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -14,14 +16,23 @@ namespace pgmt {
 
 namespace {
 
+std::string lock_key(const std::string& name) {
+  return std::to_string(std::stoll(sha256_hex("pgmt-lock:" + name).substr(0, 15), nullptr, 16));
+}
+
 // RAII session-level advisory lock on the maintenance connection.
 class advisory_lock {
  public:
-  advisory_lock(connection& c, const std::string& name) : c_(c) {
-    key_ = std::to_string(std::stoll(sha256_hex("pgmt-lock:" + name).substr(0, 15), nullptr, 16));
+  advisory_lock(connection& c, const std::string& name) : c_(c), key_(lock_key(name)) {
     c_.exec("select pg_advisory_lock(" + key_ + ")");
   }
+  /// Takes the lock only if it is free; held() says whether it did.
+  advisory_lock(connection& c, const std::string& name, std::try_to_lock_t) : c_(c), key_(lock_key(name)) {
+    held_ = c_.exec("select pg_try_advisory_lock(" + key_ + ")").value(0, 0) == "t";
+  }
+  [[nodiscard]] bool held() const noexcept { return held_; }
   ~advisory_lock() {
+    if (!held_) return;
     try {
       c_.exec("select pg_advisory_unlock(" + key_ + ")");
     } catch (...) {
@@ -34,7 +45,23 @@ class advisory_lock {
  private:
   connection& c_;
   std::string key_;
+  bool held_ = true;
 };
+
+// Records when a state was last used, as its database's comment (kept in a
+// shared catalog: no connection to the template is needed, no table of ours).
+void touch(connection& maint, const std::string& name) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  try {
+    maint.exec("comment on database \"" + name + "\" is 'pgmt state, used " + std::to_string(us) + "'");
+  } catch (const sql_error&) {
+    // Evicted meanwhile: nothing to record.
+  }
+}
+
+bool missing_database(const sql_error& e) { return e.sqlstate() == "3D000"; }
 
 // CREATE DATABASE fails while another session is still leaving the template; retry briefly.
 void create_database(connection& maint, const std::string& sql) {
@@ -102,6 +129,15 @@ void run_sources(connection& conn, const std::vector<sql_source>& sources, const
 
 state_cache::state_cache(server_info server, suite s, migration_set set)
     : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {
+  if (const char* cap = std::getenv("PGMT_MAX_STATES"); cap && *cap) {
+    try {
+      max_states_ = std::stoul(cap);
+    } catch (...) {
+      max_states_ = 0;
+    }
+    if (max_states_ < 2)
+      throw input_error("PGMT_MAX_STATES must be a number of at least 2, not \"" + std::string(cap) + "\"");
+  }
   // S(k) is named after everything it is made of, so an edited file never reuses a stale state.
   std::string acc = "pgmt-state-v1";
   for (const auto& f : suite_.fixture_sources()) acc += "|fixture:" + migration_checksum(f.text);
@@ -156,7 +192,17 @@ void state_cache::build(std::size_t k) {
   advisory_lock lock(maint, name);
   if (complete(maint, name)) return;
   maint.exec("drop database if exists \"" + name + "\"");  // a half-built one from a killed run
-  create_database(maint, create_db_sql(name, k == 0 ? "template0" : template_name(k - 1)));
+  for (int attempt = 0;; ++attempt) {
+    try {
+      create_database(maint, create_db_sql(name, k == 0 ? "template0" : template_name(k - 1)));
+      if (k > 0) touch(maint, template_name(k - 1));
+      break;
+    } catch (const sql_error& e) {
+      // The state below was evicted after we looked: build it again.
+      if (!missing_database(e) || attempt >= 3) throw;
+      ensure(k - 1);
+    }
+  }
   try {
     connection c(server_.conninfo(name));
     if (k == 0) {
@@ -173,14 +219,39 @@ void state_cache::build(std::size_t k) {
     throw;
   }
   maint.exec("alter database \"" + name + "\" with is_template true allow_connections false");
+  touch(maint, name);
+  evict(maint);
 }
 
 std::string state_cache::clone(std::size_t k, std::string_view purpose) {
-  std::string from = ensure(k);
   std::string name = scratch_name(purpose);
-  connection maint(server_.conninfo("postgres"));
-  create_database(maint, create_db_sql(name, from));
-  return name;
+  for (int attempt = 0;; ++attempt) {
+    std::string from = ensure(k);
+    connection maint(server_.conninfo("postgres"));
+    try {
+      create_database(maint, create_db_sql(name, from));
+      touch(maint, from);
+      return name;
+    } catch (const sql_error& e) {
+      if (!missing_database(e) || attempt >= 3) throw;  // evicted after ensure(): again
+    }
+  }
+}
+
+void state_cache::evict(connection& maint) {
+  advisory_lock lock(maint, "pgmt-evict");
+  result r = maint.exec(
+      "select datname, coalesce(substring(shobj_description(oid, 'pg_database') from 'used ([0-9]+)'), "
+      "'0')::bigint "
+      "from pg_database where datistemplate and datname like 'pgmt\\_s%' order by 2, 1");
+  int excess = r.rows() - static_cast<int>(max_states_);
+  for (int i = 0; i < r.rows() && excess > 0; ++i) {
+    const std::string name = r.value(i, 0);
+    advisory_lock busy(maint, name, std::try_to_lock);  // being built or adopted: leave it
+    if (!busy.held()) continue;
+    drop(name);
+    --excess;
+  }
 }
 
 std::string state_cache::create_empty(std::string_view purpose) {
@@ -206,6 +277,8 @@ bool state_cache::adopt(std::size_t k, const std::string& db) {
     }
   }
   maint.exec("alter database \"" + name + "\" with is_template true allow_connections false");
+  touch(maint, name);
+  evict(maint);
   return true;
 }
 

@@ -31,8 +31,9 @@ TEST_F(Checks, ExampleSuitePassesEveryCheck) {
   std::size_t roundtrips = 0;
   for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i) {
     for (const auto& kind : checks_for(s, cache.migrations(), i)) {
-      auto r = kind == "apply" ? check_apply(cache, i) : kind == "roundtrip" ? check_roundtrip(cache, i)
-                                                                           : check_idempotency(cache, i);
+      auto r = kind == "apply"       ? check_apply(cache, i)
+               : kind == "roundtrip" ? check_roundtrip(cache, i)
+                                     : check_idempotency(cache, i);
       roundtrips += kind == "roundtrip";
       EXPECT_TRUE(r.passed()) << cache.migrations().migrations[i].id() << " " << kind << ": "
                               << (r.findings.empty() ? r.note : r.findings[0]);

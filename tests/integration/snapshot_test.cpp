@@ -2,11 +2,11 @@
 // pgmt's own objects or extensions' members.
 #include "pgmt/snapshot.hpp"
 
-#include <gtest/gtest.h>
-
 #include "pgmt/pg.hpp"
 #include "pgmt/state.hpp"
 #include "support.hpp"
+
+#include <gtest/gtest.h>
 
 namespace pgmt {
 namespace {
@@ -121,14 +121,16 @@ TEST_F(Snapshot, CoversEveryKindOfObject) {
 
   bool public_usage = false;
   for (const auto& p : s["schemas"]["app"]["privileges"])
-    public_usage = public_usage || (p["grantee"] == "PUBLIC" && p["privilege"] == "USAGE" && p["grantor"] == "postgres");
+    public_usage =
+        public_usage || (p["grantee"] == "PUBLIC" && p["privilege"] == "USAGE" && p["grantor"] == "postgres");
   EXPECT_TRUE(public_usage);
 }
 
 TEST_F(Snapshot, LeavesOutPgmtAndExtensionMembers) {
   EXPECT_FALSE(snap_["schemas"].contains("pgmt"));
   EXPECT_FALSE(snap_["tables"].contains("pgmt.migrations"));
-  for (const auto& [name, f] : snap_["functions"].items()) EXPECT_EQ(name.find("crypt("), std::string::npos) << name;
+  for (const auto& [name, f] : snap_["functions"].items())
+    EXPECT_EQ(name.find("crypt("), std::string::npos) << name;
   EXPECT_FALSE(snap_["functions"].contains("public.gen_salt(text)"));
 }
 

@@ -2,6 +2,7 @@
 #include "pgmt/state.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -140,6 +141,40 @@ TEST_F(State, FixtureFailureIsReported) {
     EXPECT_EQ(e.diag().line, 2);
     EXPECT_EQ(e.diag().path, fixture);
   }
+}
+
+TEST_F(State, KeepsAtMostMaxStatesAndRebuildsEvictedOnes) {
+  test::temp_dir dir;
+  for (int i = 1; i <= 8; ++i)
+    dir.write("m/000" + std::to_string(i) + "_t" + std::to_string(i) + ".sql",
+              "create table public.t" + std::to_string(i) + " (id int);\n");
+  dir.write("fixture.sql", "select 'eviction test';\n");  // states unique to this test
+  suite s;
+  s.migrations_dir = dir.path() / "m";
+  s.fixtures = {dir.path() / "fixture.sql"};
+  setenv("PGMT_MAX_STATES", "3", 1);
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  unsetenv("PGMT_MAX_STATES");
+  cache.ensure(8);
+  connection maint(test::shared_server().conninfo());
+  auto kept = template_oids(maint, cache, 8);
+  EXPECT_LE(kept.size(), 3u);
+  EXPECT_TRUE(kept.count(cache.template_name(8))) << "the newest state stays";
+  // An evicted state is rebuilt when a test needs it, with the right contents.
+  std::string db = cache.clone(2, "evicted");
+  {
+    connection c(test::shared_server().conninfo(db));
+    EXPECT_EQ(c.exec("select count(*) from pg_tables where schemaname = 'public'").value(0, 0), "2");
+  }
+  cache.drop(db);
+  EXPECT_LE(template_oids(maint, cache, 8).size(), 3u);
+}
+
+TEST_F(State, MaxStatesMustBeANumber) {
+  setenv("PGMT_MAX_STATES", "1", 1);
+  auto s = test::data_suite("layouts/flat");
+  EXPECT_THROW(state_cache(test::shared_server(), s, s.discover_migrations()), input_error);
+  unsetenv("PGMT_MAX_STATES");
 }
 
 }  // namespace

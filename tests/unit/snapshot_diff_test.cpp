@@ -1,10 +1,10 @@
 // The snapshot diff on hand-written snapshots: one readable line per difference.
+#include "pgmt/snapshot.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "pgmt/snapshot.hpp"
 
 namespace pgmt {
 namespace {
@@ -35,25 +35,35 @@ TEST(SnapshotDiff, EqualSnapshotsHaveNoDifference) {
 TEST(SnapshotDiff, MissingAndExtraObjects) {
   json before = {{"indexes", {{"public.notes_owner_idx", {{"definition", "CREATE INDEX ..."}}}}}};
   json after = {{"indexes", {{"public.notes_body_idx", {{"definition", "CREATE INDEX ..."}}}}}};
-  EXPECT_EQ(lines(before, after), (std::vector<std::string>{"index public.notes_owner_idx: missing after down",
-                                                             "index public.notes_body_idx: left behind by down"}));
+  EXPECT_EQ(lines(before, after),
+            (std::vector<std::string>{"index public.notes_owner_idx: missing after down",
+                                      "index public.notes_body_idx: left behind by down"}));
 }
 
 TEST(SnapshotDiff, ChangedFieldShowsBothValues) {
-  json before = {{"policies", {{"public.notes.owner_select", {{"using", "(owner = auth.uid())"}, {"command", "SELECT"}}}}}};
+  json before = {
+      {"policies",
+       {{"public.notes.owner_select", {{"using", "(owner = auth.uid())"}, {"command", "SELECT"}}}}}};
   json after = {{"policies", {{"public.notes.owner_select", {{"using", "true"}, {"command", "SELECT"}}}}}};
-  EXPECT_EQ(lines(before, after),
-            (std::vector<std::string>{
-                "policy public.notes.owner_select: USING changed by up/down: from (owner = auth.uid()) to true"}));
+  EXPECT_EQ(
+      lines(before, after),
+      (std::vector<std::string>{
+          "policy public.notes.owner_select: USING changed by up/down: from (owner = auth.uid()) to true"}));
 }
 
 TEST(SnapshotDiff, ColumnsByNameAndByOrder) {
-  json before = {{"tables", {{"public.t", table({column("id", "integer"), column("a", "text"), column("b", "integer")})}}}};
-  json retyped = {{"tables", {{"public.t", table({column("id", "integer"), column("a", "text"), column("b", "bigint")})}}}};
+  json before = {
+      {"tables",
+       {{"public.t", table({column("id", "integer"), column("a", "text"), column("b", "integer")})}}}};
+  json retyped = {
+      {"tables",
+       {{"public.t", table({column("id", "integer"), column("a", "text"), column("b", "bigint")})}}}};
   EXPECT_EQ(lines(before, retyped),
             (std::vector<std::string>{"column public.t.b: type changed by up/down: from integer to bigint"}));
 
-  json moved = {{"tables", {{"public.t", table({column("id", "integer"), column("b", "integer"), column("a", "text")})}}}};
+  json moved = {
+      {"tables",
+       {{"public.t", table({column("id", "integer"), column("b", "integer"), column("a", "text")})}}}};
   EXPECT_EQ(lines(before, moved),
             (std::vector<std::string>{
                 "table public.t: column order changed by up/down: from [id, a, b] to [id, b, a]"}));
@@ -63,25 +73,31 @@ TEST(SnapshotDiff, ColumnsByNameAndByOrder) {
 }
 
 TEST(SnapshotDiff, PrivilegesOneLineEach) {
-  json grant = {{"grantee", "app_user"}, {"privilege", "SELECT"}, {"grantable", false}, {"grantor", "postgres"}};
-  json grant2 = {{"grantee", "PUBLIC"}, {"privilege", "EXECUTE"}, {"grantable", true}, {"grantor", "postgres"}};
+  json grant = {
+      {"grantee", "app_user"}, {"privilege", "SELECT"}, {"grantable", false}, {"grantor", "postgres"}};
+  json grant2 = {
+      {"grantee", "PUBLIC"}, {"privilege", "EXECUTE"}, {"grantable", true}, {"grantor", "postgres"}};
   json before = {{"tables", {{"public.t", {{"privileges", {grant}}}}}}};
   json after = {{"tables", {{"public.t", {{"privileges", {grant2}}}}}}};
   EXPECT_EQ(lines(before, after),
             (std::vector<std::string>{
                 "table public.t: privilege app_user SELECT (granted by postgres) missing after down",
-                "table public.t: privilege PUBLIC EXECUTE WITH GRANT OPTION (granted by postgres) left behind by down"}));
+                "table public.t: privilege PUBLIC EXECUTE WITH GRANT OPTION (granted by postgres) left "
+                "behind by down"}));
 }
 
 TEST(SnapshotDiff, ListsShowTheirItems) {
   json before = {{"types", {{"public.mood", {{"kind", "enum"}, {"labels", {"sad", "ok"}}}}}}};
   json after = {{"types", {{"public.mood", {{"kind", "enum"}, {"labels", {"sad", "ok", "happy"}}}}}}};
-  EXPECT_EQ(lines(before, after), (std::vector<std::string>{
-                                      "type public.mood: labels changed by up/down: from [sad, ok] to [sad, ok, happy]"}));
+  EXPECT_EQ(lines(before, after),
+            (std::vector<std::string>{
+                "type public.mood: labels changed by up/down: from [sad, ok] to [sad, ok, happy]"}));
   json f1 = {{"functions", {{"public.f()", {{"settings", json::array()}}}}}};
   json f2 = {{"functions", {{"public.f()", {{"settings", {"search_path=public"}}}}}}};
-  EXPECT_EQ(lines(f1, f2), (std::vector<std::string>{
-                               "function public.f(): settings (SET ...) changed by up/down: from [] to [search_path=public]"}));
+  EXPECT_EQ(
+      lines(f1, f2),
+      (std::vector<std::string>{
+          "function public.f(): settings (SET ...) changed by up/down: from [] to [search_path=public]"}));
 }
 
 TEST(SnapshotDiff, LongValuesPointToTheFile) {

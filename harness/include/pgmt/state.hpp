@@ -46,7 +46,9 @@ run_stats apply_migration(connection& conn, const migration& m, const suite& s);
 /// Runs each source on conn, committed one by one. Throws script_error.
 void run_sources(connection& conn, const std::vector<sql_source>& sources, const suite& s, const char* what);
 
-/// Template databases for the states of one suite on one server.
+/// Template databases for the states of one suite on one server. At most
+/// PGMT_MAX_STATES (default 48) are kept; the least recently used go first,
+/// and one that is needed again is rebuilt from the nearest state below it.
 class state_cache {
  public:
   state_cache(server_info server, suite s, migration_set set);
@@ -75,12 +77,15 @@ class state_cache {
  private:
   void build(std::size_t k);
   bool complete(connection& maint, const std::string& name);
+  /// Drops the least recently used states beyond max_states_ (those not being built).
+  void evict(connection& maint);
   std::string create_db_sql(const std::string& name, const std::string& from) const;
 
   server_info server_;
   suite suite_;
   migration_set set_;
   std::vector<std::string> keys_;  // keys_[k]: hash of everything S(k) is made of
+  std::size_t max_states_ = 48;    // PGMT_MAX_STATES: templates kept on the server at most
 };
 
 }  // namespace pgmt
