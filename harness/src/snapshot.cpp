@@ -250,20 +250,15 @@ nlohmann::json take_snapshot(connection& conn) {
 std::string snapshot_text(const nlohmann::json& snap) { return snap.dump(2) + "\n"; }
 
 std::map<std::string, long long> row_counts(connection& conn) {
+  // One statement; each table is counted by a small query of its own through
+  // query_to_xml, which plans far faster than one UNION ALL of every table.
+  result r = conn.exec(
+      std::string("select n.nspname || '.' || c.relname, (xpath('/row/n/text()', query_to_xml(format("
+                  "'select count(*) as n from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text "
+                  "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ") +
+      user_schema + " and " + not_extension_member("pg_class", "c.oid"));
   std::map<std::string, long long> out;
-  result tables = conn.exec(std::string("select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = "
-                                        "c.relnamespace where c.relkind = 'r' and ") +
-                            user_schema + " and " + not_extension_member("pg_class", "c.oid"));
-  // One statement for all tables: a query per table costs a round trip each.
-  std::string sql;
-  for (int i = 0; i < tables.rows(); ++i) {
-    if (!sql.empty()) sql += " union all ";
-    sql += "select " + conn.quote_literal(tables.value(i, 0) + "." + tables.value(i, 1)) + ", count(*) from only " +
-           conn.quote_ident(tables.value(i, 0)) + "." + conn.quote_ident(tables.value(i, 1));
-  }
-  if (sql.empty()) return out;
-  result counts = conn.exec(sql);
-  for (int i = 0; i < counts.rows(); ++i) out[counts.value(i, 0)] = std::stoll(counts.value(i, 1));
+  for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)] = std::stoll(r.value(i, 1));
   return out;
 }
 
