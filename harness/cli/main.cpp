@@ -199,10 +199,15 @@ int cmd_list(const suite_options& so, bool versions_only, bool with_checks) {
     } else {
       std::cout << m.version << "  " << m.id() << "  " << display_path(m.up.path)
                 << (m.down ? "  (down: " + display_path(m.down->path) + ")" : "") << "\n";
+      if (m.not_idempotent)
+        std::cout << "    not idempotent"
+                  << (m.not_idempotent_reason.empty() ? "" : ": " + m.not_idempotent_reason) << "\n";
+      if (m.irreversible) std::cout << "    irreversible\n";
     }
   }
   if (!versions_only && !with_checks)
-    std::cerr << set.migrations.size() << " migrations, layout " << to_string(set.kind) << "\n";
+    std::cerr << set.migrations.size() << (set.migrations.size() == 1 ? " migration" : " migrations")
+              << ", layout " << to_string(set.kind) << "\n";
   return exit_code::passed;
 }
 
@@ -211,8 +216,8 @@ int cmd_test(const suite_options& so) {
   migration_set set = s.discover_migrations();
   std::size_t n = set.migrations.size();
   auto srv = start_server(server_options::from_environment());
-  std::cout << "pgmt: suite " << s.name << ": " << n << " migrations (" << to_string(set.kind) << ") on "
-            << srv->info().describe() << "\n";
+  std::cout << "pgmt: suite " << s.name << ": " << n << (n == 1 ? " migration (" : " migrations (")
+            << to_string(set.kind) << ") on " << srv->info().describe() << "\n";
   state_cache cache(srv->info(), s, std::move(set));
   int passed = 0, failed = 0, skipped = 0;
   auto tally = [&](const std::string& name, const check_result& r) {
