@@ -442,7 +442,16 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   const bool wrap = plan.mode == tx_mode::single_transaction;
   const std::string scope = wrap ? "set local " : "set ";
 
-  auto rollback_quietly = [&conn] {
+  // Whatever a script SETs (search_path, role) stays with the session after
+  // commit; the next script on this connection must start as on a new one.
+  auto reset_session = [&conn] {
+    if (conn.transaction_status() != tx_status::idle) return;
+    try {
+      conn.exec("reset session authorization; reset all");
+    } catch (...) {
+    }
+  };
+  auto rollback_quietly = [&conn, &reset_session] {
     if (conn.transaction_status() == tx_status::in_transaction ||
         conn.transaction_status() == tx_status::in_error) {
       try {
@@ -450,6 +459,7 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       } catch (...) {
       }
     }
+    reset_session();
   };
 
   if (wrap) {
@@ -507,10 +517,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       d.notes.push_back("raised at COMMIT (a deferred constraint or trigger)");
       throw script_error(d);
     }
-  } else {
-    conn.exec("reset statement_timeout");
-    conn.exec("reset lock_timeout");
   }
+  reset_session();
   stats.elapsed = std::chrono::steady_clock::now() - t0;
   return stats;
 }

@@ -206,6 +206,22 @@ TEST_F(ScriptRun, DeferredConstraintFailsAtCommit) {
   EXPECT_FALSE(table_exists("public.p"));
 }
 
+TEST_F(ScriptRun, SessionSettingsDoNotLeakIntoTheNextScript) {
+  // apply runs each migration on a fresh connection; reset, idempotency and
+  // roundtrip run several on one, so they must start equally clean.
+  sql_source first;
+  first.path = "0001_app.sql";
+  first.text = "create schema app;\nset search_path = app;\nset role pg_read_all_data;\n";
+  run_script(*conn_, first, {});
+  sql_source second;
+  second.path = "0002_t.sql";
+  second.text = "create table t (id int);\n";
+  run_script(*conn_, second, {});
+  EXPECT_TRUE(table_exists("public.t"));
+  EXPECT_FALSE(table_exists("app.t"));
+  EXPECT_EQ(conn_->exec("select current_user = session_user").value(0, 0), "t");
+}
+
 TEST_F(ScriptRun, GuardedRoleCreationIsSafeInParallelDatabases) {
   // The guard and the create are apart in time: without pgmt's server-wide
   // lock both sessions see no role and one of them fails on a duplicate key.
