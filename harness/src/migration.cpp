@@ -390,6 +390,9 @@ migration_set discover(const fs::path& dir, layout forced) {
       read_directives(m.up, &m);
       if (m.down) read_directives(*m.down, nullptr);
     }
+    // A down script with no statement (dbmate's empty "-- migrate:down", a
+    // file of comments) undoes nothing: treat it as none.
+    if (m.down && skip_blanks_and_comments(m.down->text, 0) >= m.down->text.size()) m.down.reset();
     m.checksum = migration_checksum(m.up.text);
   }
   std::stable_sort(out.begin(), out.end(),

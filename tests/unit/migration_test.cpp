@@ -204,6 +204,20 @@ TEST_F(TempSet, ForcedFlatTakesUpDownNamesAsNames) {
   EXPECT_EQ(set.migrations.at(0).name, "a.up");
 }
 
+TEST_F(TempSet, DownWithoutStatementsCountsAsNone) {
+  write("0001_a.sql", "-- migrate:up\ncreate table a (id int);\n\n-- migrate:down\n\n");
+  write("0002_b.sql", "-- migrate:up\ncreate table b (id int);\n-- migrate:down\ndrop table b;\n");
+  auto set = discover(dir_);
+  EXPECT_FALSE(set.migrations[0].down);
+  EXPECT_TRUE(set.migrations[1].down);
+}
+
+TEST_F(TempSet, CommentOnlyDownFileCountsAsNone) {
+  write("0001_a.up.sql", "create table a (id int);");
+  write("0001_a.down.sql", "-- nothing to undo\n/* really */\n");
+  EXPECT_FALSE(discover(dir_).migrations[0].down);
+}
+
 TEST(Layout, ParseAndPrint) {
   EXPECT_EQ(parse_layout("folders"), layout::folders);
   EXPECT_EQ(to_string(layout::sections), "sections");
