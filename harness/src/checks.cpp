@@ -113,11 +113,12 @@ check_result check_idempotency(state_cache& cache, std::size_t index) {
   }
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
-  auto before = take_snapshot(c);
-  auto counts_before = row_counts(c);
+  catalog_reader reader(c);
+  const catalog before = reader.read();
+  auto counts_before = reader.counts();
   std::vector<std::string> findings;
   try {
-    apply_migration(c, m, cache.config());
+    reader.wrote(apply_migration(c, m, cache.config()).written);
   } catch (const script_error& e) {
     diagnostic d = e.diag();
     d.notes.push_back(
@@ -125,11 +126,11 @@ check_result check_idempotency(state_cache& cache, std::size_t index) {
         "ON CONFLICT DO NOTHING) or mark it -- pgmt:not-idempotent <reason>");
     return check_result::fail({d.format()});
   }
-  auto after = take_snapshot(c);
-  auto counts_after = row_counts(c);
+  const catalog& after = reader.read();
+  auto counts_after = reader.counts();
   add_diff_findings(
       findings,
-      diff_snapshots(
+      diff_catalogs(
           before, after,
           {"dropped by running it again", "created by running it again", "changed by running it again"}),
       output_file(cache, &m, "idempotency"), "migration " + m.id() + ": before and after running it again");
@@ -170,38 +171,40 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
   }
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
+  catalog_reader reader(c);
   std::vector<std::string> findings;
   std::string data_note;
   try {
     if (auto data = data_file(s, m)) {
-      run_script(c, *data, options_for(s, "data file \"" + display_path(data->path) + "\""));
+      reader.wrote(
+          run_script(c, *data, options_for(s, "data file \"" + display_path(data->path) + "\"")).written);
       data_note = ", with data from " + display_path(data->path);
     }
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "the data file failed");
   }
-  auto before = take_snapshot(c);
-  auto counts_before = row_counts(c);
+  const catalog before = reader.read();
+  auto counts_before = reader.counts();
   try {
-    apply_migration(c, m, s);
+    reader.wrote(apply_migration(c, m, s).written);
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "up failed");
   }
-  auto up = take_snapshot(c);
+  const catalog up = reader.read();
   try {
     run_options o = options_for(s, "down script of migration \"" + m.id() + "\"");
     o.before_commit = [&m](connection& conn) {
       conn.exec_params("delete from pgmt.migrations where version = $1", {m.version});
     };
-    run_script(c, *m.down, o);
+    reader.wrote(run_script(c, *m.down, o).written);
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "down failed");
   }
-  auto down = take_snapshot(c);
-  auto counts_down = row_counts(c);
+  const catalog down = reader.read();
+  auto counts_down = reader.counts();
   add_diff_findings(
       findings,
-      diff_snapshots(before, down, {"missing after down", "left behind by down", "changed by up/down:"}),
+      diff_catalogs(before, down, {"missing after down", "left behind by down", "changed by up/down:"}),
       output_file(cache, &m, "roundtrip-down"),
       "migration " + m.id() + ": before up (expected) and after down (actual)");
   for (const auto& [table, n] : counts_before) {
@@ -215,15 +218,15 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
                          " more rows after up and down (" + std::to_string(n) + " before)");
   }
   try {
-    apply_migration(c, m, s);
+    reader.wrote(apply_migration(c, m, s).written);
   } catch (const script_error& e) {
     findings.push_back(e.diag().format());
     return check_result::fail(findings, "up after down failed");
   }
-  auto again = take_snapshot(c);
+  const catalog& again = reader.read();
   add_diff_findings(
       findings,
-      diff_snapshots(up, again, {"missing after up again", "extra after up again", "changed by down/up:"}),
+      diff_catalogs(up, again, {"missing after up again", "extra after up again", "changed by down/up:"}),
       output_file(cache, &m, "roundtrip-up"),
       "migration " + m.id() + ": after the first up (expected) and after up again (actual)");
   if (!findings.empty()) return check_result::fail(findings);
@@ -246,7 +249,8 @@ check_result check_drift(state_cache& cache) {
   nlohmann::json actual;
   {
     connection c(cache.conninfo(db.name()));
-    actual = take_snapshot(c);
+    catalog_reader reader(c);
+    actual = reader.read().snapshot();
   }
   std::filesystem::path actual_file = s.output_dir / (s.name + ".snapshot.json");
   {
@@ -297,7 +301,11 @@ check_result check_apply(state_cache& cache, std::size_t index) {
   run_stats stats;
   try {
     connection c(cache.conninfo(db.name()));
+    catalog_reader reader(c);
     stats = apply_migration(c, m, cache.config());
+    // The clone becomes a state below: later clones of it start from its catalog.
+    reader.wrote(stats.written);
+    reader.store();
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()});
   }

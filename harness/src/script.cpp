@@ -498,6 +498,22 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     d.hint = "end the transaction with COMMIT, or remove BEGIN and let pgmt run the file in one transaction";
     throw script_error(d);
   }
+  if (wrap) {
+    // Row counts are compared around scripts; knowing what a script wrote
+    // spares counting every other table again.
+    try {
+      if (conn.exec("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on") {
+        result w = conn.exec(
+            "select pg_catalog.concat(schemaname, '.', relname) from pg_catalog.pg_stat_xact_user_tables "
+            "where n_tup_ins > 0 or n_tup_del > 0");
+        stats.written.emplace();
+        for (int i = 0; i < w.rows(); ++i) stats.written->push_back(w.value(i, 0));
+      }
+    } catch (...) {
+      rollback_quietly();
+      throw;
+    }
+  }
   if (opts.before_commit) {
     try {
       opts.before_commit(conn);

@@ -1,10 +1,13 @@
 #include "pgmt/snapshot.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 
 namespace fs = std::filesystem;
 
@@ -39,24 +42,47 @@ std::string acl(const std::string& expr, const std::string& default_kind = "",
          value + ") a)";
 }
 
+// Fingerprints: the versions (xmin) of the catalog rows an object is read
+// from. Any change to a row gives it a new xmin, a deleted row leaves the
+// list, and a clone keeps both OIDs and xmins, so an equal fingerprint means
+// an equal description.
+std::string row_versions(const std::string& table, const std::string& where, const std::string& order) {
+  return "coalesce((select string_agg(x.xmin::text, ',' order by " + order + ") from " + table + " x where " +
+         where + "), '')";
+}
+std::string comment_versions(const std::string& oid, const std::string& catalog) {
+  return row_versions("pg_description",
+                      "x.objoid = " + oid + " and x.classoid = '" + catalog + "'::regclass", "x.objsubid");
+}
+std::string fingerprint(const std::vector<std::string>& parts) {
+  std::string out = "concat_ws('/'";
+  for (const auto& p : parts) out += ", " + p;
+  return out + ")";
+}
+
 struct category {
   const char* name;
-  std::string sql;  // returns (key text, value jsonb), one row per object
+  std::string key;          // text: the object's name
+  std::string value;        // jsonb: its description
+  std::string from;         // "from ... where ...": one row per object
+  std::string oid;          // the object's OID
+  std::string fingerprint;  // text: versions of the rows value is read from
 };
 
 std::vector<category> categories() {
   const std::string us = user_schema;
   return {
-      {"schemas",
-       "select n.nspname, jsonb_build_object('owner', pg_get_userbyid(n.nspowner), 'comment', "
+      {"schemas", "n.nspname",
+       "jsonb_build_object('owner', pg_get_userbyid(n.nspowner), 'comment', "
        "obj_description(n.oid, 'pg_namespace'), 'privileges', " +
-           acl("n.nspacl", "n", "n.nspowner") + ") from pg_namespace n where " + us + " and " +
-           not_extension_member("pg_namespace", "n.oid")},
-      {"extensions",
-       "select e.extname, jsonb_build_object('schema', n.nspname, 'version', e.extversion) "
-       "from pg_extension e join pg_namespace n on n.oid = e.extnamespace"},
-      {"types",
-       "select n.nspname || '.' || t.typname, case t.typtype "
+           acl("n.nspacl", "n", "n.nspowner") + ")",
+       "from pg_namespace n where " + us + " and " + not_extension_member("pg_namespace", "n.oid"), "n.oid",
+       fingerprint({"n.xmin::text", comment_versions("n.oid", "pg_namespace")})},
+      {"extensions", "e.extname", "jsonb_build_object('schema', n.nspname, 'version', e.extversion)",
+       "from pg_extension e join pg_namespace n on n.oid = e.extnamespace where true", "e.oid",
+       fingerprint({"e.xmin::text", "n.xmin::text"})},
+      {"types", "n.nspname || '.' || t.typname",
+       "case t.typtype "
        "when 'e' then jsonb_build_object('kind', 'enum', 'labels', (select jsonb_agg(e.enumlabel order by "
        "e.enumsortorder) from pg_enum e where e.enumtypid = t.oid)) "
        "when 'd' then jsonb_build_object('kind', 'domain', 'base', format_type(t.typbasetype, t.typtypmod), "
@@ -74,13 +100,19 @@ std::vector<category> categories() {
        "|| jsonb_build_object('owner', pg_get_userbyid(t.typowner), 'comment', obj_description(t.oid, "
        "'pg_type'), "
        "'privileges', " +
-           acl("t.typacl", "T", "t.typowner") +
-           ") from pg_type t join pg_namespace n on n.oid = t.typnamespace "
-           "left join pg_class rc on rc.oid = t.typrelid "
-           "where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or rc.relkind = 'c') and " +
-           us + " and " + not_extension_member("pg_type", "t.oid")},
-      {"tables",
-       "select n.nspname || '.' || c.relname, jsonb_build_object("
+           acl("t.typacl", "T", "t.typowner") + ")",
+       "from pg_type t join pg_namespace n on n.oid = t.typnamespace "
+       "left join pg_class rc on rc.oid = t.typrelid "
+       "where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or rc.relkind = 'c') and " +
+           us + " and " + not_extension_member("pg_type", "t.oid"),
+       "t.oid",
+       fingerprint({"t.xmin::text", row_versions("pg_enum", "x.enumtypid = t.oid", "x.oid"),
+                    row_versions("pg_constraint", "x.contypid = t.oid", "x.oid"),
+                    row_versions("pg_attribute", "x.attrelid = t.typrelid and t.typrelid <> 0", "x.attnum"),
+                    row_versions("pg_range", "x.rngtypid = t.oid", "x.rngtypid"),
+                    comment_versions("t.oid", "pg_type")})},
+      {"tables", "n.nspname || '.' || c.relname",
+       "jsonb_build_object("
        "'kind', case c.relkind when 'r' then 'table' when 'p' then 'partitioned table' else 'foreign table' "
        "end, "
        "'unlogged', c.relpersistence = 'u', "
@@ -108,43 +140,56 @@ std::vector<category> categories() {
            "from pg_attribute a join pg_type ty on ty.oid = a.atttypid "
            "left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum "
            "left join pg_collation co on co.oid = a.attcollation "
-           "where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped)) "
-           "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-           "where c.relkind in ('r', 'p', 'f') and " +
-           us + " and " + not_extension_member("pg_class", "c.oid")},
-      {"constraints",
-       "select n.nspname || '.' || c.relname || '.' || k.conname, jsonb_build_object("
+           "where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped))",
+       "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+       "where c.relkind in ('r', 'p', 'f') and " +
+           us + " and " + not_extension_member("pg_class", "c.oid"),
+       "c.oid",
+       fingerprint({"c.xmin::text", row_versions("pg_attribute", "x.attrelid = c.oid and x.attnum > 0", "x.attnum"),
+                    row_versions("pg_attrdef", "x.adrelid = c.oid", "x.adnum"),
+                    row_versions("pg_inherits", "x.inhrelid = c.oid", "x.inhseqno"),
+                    row_versions("pg_description", "x.objoid = c.oid and x.classoid = 'pg_class'::regclass",
+                                 "x.objsubid")})},
+      {"constraints", "n.nspname || '.' || c.relname || '.' || k.conname",
+       "jsonb_build_object("
        "'type', case k.contype when 'p' then 'primary key' when 'u' then 'unique' when 'f' then 'foreign "
        "key' "
        "when 'c' then 'check' when 'x' then 'exclusion' when 't' then 'trigger' else k.contype::text end, "
        "'definition', pg_get_constraintdef(k.oid), 'validated', k.convalidated, "
-       "'comment', obj_description(k.oid, 'pg_constraint')) "
+       "'comment', obj_description(k.oid, 'pg_constraint'))",
        "from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = "
        "c.relnamespace "
        "where k.contype <> 'n' and " +
-           us + " and " + not_extension_member("pg_class", "c.oid")},
-      {"indexes",
-       "select n.nspname || '.' || ic.relname, jsonb_build_object("
+           us + " and " + not_extension_member("pg_class", "c.oid"),
+       "k.oid", fingerprint({"k.xmin::text", comment_versions("k.oid", "pg_constraint")})},
+      {"indexes", "n.nspname || '.' || ic.relname",
+       "jsonb_build_object("
        "'table', n.nspname || '.' || c.relname, 'definition', pg_get_indexdef(i.indexrelid), "
-       "'valid', i.indisvalid, 'comment', obj_description(ic.oid, 'pg_class')) "
+       "'valid', i.indisvalid, 'comment', obj_description(ic.oid, 'pg_class'))",
        "from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class c on c.oid = i.indrelid "
        "join pg_namespace n on n.oid = ic.relnamespace "
        "where not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid and k.contype in "
        "('p', 'u', "
        "'x') and k.conrelid = i.indrelid) and c.relkind <> 't' and " +
-           us + " and " + not_extension_member("pg_class", "c.oid")},
-      {"views",
-       "select n.nspname || '.' || c.relname, jsonb_build_object("
+           us + " and " + not_extension_member("pg_class", "c.oid"),
+       "ic.oid",
+       fingerprint({"ic.xmin::text", "i.xmin::text", "c.oid::text", comment_versions("ic.oid", "pg_class")})},
+      {"views", "n.nspname || '.' || c.relname",
+       "jsonb_build_object("
        "'kind', case c.relkind when 'v' then 'view' else 'materialized view' end, "
        "'definition', pg_get_viewdef(c.oid, true), 'options', to_jsonb(c.reloptions), "
        "'owner', pg_get_userbyid(c.relowner), 'comment', obj_description(c.oid, 'pg_class'), "
        "'privileges', " +
-           acl("c.relacl", "r", "c.relowner") +
-           ") from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-           "where c.relkind in ('v', 'm') and " +
-           us + " and " + not_extension_member("pg_class", "c.oid")},
-      {"sequences",
-       "select n.nspname || '.' || c.relname, jsonb_build_object("
+           acl("c.relacl", "r", "c.relowner") + ")",
+       "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+       "where c.relkind in ('v', 'm') and " +
+           us + " and " + not_extension_member("pg_class", "c.oid"),
+       "c.oid",
+       fingerprint({"c.xmin::text", row_versions("pg_rewrite", "x.ev_class = c.oid", "x.oid"),
+                    row_versions("pg_attribute", "x.attrelid = c.oid and x.attnum > 0", "x.attnum"),
+                    comment_versions("c.oid", "pg_class")})},
+      {"sequences", "n.nspname || '.' || c.relname",
+       "jsonb_build_object("
        "'type', format_type(s.seqtypid, null), 'start', s.seqstart, 'increment', s.seqincrement, "
        "'min', s.seqmin, 'max', s.seqmax, 'cache', s.seqcache, 'cycle', s.seqcycle, "
        "'owned_by', (select tn.nspname || '.' || t.relname || '.' || a.attname from pg_depend d "
@@ -154,12 +199,16 @@ std::vector<category> categories() {
        "and d.deptype in ('a', 'i') limit 1), "
        "'owner', pg_get_userbyid(c.relowner), 'comment', obj_description(c.oid, 'pg_class'), "
        "'privileges', " +
-           acl("c.relacl", "s", "c.relowner") +
-           ") from pg_class c join pg_sequence s on s.seqrelid = c.oid "
-           "join pg_namespace n on n.oid = c.relnamespace where " +
-           us + " and " + not_extension_member("pg_class", "c.oid")},
-      {"functions",
-       "select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
+           acl("c.relacl", "s", "c.relowner") + ")",
+       "from pg_class c join pg_sequence s on s.seqrelid = c.oid "
+       "join pg_namespace n on n.oid = c.relnamespace where " +
+           us + " and " + not_extension_member("pg_class", "c.oid"),
+       "c.oid",
+       fingerprint({"c.xmin::text", "s.xmin::text",
+                    row_versions("pg_depend", "x.classid = 'pg_class'::regclass and x.objid = c.oid",
+                                 "x.refclassid, x.refobjid, x.refobjsubid, x.deptype"),
+                    comment_versions("c.oid", "pg_class")})},
+      {"functions", "n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'",
        "jsonb_build_object("
        "'kind', case p.prokind when 'f' then 'function' when 'p' then 'procedure' when 'a' then 'aggregate' "
        "else 'window function' end, "
@@ -177,65 +226,129 @@ std::vector<category> categories() {
        "'settings', (select coalesce(jsonb_agg(s order by s), '[]'::jsonb) from unnest(p.proconfig) s), "
        "'owner', pg_get_userbyid(p.proowner), 'comment', obj_description(p.oid, 'pg_proc'), "
        "'privileges', " +
-           acl("p.proacl", "f", "p.proowner") +
-           ") from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-           "join pg_language l on l.oid = p.prolang where " +
-           us + " and " + not_extension_member("pg_proc", "p.oid")},
-      {"triggers",
-       "select n.nspname || '.' || c.relname || '.' || t.tgname, jsonb_build_object("
+           acl("p.proacl", "f", "p.proowner") + ")",
+       "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+       "join pg_language l on l.oid = p.prolang where " +
+           us + " and " + not_extension_member("pg_proc", "p.oid"),
+       "p.oid",
+       fingerprint({"p.xmin::text", row_versions("pg_aggregate", "x.aggfnoid = p.oid", "x.aggfnoid"),
+                    comment_versions("p.oid", "pg_proc")})},
+      {"triggers", "n.nspname || '.' || c.relname || '.' || t.tgname",
+       "jsonb_build_object("
        "'definition', pg_get_triggerdef(t.oid), "
        "'enabled', case t.tgenabled when 'O' then 'origin' when 'D' then 'disabled' when 'R' then 'replica' "
-       "else 'always' end, 'comment', obj_description(t.oid, 'pg_trigger')) "
+       "else 'always' end, 'comment', obj_description(t.oid, 'pg_trigger'))",
        "from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
        "where not t.tgisinternal and " +
-           us + " and " + not_extension_member("pg_class", "c.oid")},
-      {"policies",
-       "select n.nspname || '.' || c.relname || '.' || p.polname, jsonb_build_object("
+           us + " and " + not_extension_member("pg_class", "c.oid"),
+       "t.oid", fingerprint({"t.xmin::text", comment_versions("t.oid", "pg_trigger")})},
+      {"policies", "n.nspname || '.' || c.relname || '.' || p.polname",
+       "jsonb_build_object("
        "'command', case p.polcmd when 'r' then 'SELECT' when 'a' then 'INSERT' when 'w' then 'UPDATE' "
        "when 'd' then 'DELETE' else 'ALL' end, "
        "'permissive', p.polpermissive, "
        "'roles', (select jsonb_agg(case when r = 0 then 'PUBLIC' else pg_get_userbyid(r) end order by case "
        "when "
        "r = 0 then 'PUBLIC' else pg_get_userbyid(r) end) from unnest(p.polroles) r), "
-       "'using', pg_get_expr(p.polqual, p.polrelid), 'with_check', pg_get_expr(p.polwithcheck, p.polrelid)) "
+       "'using', pg_get_expr(p.polqual, p.polrelid), 'with_check', pg_get_expr(p.polwithcheck, p.polrelid))",
        "from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace "
        "where " +
-           us},
-      {"rules",
-       "select n.nspname || '.' || c.relname || '.' || r.rulename, jsonb_build_object('definition', "
-       "pg_get_ruledef(r.oid, true)) from pg_rewrite r join pg_class c on c.oid = r.ev_class "
+           us,
+       "p.oid", fingerprint({"p.xmin::text"})},
+      {"rules", "n.nspname || '.' || c.relname || '.' || r.rulename",
+       "jsonb_build_object('definition', pg_get_ruledef(r.oid, true))",
+       "from pg_rewrite r join pg_class c on c.oid = r.ev_class "
        "join pg_namespace n on n.oid = c.relnamespace where r.rulename <> '_RETURN' and " +
-           us},
-      {"event_triggers",
-       "select e.evtname, jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::regproc::text, "
-       "'enabled', e.evtenabled, 'tags', to_jsonb(e.evttags), 'owner', pg_get_userbyid(e.evtowner)) "
-       "from pg_event_trigger e where " +
-           not_extension_member("pg_event_trigger", "e.oid")},
+           us,
+       "r.oid", fingerprint({"r.xmin::text"})},
+      {"event_triggers", "e.evtname",
+       "jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::regproc::text, "
+       "'enabled', e.evtenabled, 'tags', to_jsonb(e.evttags), 'owner', pg_get_userbyid(e.evtowner))",
+       "from pg_event_trigger e where " + not_extension_member("pg_event_trigger", "e.oid"), "e.oid",
+       fingerprint({"e.xmin::text"})},
       {"default_privileges",
-       "select pg_get_userbyid(d.defaclrole) || coalesce(' in ' || n.nspname, '') || ' on ' || "
+       "pg_get_userbyid(d.defaclrole) || coalesce(' in ' || n.nspname, '') || ' on ' || "
        "case d.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions' "
-       "when 'T' then 'types' when 'n' then 'schemas' end, jsonb_build_object('privileges', " +
-           acl("d.defaclacl") +
-           ") from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace"},
+       "when 'T' then 'types' when 'n' then 'schemas' end",
+       "jsonb_build_object('privileges', " + acl("d.defaclacl") + ")",
+       "from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace where true", "d.oid",
+       fingerprint({"d.xmin::text"})},
   };
 }
 
-}  // namespace
+// What every description may name besides the objects above: roles (owners,
+// grantees) and user-defined collations, operators, operator classes, text
+// search objects, languages and foreign servers. When any of them is created,
+// renamed or dropped, the whole catalog is read again.
+const char* const global_fingerprint_sql =
+    "select concat_ws('|', (select string_agg(oid::text || ':' || rolname, ',' order by oid) from pg_roles), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_collation where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_operator where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opclass where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opfamily where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_config where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_dict where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_language where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_server), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper))";
 
-nlohmann::json take_snapshot(connection& conn) {
-  nlohmann::json snap = nlohmann::json::object();
-  snap["format"] = "pgmt-snapshot-1";
-  // An empty search_path makes pg_get_*def qualify every name, so the text
-  // does not depend on the session.
+// Names every stored catalog with the queries that made it, so a catalog
+// stored by another version of pgmt is never reused.
+const std::string& format_tag() {
+  static const std::string tag = [] {
+    std::string acc = "pgmt-catalog-1";
+    for (const auto& c : categories()) acc += c.key + c.value + c.from + c.oid + c.fingerprint;
+    return sha256_hex(acc + global_fingerprint_sql);
+  }();
+  return tag;
+}
+
+bool verify_reads() {
+  const char* v = std::getenv("PGMT_VERIFY_CATALOG");
+  return v && *v && std::string(v) != "0";
+}
+
+// Names of a table description's columns.
+std::vector<std::string> column_names(const std::string& table_value) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(table_value);
+  for (const auto& c : j["columns"]) out.push_back(c["name"].get<std::string>());
+  return out;
+}
+
+const char* const table_list_sql =
+    "select n.nspname || '.' || c.relname, c.oid::text, c.xmin::text || ':' || c.relfilenode::text "
+    "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ";
+
+// Counts rows of the listed tables (all when oids is null); each table is
+// counted by a small query of its own through query_to_xml, which plans far
+// faster than one UNION ALL of every table.
+std::map<std::string, long long> count_tables(connection& conn, const std::optional<std::string>& oids) {
+  std::string sql =
+      std::string("select n.nspname || '.' || c.relname, (xpath('/row/n/text()', query_to_xml(format("
+                  "'select count(*) as n from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text "
+                  "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ") +
+      user_schema + " and " + not_extension_member("pg_class", "c.oid");
+  result r = oids ? conn.exec_params(sql + " and c.oid = any($1::oid[])", {*oids}) : conn.exec(sql);
+  std::map<std::string, long long> out;
+  for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)] = std::stoll(r.value(i, 1));
+  return out;
+}
+
+std::string oid_array(const std::vector<std::string>& oids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < oids.size(); ++i) out += (i ? "," : "") + oids[i];
+  return out + "}";
+}
+
+// Runs f in a read-only repeatable read transaction with an empty
+// search_path, which makes pg_get_*def qualify every name.
+template <typename F>
+void in_read_transaction(connection& conn, F&& f) {
   conn.exec("begin isolation level repeatable read read only");
   try {
     conn.exec("set local search_path = ''");
-    for (const auto& cat : categories()) {
-      nlohmann::json objects = nlohmann::json::object();
-      result r = conn.exec(cat.sql);
-      for (int i = 0; i < r.rows(); ++i) objects[r.value(i, 0)] = nlohmann::json::parse(r.value(i, 1));
-      snap[cat.name] = std::move(objects);
-    }
+    f();
     conn.exec("commit");
   } catch (...) {
     try {
@@ -244,22 +357,305 @@ nlohmann::json take_snapshot(connection& conn) {
     }
     throw;
   }
+}
+
+// Reads the catalog; objects whose OID and fingerprint are the same as in
+// prev are taken from prev. Returns nullopt when an object of prev was
+// renamed (its name may appear in other objects' descriptions, whose rows did
+// not change): the caller reads everything again.
+std::optional<catalog> read_objects(connection& conn, const catalog* prev, const std::string& global,
+                                    std::size_t* fetched = nullptr) {
+  catalog out;
+  if (fetched) *fetched = 0;
+  out.global = global;
+  for (const auto& cat : categories()) {
+    auto& objects = out.objects[cat.name];
+    const std::string full = "select " + cat.key + ", " + cat.oid + "::text, " + cat.fingerprint + ", (" +
+                             cat.value + ")::text " + cat.from;
+    const std::map<std::string, catalog::object>* before = nullptr;
+    if (prev) {
+      auto it = prev->objects.find(cat.name);
+      static const std::map<std::string, catalog::object> none;
+      before = it == prev->objects.end() ? &none : &it->second;
+    }
+    if (!before) {
+      result r = conn.exec(full);
+      for (int i = 0; i < r.rows(); ++i) objects[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2), r.value(i, 3)};
+      if (fetched) *fetched += static_cast<std::size_t>(r.rows());
+      continue;
+    }
+    // The list names no object: an unchanged OID and fingerprint mean an
+    // unchanged name too (a renamed schema or type shows in its own
+    // category first, and a renamed table changes its row).
+    std::map<std::string, const std::pair<const std::string, catalog::object>*> by_oid;
+    for (const auto& entry : *before) by_oid[entry.second.oid] = &entry;
+    result list = conn.exec("select " + cat.oid + "::text, " + cat.fingerprint + " " + cat.from);
+    std::vector<std::string> wanted;
+    for (int i = 0; i < list.rows(); ++i) {
+      const std::string oid = list.value(i, 0), fp = list.value(i, 1);
+      auto it = by_oid.find(oid);
+      if (it != by_oid.end() && it->second->second.fingerprint == fp)
+        objects.insert(*it->second);
+      else
+        wanted.push_back(oid);
+    }
+    // Only extensions move what other descriptions name without a rename.
+    if (std::string(cat.name) == "extensions" && (!wanted.empty() || objects.size() != before->size()))
+      return std::nullopt;
+    if (wanted.empty()) continue;
+    result r = conn.exec_params(full + " and " + cat.oid + " = any($1::oid[])", {oid_array(wanted)});
+    if (fetched) *fetched += static_cast<std::size_t>(r.rows());
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::string name = r.value(i, 0);
+      catalog::object o{r.value(i, 1), r.value(i, 2), r.value(i, 3)};
+      if (auto it = by_oid.find(o.oid); it != by_oid.end()) {
+        // A renamed object is named in other descriptions whose rows did not change.
+        if (it->second->first != name) return std::nullopt;
+        // So is a renamed column (in indexes, constraints, views and policies).
+        if (std::string(cat.name) == "tables") {
+          auto was = column_names(it->second->second.value), now = column_names(o.value);
+          std::set<std::string> now_set(now.begin(), now.end());
+          for (const auto& c : was)
+            if (!now_set.count(c)) return std::nullopt;
+        }
+      }
+      objects[name] = std::move(o);
+    }
+  }
+  return out;
+}
+
+bool same_objects(const catalog& a, const catalog& b, std::string& where) {
+  for (const auto& [cat, objects] : a.objects) {
+    auto it = b.objects.find(cat);
+    for (const auto& [name, o] : objects) {
+      if (it == b.objects.end() || !it->second.count(name)) {
+        where = cat + " " + name + " (only in the first)";
+        return false;
+      }
+      if (it->second.at(name).value != o.value) {
+        where = cat + " " + name + ": " + o.value + " against " + it->second.at(name).value;
+        return false;
+      }
+    }
+    if (it != b.objects.end() && it->second.size() != objects.size()) {
+      where = cat + " (the second has more objects)";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+nlohmann::json catalog::snapshot() const {
+  nlohmann::json snap = nlohmann::json::object();
+  snap["format"] = "pgmt-snapshot-1";
+  for (const auto& cat : categories()) {
+    nlohmann::json objs = nlohmann::json::object();
+    if (auto it = objects.find(cat.name); it != objects.end())
+      for (const auto& [name, o] : it->second) objs[name] = nlohmann::json::parse(o.value);
+    snap[cat.name] = std::move(objs);
+  }
   return snap;
 }
 
+catalog read_catalog(connection& conn) {
+  catalog out;
+  in_read_transaction(conn, [&] {
+    std::string global = conn.exec(global_fingerprint_sql).value(0, 0);
+    out = *read_objects(conn, nullptr, global);
+  });
+  return out;
+}
+
+nlohmann::json take_snapshot(connection& conn) { return read_catalog(conn).snapshot(); }
+
 std::string snapshot_text(const nlohmann::json& snap) { return snap.dump(2) + "\n"; }
 
-std::map<std::string, long long> row_counts(connection& conn) {
-  // One statement; each table is counted by a small query of its own through
-  // query_to_xml, which plans far faster than one UNION ALL of every table.
-  result r = conn.exec(
-      std::string("select n.nspname || '.' || c.relname, (xpath('/row/n/text()', query_to_xml(format("
-                  "'select count(*) as n from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text "
-                  "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ") +
-      user_schema + " and " + not_extension_member("pg_class", "c.oid"));
+std::map<std::string, long long> row_counts(connection& conn) { return count_tables(conn, std::nullopt); }
+
+catalog_reader::catalog_reader(connection& conn) : conn_(conn) {
+  result has = conn_.exec("select to_regclass('pgmt.catalog_cache') is not null");
+  if (has.value(0, 0) != "t") return;
+  result r = conn_.exec("select kind, name, oid, fingerprint, value from pgmt.catalog_cache");
+  catalog stored_catalog;
+  std::map<std::string, table_rows> stored_rows;
+  bool format_ok = false;
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string kind = r.value(i, 0), name = r.value(i, 1);
+    if (kind == "format") {
+      format_ok = r.value(i, 4) == format_tag();
+    } else if (kind == "global") {
+      stored_catalog.global = r.value(i, 4);
+    } else if (kind == "rows") {
+      stored_rows[name] = {r.value(i, 2), r.value(i, 3), std::stoll(r.value(i, 4))};
+    } else {
+      stored_catalog.objects[kind][name] = {r.value(i, 2), r.value(i, 3), r.value(i, 4)};
+    }
+  }
+  if (!format_ok) return;
+  last_ = stored_catalog;
+  stored_ = std::move(stored_catalog);
+  rows_ = stored_rows;
+  stored_rows_ = std::move(stored_rows);
+}
+
+const catalog& catalog_reader::read() {
+  in_read_transaction(conn_, [&] {
+    std::string global = conn_.exec(global_fingerprint_sql).value(0, 0);
+    std::optional<catalog> now;
+    if (last_ && last_->global == global) now = read_objects(conn_, &*last_, global, &objects_read_);
+    const bool incremental = now.has_value();
+    if (!now) now = read_objects(conn_, nullptr, global, &objects_read_);
+    if (incremental && verify_reads()) {
+      catalog full = *read_objects(conn_, nullptr, global);
+      std::string where;
+      if (!same_objects(full, *now, where) || !same_objects(*now, full, where))
+        throw std::logic_error("pgmt: a catalog read of changes only differs from a full read at " + where);
+    }
+    last_ = std::move(now);
+  });
+  return *last_;
+}
+
+void catalog_reader::wrote(const std::optional<std::vector<std::string>>& tables) {
+  if (!tables) {
+    all_dirty_ = true;
+    return;
+  }
+  dirty_.insert(tables->begin(), tables->end());
+}
+
+std::map<std::string, long long> catalog_reader::counts() {
+  std::map<std::string, table_rows> now;
+  in_read_transaction(conn_, [&] {
+    result list = conn_.exec(std::string(table_list_sql) + user_schema + " and " +
+                             not_extension_member("pg_class", "c.oid"));
+    std::vector<std::string> wanted;
+    for (int i = 0; i < list.rows(); ++i) {
+      const std::string name = list.value(i, 0);
+      table_rows t{list.value(i, 1), list.value(i, 2), 0};
+      auto it = rows_.find(name);
+      if (!all_dirty_ && !dirty_.count(name) && it != rows_.end() && it->second.oid == t.oid &&
+          it->second.fingerprint == t.fingerprint)
+        t.rows = it->second.rows;
+      else
+        wanted.push_back(t.oid);
+      now[name] = t;
+    }
+    if (!wanted.empty())
+      for (const auto& [name, n] : count_tables(conn_, oid_array(wanted)))
+        if (auto it = now.find(name); it != now.end()) it->second.rows = n;
+    if (verify_reads()) {
+      auto full = count_tables(conn_, std::nullopt);
+      for (const auto& [name, t] : now)
+        if (!full.count(name) || full[name] != t.rows)
+          throw std::logic_error("pgmt: a row count of changes only differs from a full count for " + name);
+    }
+  });
+  rows_ = std::move(now);
+  dirty_.clear();
+  all_dirty_ = false;
   std::map<std::string, long long> out;
-  for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)] = std::stoll(r.value(i, 1));
+  for (const auto& [name, t] : rows_) out[name] = t.rows;
   return out;
+}
+
+void catalog_reader::store() {
+  if (!last_) read();
+  if (rows_.empty() || all_dirty_ || !dirty_.empty()) counts();
+  // Only what changed since what is stored: a state is one migration away from the one it was cloned from.
+  nlohmann::json drop = nlohmann::json::array(), put = nlohmann::json::array();
+  auto stored_value = [&](const std::string& kind, const std::string& name) -> const catalog::object* {
+    if (!stored_) return nullptr;
+    auto c = stored_->objects.find(kind);
+    if (c == stored_->objects.end()) return nullptr;
+    auto o = c->second.find(name);
+    return o == c->second.end() ? nullptr : &o->second;
+  };
+  if (stored_)
+    for (const auto& [kind, objects] : stored_->objects)
+      for (const auto& [name, o] : objects) {
+        auto c = last_->objects.find(kind);
+        if (c == last_->objects.end() || !c->second.count(name)) drop.push_back({kind, name});
+      }
+  for (const auto& [kind, objects] : last_->objects)
+    for (const auto& [name, o] : objects) {
+      const catalog::object* s = stored_value(kind, name);
+      if (!s || s->oid != o.oid || s->fingerprint != o.fingerprint || s->value != o.value)
+        put.push_back({kind, name, o.oid, o.fingerprint, o.value});
+    }
+  for (const auto& [name, t] : stored_rows_)
+    if (!rows_.count(name)) drop.push_back({"rows", name});
+  for (const auto& [name, t] : rows_) {
+    auto s = stored_rows_.find(name);
+    if (s == stored_rows_.end() || s->second.oid != t.oid || s->second.fingerprint != t.fingerprint ||
+        s->second.rows != t.rows)
+      put.push_back({"rows", name, t.oid, t.fingerprint, std::to_string(t.rows)});
+  }
+  if (!stored_) {
+    put.push_back({"format", "", "0", "", format_tag()});
+    put.push_back({"global", "", "0", "", last_->global});
+  } else if (stored_->global != last_->global) {
+    put.push_back({"global", "", "0", "", last_->global});
+  }
+  conn_.exec("begin");
+  try {
+    if (!stored_) {
+      conn_.exec(
+          "create table if not exists pgmt.catalog_cache (kind text, name text, oid oid, fingerprint text, "
+          "value text, primary key (kind, name));"
+          "truncate pgmt.catalog_cache");
+    }
+    if (!drop.empty())
+      conn_.exec_params(
+          "delete from pgmt.catalog_cache c using jsonb_array_elements($1::jsonb) d "
+          "where c.kind = d->>0 and c.name = d->>1",
+          {drop.dump()});
+    if (!put.empty())
+      conn_.exec_params(
+          "insert into pgmt.catalog_cache select d->>0, d->>1, (d->>2)::oid, d->>3, d->>4 "
+          "from jsonb_array_elements($1::jsonb) d on conflict (kind, name) do update set oid = excluded.oid, "
+          "fingerprint = excluded.fingerprint, value = excluded.value",
+          {put.dump()});
+    conn_.exec("commit");
+  } catch (...) {
+    try {
+      conn_.exec("rollback");
+    } catch (...) {
+    }
+    throw;
+  }
+  stored_ = last_;
+  stored_rows_ = rows_;
+}
+
+std::vector<difference> diff_catalogs(const catalog& expected, const catalog& actual, const diff_words& words) {
+  // Only the objects whose text differs are parsed; the diff is that of the two snapshots.
+  nlohmann::json a = nlohmann::json::object(), b = nlohmann::json::object();
+  static const std::map<std::string, catalog::object> none;
+  std::set<std::string> kinds;
+  for (const auto& [k, v] : expected.objects) kinds.insert(k);
+  for (const auto& [k, v] : actual.objects) kinds.insert(k);
+  for (const auto& kind : kinds) {
+    auto ei = expected.objects.find(kind);
+    auto ai = actual.objects.find(kind);
+    const auto& x = ei == expected.objects.end() ? none : ei->second;
+    const auto& y = ai == actual.objects.end() ? none : ai->second;
+    for (const auto& [name, o] : x) {
+      auto it = y.find(name);
+      if (it == y.end()) {
+        a[kind][name] = nlohmann::json::parse(o.value);
+      } else if (it->second.value != o.value) {
+        a[kind][name] = nlohmann::json::parse(o.value);
+        b[kind][name] = nlohmann::json::parse(it->second.value);
+      }
+    }
+    for (const auto& [name, o] : y)
+      if (!x.count(name)) b[kind][name] = nlohmann::json::parse(o.value);
+  }
+  return diff_snapshots(a, b, words);
 }
 
 // ---- diff ----

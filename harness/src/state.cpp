@@ -1,6 +1,7 @@
 #include "pgmt/state.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/snapshot.hpp"
 #include "pgmt/text.hpp"
 
 #include <unistd.h>
@@ -205,12 +206,16 @@ void state_cache::build(std::size_t k) {
   }
   try {
     connection c(server_.conninfo(name));
+    catalog_reader reader(c);
     if (k == 0) {
       ensure_tracking_table(c);
       run_sources(c, suite_.fixture_sources(), suite_, "fixture");
+      reader.wrote(std::nullopt);
     } else {
-      apply_migration(c, set_.migrations[k - 1], suite_);
+      reader.wrote(apply_migration(c, set_.migrations[k - 1], suite_).written);
     }
+    // Clones of the state start from its catalog, so checks re-read only what they change.
+    reader.store();
   } catch (const script_error& e) {
     drop(name);
     throw state_error(k, k == 0 ? "fixtures" : set_.migrations[k - 1].id(), e.diag());

@@ -157,6 +157,88 @@ TEST_F(Snapshot, AclsCompareByMeaning) {
   EXPECT_TRUE(diff_snapshots(before, after, {"missing", "extra", "changed"}).empty());
 }
 
+// Each change below leaves some objects' catalog rows as they were; a reader
+// re-reads only the others and must still see what a full read sees.
+TEST_F(Snapshot, ReadingChangesOnlyEqualsAFullRead) {
+  catalog_reader reader(*conn_);
+  EXPECT_EQ(snapshot_text(reader.read().snapshot()), snapshot_text(snap_));
+  const std::vector<std::string> changes = {
+      "comment on column app.users.name is null",
+      "comment on schema app is 'renamed comment'",
+      "alter table app.users alter column name drop default",
+      "alter table app.users alter column name set default 'nobody'",
+      "alter sequence app.counter owned by app.users.id",
+      "alter sequence app.counter owned by none",
+      "alter type app.mood add value 'meh' after 'sad'",
+      "alter function app.touch() set search_path = pg_catalog",
+      "alter policy users_self on app.users using (id = 2)",
+      "drop policy users_self on app.users",
+      "create index events_at_idx on app.events (at)",
+      "alter index app.events_at_idx rename to events_when_idx",
+      "alter table app.users rename column name to display_name",
+      "alter table app.events rename to happenings",
+      "alter schema app rename to application",
+      "alter schema application rename to app",
+      "grant select on app.users to public",
+      "revoke usage on schema app from public",
+      "alter table app.users disable row level security",
+      "create role pgmt_reader_test_role",
+      "alter table app.happenings owner to pgmt_reader_test_role",
+      "alter table app.happenings owner to current_user",
+      "drop role pgmt_reader_test_role",
+      "alter domain app.email drop not null",
+      "alter table app.users add column extra int",
+      "alter table app.users drop column extra",
+      "alter materialized view app.user_count rename to user_total",
+      "create or replace view app.user_names with (security_invoker = true) as select id, upper(display_name) as name from app.users",
+      "alter type app.pair rename attribute a to first",
+      "drop extension pgcrypto",
+  };
+  for (const auto& sql : changes) {
+    conn_->exec(sql);
+    const std::string full = snapshot_text(take_snapshot(*conn_));
+    EXPECT_EQ(snapshot_text(reader.read().snapshot()), full) << "after: " << sql;
+  }
+}
+
+// A stored catalog travels with clones: reading a clone re-reads nothing,
+// and after a change only the changed objects.
+TEST_F(Snapshot, ClonesStartFromTheStoredCatalog) {
+  {
+    catalog_reader reader(*conn_);
+    reader.read();
+    reader.counts();
+    reader.store();
+  }
+  connection maint(test::shared_server().conninfo());
+  conn_->exec("drop event trigger if exists app_ddl");  // no connection to the template may stay
+  conn_.reset();
+  const std::string copy = db_ + "_stored";
+  maint.exec("drop database if exists " + copy);
+  maint.exec("create database " + copy + " template " + db_);
+  connection c(test::shared_server().conninfo(copy));
+  catalog_reader reader(c);
+  const catalog first = reader.read();
+  EXPECT_EQ(reader.objects_read(), 0u);
+  EXPECT_EQ(snapshot_text(first.snapshot()), snapshot_text(take_snapshot(c)));
+  c.exec("create table app.extra (id int primary key); insert into app.extra values (1), (2)");
+  reader.wrote(std::vector<std::string>{"app.extra"});
+  const catalog& second = reader.read();
+  EXPECT_EQ(reader.objects_read(), 2u);  // the table and its primary key
+  auto diffs = diff_catalogs(first, second, {"missing", "extra", "changed"});
+  ASSERT_EQ(diffs.size(), 2u);
+  EXPECT_EQ(diffs[0].line, "table app.extra: extra");
+  auto counts = reader.counts();
+  EXPECT_EQ(counts["app.extra"], 2);
+  EXPECT_EQ(counts, row_counts(c));
+  // A write the reader was told of is counted again; one in a table it was not told of is not.
+  c.exec("insert into app.users (email, name) values ('c@x', 'c')");
+  reader.wrote(std::vector<std::string>{"app.users"});
+  EXPECT_EQ(reader.counts()["app.users"], 1);
+  c.exec("truncate app.users");  // a new relfilenode: counted again without being told
+  EXPECT_EQ(reader.counts()["app.users"], 0);
+}
+
 TEST_F(Snapshot, RowCountsOfUserTables) {
   conn_->exec("insert into app.users (email, name) values ('a@x', 'a'), ('b@x', 'b')");
   auto counts = row_counts(*conn_);

@@ -108,6 +108,10 @@ struct run_stats {
   std::size_t statements = 0;
   tx_mode mode = tx_mode::single_transaction;
   std::chrono::duration<double, std::milli> elapsed{0};
+  /// The tables (schema.name) the source inserted into or deleted from, read
+  /// from the transaction's statistics; nullopt when it ran outside one
+  /// transaction or the server does not count (track_counts off).
+  std::optional<std::vector<std::string>> written;
 };
 
 /// Runs src on conn. On failure rolls back what it opened and throws

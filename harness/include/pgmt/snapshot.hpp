@@ -6,12 +6,73 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace pgmt {
 
 class connection;
+
+/// A database's catalog as pgmt reads it: each object's description (the
+/// compact JSON text of one snapshot entry) with its OID and a fingerprint of
+/// the catalog rows it was read from. A clone keeps both, so a later read of
+/// the same database, or of a clone, re-reads only objects whose rows changed.
+struct catalog {
+  struct object {
+    std::string oid;
+    std::string fingerprint;
+    std::string value;
+  };
+  std::map<std::string, std::map<std::string, object>> objects;  ///< category -> name -> object
+  /// Roles and other named things descriptions mention (collations, operators,
+  /// ...): when it changes, everything is read again.
+  std::string global;
+  /// The snapshot: what take_snapshot gives for the same database.
+  [[nodiscard]] nlohmann::json snapshot() const;
+};
+
+/// Reads the whole catalog of conn's database.
+catalog read_catalog(connection& conn);
+
+/// Reads the catalog and the row counts of one connection's database again
+/// and again; each read re-reads only what changed since the one before.
+/// PGMT_VERIFY_CATALOG=1 checks every such read against a full one.
+class catalog_reader {
+ public:
+  /// Starts from what store() saved in this database (or in the database it
+  /// was cloned from), when there is something.
+  explicit catalog_reader(connection& conn);
+  /// The catalog now.
+  const catalog& read();
+  /// Exact row counts now, by qualified table name. Tables whose catalog row
+  /// is unchanged and that no script wrote are not counted again.
+  std::map<std::string, long long> counts();
+  /// Tells what a script run on the connection wrote: the tables it inserted
+  /// into or deleted from, or nullopt when that is not known.
+  void wrote(const std::optional<std::vector<std::string>>& tables);
+  /// Saves the catalog and counts in the database (pgmt.catalog_cache), so
+  /// that readers of its clones start from them.
+  void store();
+  /// How many objects the last read() read in full (the rest were unchanged).
+  [[nodiscard]] std::size_t objects_read() const noexcept { return objects_read_; }
+
+ private:
+  struct table_rows {
+    std::string oid;
+    std::string fingerprint;
+    long long rows = 0;
+  };
+  connection& conn_;
+  std::optional<catalog> last_;
+  std::optional<catalog> stored_;
+  std::map<std::string, table_rows> rows_;
+  std::map<std::string, table_rows> stored_rows_;
+  std::set<std::string> dirty_;
+  bool all_dirty_ = false;
+  std::size_t objects_read_ = 0;
+};
 
 /// Reads the snapshot of conn's database: schemas, extensions, types, tables
 /// (columns in logical order), constraints, indexes, views, sequences,
@@ -47,6 +108,9 @@ struct difference {
 /// Object-by-object differences from expected to actual, in a stable order.
 std::vector<difference> diff_snapshots(const nlohmann::json& expected, const nlohmann::json& actual,
                                        const diff_words& words);
+
+/// The same differences as diff_snapshots of the two catalogs' snapshots.
+std::vector<difference> diff_catalogs(const catalog& expected, const catalog& actual, const diff_words& words);
 
 /// Writes the full material of diffs (both sides of every changed object) to
 /// path; returns path.
