@@ -14,6 +14,7 @@ disposable PostgreSQL server.
     pgmt_add_migration_tests(<suite>
       MIGRATIONS_DIR <dir>
       [LAYOUT auto|flat|paired|split|folders|sections]
+      [PROFILE supabase]
       [FIXTURES <file-or-dir>...]
       [SEEDS <file-or-dir>...]
       [IDEMPOTENCY AUTO|ON|OFF]
@@ -57,6 +58,18 @@ disposable PostgreSQL server.
 
   ``FIXTURES``
     SQL files, or folders of them, loaded in order before the first migration.
+
+  ``PROFILE``
+    Fixtures pgmt carries for a kind of project, loaded before ``FIXTURES``.
+    ``supabase`` gives a plain PostgreSQL server what Supabase migrations take
+    for granted: the roles ``anon``, ``authenticated``, ``service_role``,
+    ``authenticator`` and ``supabase_admin``; the schemas ``auth``,
+    ``storage`` and ``extensions`` (with ``uuid-ossp`` and ``pgcrypto``, on
+    the ``search_path``); ``auth.users``, ``auth.uid()``, ``auth.role()``,
+    ``auth.email()``, ``auth.jwt()``; ``storage.buckets``,
+    ``storage.objects`` and the ``storage.foldername``/``filename``/
+    ``extension`` helpers; Supabase's default privileges on ``public``; the
+    ``supabase_realtime`` publication.
 
   ``SEEDS``
     SQL files, or folders of them, loaded after the last migration by the
@@ -114,7 +127,7 @@ endfunction()
 
 function(pgmt_add_migration_tests suite)
   set(options "")
-  set(one_value MIGRATIONS_DIR LAYOUT STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
+  set(one_value MIGRATIONS_DIR LAYOUT PROFILE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
     IDEMPOTENCY SNAPSHOT DATA_DIR)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
@@ -123,7 +136,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -153,6 +166,15 @@ function(pgmt_add_migration_tests suite)
   set(layouts auto flat paired split folders sections)
   if(NOT arg_LAYOUT IN_LIST layouts)
     message(FATAL_ERROR "${where}: LAYOUT \"${arg_LAYOUT}\" is not one of: ${layouts}")
+  endif()
+
+  set(profile "")
+  if(DEFINED arg_PROFILE)
+    set(profiles supabase)
+    if(NOT arg_PROFILE IN_LIST profiles)
+      message(FATAL_ERROR "${where}: PROFILE \"${arg_PROFILE}\" is not one of: ${profiles}")
+    endif()
+    set(profile "${arg_PROFILE}")
   endif()
 
   if(NOT DEFINED arg_IDEMPOTENCY)
@@ -229,7 +251,7 @@ function(pgmt_add_migration_tests suite)
   string(JSON json SET "${json}" name "\"${name}\"")
   foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
       "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
-      "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}")
+      "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")

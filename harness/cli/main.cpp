@@ -1,6 +1,7 @@
 // The pgmt command: what CTest runs, and what people run without CMake.
 #include "pgmt/checks.hpp"
 #include "pgmt/pg.hpp"
+#include "pgmt/profiles.hpp"
 #include "pgmt/report.hpp"
 #include "pgmt/server.hpp"
 #include "pgmt/snapshot.hpp"
@@ -26,6 +27,7 @@ struct suite_options {
   std::string suite_file;
   std::string migrations;
   std::string layout = "auto";
+  std::string profile;
   std::vector<std::string> fixtures;
   std::vector<std::string> seeds;
   std::string statement_timeout;
@@ -40,6 +42,7 @@ struct suite_options {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
     app->add_option("--migrations", migrations, "Migrations folder (instead of --suite)");
     app->add_option("--layout", layout, "auto, flat, paired, split, folders or sections");
+    app->add_option("--profile", profile, "Fixtures for a kind of project, loaded first: supabase");
     app->add_option("--fixture", fixtures,
                     "SQL file or folder loaded before the first migration (repeatable)");
     app->add_option("--seed", seeds,
@@ -67,6 +70,10 @@ struct suite_options {
     if (!migrations.empty() && !suite_file.empty())
       s.migrations_dir = fs::absolute(migrations).lexically_normal();
     if (layout != "auto") s.forced_layout = parse_layout(layout);
+    if (!profile.empty()) {
+      profile_sources(profile);  // an unknown name is an error now, not at the first check
+      s.profile = profile;
+    }
     for (const auto& f : fixtures) s.fixtures.push_back(fs::absolute(f).lexically_normal());
     for (const auto& f : seeds) s.seeds.push_back(fs::absolute(f).lexically_normal());
     if (!statement_timeout.empty()) s.statement_timeout = parse_duration(statement_timeout);

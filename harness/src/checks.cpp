@@ -342,7 +342,8 @@ check_result check_reset(state_cache& cache) {
     return check_result::fail({e.diag().format()});
   }
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
-  return check_result::pass("built from nothing: " + std::to_string(s.fixtures.size()) +
+  return check_result::pass("built from nothing: " + (s.profile.empty() ? "" : "the " + s.profile + " profile, ") +
+                            std::to_string(s.fixtures.size()) +
                             " fixture path(s), " + std::to_string(set.migrations.size()) + " migrations, " +
                             std::to_string(seeds) + " seed file(s) in " + ms(took));
 }

@@ -8,7 +8,10 @@
 
 #include <cctype>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <regex>
+#include <set>
 
 namespace pgmt {
 
@@ -367,6 +370,47 @@ std::chrono::milliseconds parse_duration(std::string_view text) {
   return std::chrono::milliseconds(n);
 }
 
+// The extension a failed CREATE EXTENSION could not find on the server.
+std::optional<std::string> missing_extension(const server_diagnostics& sd) {
+  static const std::regex not_available("extension \"([^\"]+)\" is not available");
+  static const std::regex no_control("could not open extension control file \"[^\"]*/([^/\"]+)\\.control\"");
+  std::smatch m;
+  if (std::regex_search(sd.message, m, not_available)) return m[1].str();
+  if (std::regex_search(sd.message, m, no_control)) return m[1].str();
+  return std::nullopt;
+}
+
+// What to install for an extension the server lacks.
+std::string extension_advice(const std::string& ext, int server_version_num) {
+  const std::string major = std::to_string(server_version_num / 10000);
+  static const std::map<std::string, std::string> debian = {
+      {"vector", "pgvector"}, {"postgis", "postgis-3"}, {"postgis_topology", "postgis-3"},
+      {"pg_cron", "cron"},    {"http", "http"},         {"pgtap", "pgtap"},
+      {"pg_partman", "partman"}, {"pg_repack", "repack"}, {"hypopg", "hypopg"},
+      {"pg_hint_plan", "pg-hint-plan"}, {"plv8", "plv8"}, {"pgrouting", "pgrouting"},
+      {"rum", "rum"}, {"pg_hashids", "hashids"}, {"orafce", "orafce"}, {"pgaudit", "pgaudit"}};
+  static const std::set<std::string> supabase_only = {
+      "pg_net", "pgsodium", "supabase_vault", "pg_graphql", "pg_jsonschema", "wrappers", "pg_stat_monitor",
+      "pg_tle", "pgjwt", "index_advisor", "pg_later", "timescaledb"};
+  std::string advice = "the server (PostgreSQL " + format_server_version(server_version_num) +
+                       ") has no extension \"" + ext + "\"; install it where the server runs";
+  if (auto it = debian.find(ext); it != debian.end())
+    return advice + ": on Debian or Ubuntu, apt-get install postgresql-" + major + "-" + it->second;
+  if (supabase_only.count(ext))
+    return advice + " (Debian has no package for it; build it from its project), or keep the migration "
+                    "that needs it out of the tests";
+  return advice + " (on Debian or Ubuntu its package is usually postgresql-" + major + "-" + ext + ")";
+}
+
+// Errors that say a Supabase object is missing.
+bool looks_like_supabase(const std::string& message) {
+  static const std::regex pattern(
+      "(schema \"(auth|storage|extensions)\" does not exist|relation \"(auth|storage)\\.[a-z_]+\" does "
+      "not exist|function (auth|storage)\\.[a-z_]+\\(|role \"(anon|authenticated|service_role|"
+      "supabase_admin|authenticator)\" does not exist|publication \"supabase_realtime\" does not exist)");
+  return std::regex_search(message, pattern);
+}
+
 diagnostic diagnose(const sql_source& src, const statement& st, const sql_error& e, int server_version_num,
                     const run_options& opts) {
   const auto& sd = e.diagnostics();
@@ -431,6 +475,12 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   if (sd.sqlstate == "42601")
     d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
                       "; syntax or objects of a newer version fail here");
+  if (auto ext = missing_extension(sd)) d.notes.push_back(extension_advice(*ext, server_version_num));
+  if (looks_like_supabase(sd.message))
+    d.notes.push_back(
+        "Supabase migrations expect what Supabase provides (auth, storage, extensions, the anon, "
+        "authenticated and service_role roles): use the supabase profile (PROFILE supabase in CMake, "
+        "--profile supabase for pgmt)");
   return d;
 }
 

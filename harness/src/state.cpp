@@ -140,13 +140,20 @@ state_cache::state_cache(server_info server, suite s, migration_set set)
       throw input_error("PGMT_MAX_STATES must be a number of at least 2, not \"" + std::string(cap) + "\"");
   }
   // S(k) is named after everything it is made of, so an edited file never reuses a stale state.
-  std::string acc = "pgmt-state-v1";
+  std::string acc = "pgmt-state-v1|options:" + suite_.session_options();
   for (const auto& f : suite_.fixture_sources()) acc += "|fixture:" + migration_checksum(f.text);
   keys_.push_back(sha256_hex(acc));
   for (const auto& m : set_.migrations) {
     acc = keys_.back() + "|" + m.version + ":" + m.checksum + (m.up.no_transaction ? ":nt" : "");
     keys_.push_back(sha256_hex(acc));
   }
+}
+
+std::string state_cache::conninfo(const std::string& db) const {
+  std::string ci = server_.conninfo(db);
+  if (auto options = suite_.session_options(); !options.empty())
+    ci += " " + make_conninfo({{"options", options}});
+  return ci;
 }
 
 std::string state_cache::template_name(std::size_t k) const {
@@ -205,7 +212,7 @@ void state_cache::build(std::size_t k) {
     }
   }
   try {
-    connection c(server_.conninfo(name));
+    connection c(conninfo(name));
     catalog_reader reader(c);
     if (k == 0) {
       ensure_tracking_table(c);

@@ -1,5 +1,6 @@
 #include "pgmt/suite.hpp"
 
+#include "pgmt/profiles.hpp"
 #include "pgmt/text.hpp"
 
 #include <algorithm>
@@ -57,6 +58,14 @@ suite suite::from_file(const fs::path& file) {
     s.name = j.value("name", s.name);
     s.migrations_dir = abs(j.at("migrations_dir").get<std::string>());
     s.forced_layout = parse_layout(j.value("layout", std::string("auto")));
+    s.profile = j.value("profile", std::string());
+    if (!s.profile.empty()) {
+      try {
+        profile_sources(s.profile);
+      } catch (const input_error& e) {
+        throw input_error(display_path(file) + ": " + e.what());
+      }
+    }
     for (const auto& f : j.value("fixtures", std::vector<std::string>{})) s.fixtures.push_back(abs(f));
     for (const auto& f : j.value("seeds", std::vector<std::string>{})) s.seeds.push_back(abs(f));
     if (j.contains("statement_timeout"))
@@ -82,6 +91,7 @@ nlohmann::json suite::to_json() const {
   j["name"] = name;
   j["migrations_dir"] = migrations_dir.string();
   j["layout"] = to_string(forced_layout);
+  j["profile"] = profile;
   j["fixtures"] = nlohmann::json::array();
   for (const auto& f : fixtures) j["fixtures"].push_back(f.string());
   j["seeds"] = nlohmann::json::array();
@@ -95,7 +105,14 @@ nlohmann::json suite::to_json() const {
   return j;
 }
 
-std::vector<sql_source> suite::fixture_sources() const { return load_sources(fixtures, "fixture"); }
+std::vector<sql_source> suite::fixture_sources() const {
+  std::vector<sql_source> out;
+  if (!profile.empty()) out = profile_sources(profile);
+  for (auto& src : load_sources(fixtures, "fixture")) out.push_back(std::move(src));
+  return out;
+}
+
+std::string suite::session_options() const { return profile.empty() ? "" : profile_session_options(profile); }
 std::vector<sql_source> suite::seed_sources() const { return load_sources(seeds, "seed"); }
 migration_set suite::discover_migrations() const { return discover(migrations_dir, forced_layout); }
 

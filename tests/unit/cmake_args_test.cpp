@@ -55,7 +55,8 @@ INSTANTIATE_TEST_SUITE_P(
                       bad_case{"odd_properties", "PROPERTIES takes name/value pairs"},
                       bad_case{"bad_suite_name", "suite name \"my app\" must be"},
                       bad_case{"duplicate_suite", "a suite named \"app\" is already registered"},
-                      bad_case{"missing_seed", "SEEDS path"}),
+                      bad_case{"missing_seed", "SEEDS path"},
+                      bad_case{"bad_profile", "PROFILE \"firebase\" is not one of: supabase"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -68,7 +68,7 @@ class state_cache {
   /// Name of the template database for S(k).
   [[nodiscard]] std::string template_name(std::size_t k) const;
   /// A connection string for database db.
-  [[nodiscard]] std::string conninfo(const std::string& db) const { return server_.conninfo(db); }
+  [[nodiscard]] std::string conninfo(const std::string& db) const;
 
   [[nodiscard]] const suite& config() const noexcept { return suite_; }
   [[nodiscard]] const migration_set& migrations() const noexcept { return set_; }

@@ -20,6 +20,8 @@ struct suite {
   std::string name = "suite";
   std::filesystem::path migrations_dir;
   layout forced_layout = layout::automatic;
+  /// A profile of fixtures/ ("supabase"), loaded before the suite's own fixtures; empty: none.
+  std::string profile;
   std::vector<std::filesystem::path>
       fixtures;  ///< files or folders of .sql, loaded before the first migration
   std::vector<std::filesystem::path>
@@ -38,8 +40,11 @@ struct suite {
   /// The JSON form.
   [[nodiscard]] nlohmann::json to_json() const;
 
-  /// The fixture files in load order (a folder gives its .sql files in byte order).
+  /// The fixture files in load order: the profile's, then the suite's (a
+  /// folder gives its .sql files in byte order).
   [[nodiscard]] std::vector<sql_source> fixture_sources() const;
+  /// Settings every session starts with (libpq options), from the profile.
+  [[nodiscard]] std::string session_options() const;
   /// The seed files in load order.
   [[nodiscard]] std::vector<sql_source> seed_sources() const;
   /// The migration set of migrations_dir.
