@@ -20,6 +20,7 @@ disposable PostgreSQL server.
       [IDEMPOTENCY AUTO|ON|OFF]
       [SNAPSHOT <file>]
       [DATA_DIR <dir>]
+      [RLS_DIR <dir>]
       [STATEMENT_TIMEOUT <duration>]
       [LOCK_TIMEOUT <duration>]
       [LABELS <label>...]
@@ -87,6 +88,14 @@ disposable PostgreSQL server.
     ``pgmt snapshot --update --suite <build>/pgmt_suites/<suite>/suite.json``
     rewrites it.
 
+  ``RLS_DIR``
+    A folder of row level security assertion files: ``<version>.json`` (or
+    ``<version>_<name>.json``) for a migration, run on the state after it
+    as ``<prefix><suite>.<version>.rls``; ``final.json``, run on the reset
+    state (every migration and the seeds) as ``<prefix><suite>.rls``; and
+    ``users.json``, users every file may run as. A file that matches no
+    migration fails the ``discover`` test.
+
   ``DATA_DIR``
     A folder of data files, ``<version>.sql`` or ``<version>_<name>.sql``,
     loaded before the round trip of that migration so the round trip proves
@@ -128,7 +137,7 @@ endfunction()
 function(pgmt_add_migration_tests suite)
   set(options "")
   set(one_value MIGRATIONS_DIR LAYOUT PROFILE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
-    IDEMPOTENCY SNAPSHOT DATA_DIR)
+    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
 
@@ -136,7 +145,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -199,6 +208,15 @@ function(pgmt_add_migration_tests suite)
     endif()
   endif()
 
+  set(rls_dir "")
+  if(DEFINED arg_RLS_DIR)
+    cmake_path(ABSOLUTE_PATH arg_RLS_DIR BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+      OUTPUT_VARIABLE rls_dir)
+    if(NOT IS_DIRECTORY "${rls_dir}")
+      message(FATAL_ERROR "${where}: RLS_DIR \"${rls_dir}\" is not a folder")
+    endif()
+  endif()
+
   foreach(kw STATEMENT_TIMEOUT LOCK_TIMEOUT)
     if(DEFINED arg_${kw} AND NOT arg_${kw} MATCHES "^[0-9]+(ms|s|min|h)?$")
       message(FATAL_ERROR "${where}: ${kw} \"${arg_${kw}}\" is not a duration; write a number with ms, s, min or h (30s)")
@@ -251,7 +269,8 @@ function(pgmt_add_migration_tests suite)
   string(JSON json SET "${json}" name "\"${name}\"")
   foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
       "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
-      "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}")
+      "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}"
+      "rls_dir;${rls_dir}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")

@@ -23,9 +23,23 @@ foreach(_pgmt_line IN LISTS _pgmt_lines)
   if(_pgmt_line STREQUAL "")
     continue()
   endif()
-  # "<version> apply [idempotency] [roundtrip]"
+  # "<version> apply [idempotency] [roundtrip] [rls]", then "* <suite check>..."
   string(REPLACE " " ";" _pgmt_words "${_pgmt_line}")
   list(POP_FRONT _pgmt_words _pgmt_v)
+  if(_pgmt_v STREQUAL "*")
+    foreach(_pgmt_check IN LISTS _pgmt_words)
+      set(_pgmt_test "${PGMT_NAME}.${_pgmt_check}")
+      add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"
+        --server-state "${PGMT_STATE_FILE}")
+      set_tests_properties("${_pgmt_test}" PROPERTIES
+        FIXTURES_REQUIRED "${PGMT_FIXTURE}"
+        LABELS "${PGMT_LABELS};${_pgmt_check}"
+        SKIP_RETURN_CODE 77
+        WORKING_DIRECTORY "${PGMT_WORKDIR}"
+        ${PGMT_PROPERTIES})
+    endforeach()
+    continue()
+  endif()
   foreach(_pgmt_check IN LISTS _pgmt_words)
     set(_pgmt_test "${PGMT_NAME}.${_pgmt_v}.${_pgmt_check}")
     add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"

@@ -37,6 +37,7 @@ struct suite_options {
   std::string data_dir;
   std::string output_dir;
   std::string idempotency;
+  std::string rls_dir;
 
   void add_to(CLI::App* app) {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
@@ -53,6 +54,7 @@ struct suite_options {
     app->add_option("--snapshot", snapshot, "The committed snapshot file (drift)");
     app->add_option("--data", data_dir, "Folder of per-migration data files loaded before round trips");
     app->add_option("--idempotency", idempotency, "auto, on or off");
+    app->add_option("--rls", rls_dir, "Folder of RLS assertion files (<version>.json, users.json, final.json)");
     app->add_option("--output-dir", output_dir,
                     "Where diff files go (default: a private folder under the runtime folder)");
   }
@@ -82,6 +84,7 @@ struct suite_options {
     if (!output_dir.empty()) s.output_dir = fs::absolute(output_dir).lexically_normal();
     if (!snapshot.empty()) s.snapshot_file = fs::absolute(snapshot).lexically_normal();
     if (!data_dir.empty()) s.data_dir = fs::absolute(data_dir).lexically_normal();
+    if (!rls_dir.empty()) s.rls_dir = fs::absolute(rls_dir).lexically_normal();
     if (!idempotency.empty()) {
       if (idempotency != "auto" && idempotency != "on" && idempotency != "off")
         throw input_error("--idempotency must be auto, on or off, not \"" + idempotency + "\"");
@@ -149,7 +152,7 @@ server_handle get_server(const std::string& state) {
 }
 
 std::string unknown_check(const std::string& kind) {
-  return "unknown check \"" + kind + "\"; this version has apply, idempotency, roundtrip, reset and drift";
+  return "unknown check \"" + kind + "\"; this version has apply, idempotency, roundtrip, rls, reset and drift";
 }
 
 // Runs one check by name; index is the migration's position (unused for suite checks).
@@ -157,6 +160,7 @@ check_result run_check(const std::string& kind, state_cache& cache, std::size_t 
   if (kind == "apply") return check_apply(cache, index);
   if (kind == "idempotency") return check_idempotency(cache, index);
   if (kind == "roundtrip") return check_roundtrip(cache, index);
+  if (kind == "rls") return check_rls(cache, index);
   if (kind == "reset") return check_reset(cache);
   if (kind == "drift") return check_drift(cache);
   throw input_error(unknown_check(kind));
@@ -166,17 +170,24 @@ bool per_migration(const std::string& kind) {
   return kind == "apply" || kind == "idempotency" || kind == "roundtrip";
 }
 
+// Suite checks besides reset and drift.
+check_result run_suite_check(const std::string& kind, state_cache& cache) {
+  if (kind == "rls") return check_rls_final(cache);
+  throw input_error(unknown_check(kind));
+}
+
 int cmd_check(const std::string& kind, const suite_options& so, const std::string& version,
               const std::string& state) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
   std::size_t index = 0;
   std::string test_name;
-  if (per_migration(kind)) {
+  const bool suite_level = (kind == "rls" && version.empty()) || kind == "reset" || kind == "drift";
+  if (per_migration(kind) || (kind == "rls" && !version.empty())) {
     if (version.empty()) throw input_error("check " + kind + " needs --migration VERSION");
     index = set.index_of(version);
     test_name = s.name + "." + set.migrations[index].version + "." + kind;
-  } else if (kind == "reset" || kind == "drift") {
+  } else if (suite_level) {
     test_name = s.name + "." + kind;
   } else {
     throw input_error(unknown_check(kind));
@@ -184,7 +195,9 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   server_handle srv = get_server(state);
   std::cout << "pgmt: " << test_name << " on " << srv.info.describe() << "\n";
   state_cache cache(srv.info, s, std::move(set));
-  check_result r = run_check(kind, cache, index);
+  check_result r = !suite_level            ? run_check(kind, cache, index)
+                   : kind == "reset" || kind == "drift" ? run_check(kind, cache, index)
+                                                       : run_suite_check(kind, cache);
   print_result(std::cout, test_name, r);
   if (r.outcome == check_result::status::failed && !state.empty())
     std::ofstream(failed_marker(state)) << test_name << "\n";
@@ -201,6 +214,14 @@ int cmd_list(const suite_options& so, bool versions_only, bool with_checks) {
       std::cout << m.version;
       for (const auto& c : checks_for(s, set, i)) std::cout << " " << c;
       std::cout << "\n";
+      if (i + 1 == set.migrations.size()) {
+        auto extra = suite_checks(s, set);
+        if (!extra.empty()) {
+          std::cout << "*";
+          for (const auto& c : extra) std::cout << " " << c;
+          std::cout << "\n";
+        }
+      }
     } else if (versions_only) {
       std::cout << m.version << "\n";
     } else {
@@ -242,6 +263,8 @@ int cmd_test(const suite_options& so) {
       tally(s.name + "." + cache.migrations().migrations[i].version + "." + kind, run_check(kind, cache, i));
   tally(s.name + ".reset", check_reset(cache));
   if (!s.snapshot_file.empty()) tally(s.name + ".drift", check_drift(cache));
+  for (const auto& kind : suite_checks(cache.config(), cache.migrations()))
+    tally(s.name + "." + kind, run_suite_check(kind, cache));
   fs::path kept = srv->stop(failed > 0);
   if (!kept.empty()) std::cout << "pgmt: kept the server folder \"" << kept.string() << "\" (PGMT_KEEP)\n";
   std::cout << passed << " passed, " << failed << " failed"
@@ -322,8 +345,9 @@ int main(int argc, char** argv) {
   suite_options so;
   auto* check = app.add_subcommand("check", "Run one check (what CTest runs)");
   std::string kind, version;
-  check->add_option("kind", kind, "apply, idempotency, roundtrip, reset or drift")->required();
-  check->add_option("--migration", version, "Version of the migration (apply, idempotency, roundtrip)");
+  check->add_option("kind", kind, "apply, idempotency, roundtrip, rls, reset or drift")->required();
+  check->add_option("--migration", version,
+                    "Version of the migration (apply, idempotency, roundtrip; rls without it runs final.json)");
   check->add_option("--server-state", state, "State file of a running server (default: start one)");
   so.add_to(check);
 

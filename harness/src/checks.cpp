@@ -1,12 +1,14 @@
 #include "pgmt/checks.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/rls.hpp"
 #include "pgmt/text.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 namespace pgmt {
@@ -100,7 +102,65 @@ std::vector<std::string> checks_for(const suite& s, const migration_set& set, st
   bool idem = s.idempotency == "on" || (s.idempotency == "auto" && !has_downs);
   if (idem && !m.not_idempotent) out.push_back("idempotency");
   if (has_downs && !(m.irreversible && !m.down)) out.push_back("roundtrip");
+  if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).by_version.count(m.version)) out.push_back("rls");
   return out;
+}
+
+std::vector<std::string> suite_checks(const suite& s, const migration_set& set) {
+  std::vector<std::string> out;
+  if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).final_file) out.push_back("rls");
+  return out;
+}
+
+namespace {
+
+check_result run_rls(state_cache& cache, const std::string& db_name, const rls_file& f) {
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  auto findings = run_rls_file(c, f, cache.config().profile);
+  if (!findings.empty()) return check_result::fail(findings);
+  std::set<std::string> users;
+  for (const auto& e : f.expect) users.insert(e.as);
+  std::string who;
+  for (const auto& u : users) who += (who.empty() ? "" : ", ") + u;
+  return check_result::pass(std::to_string(f.expect.size()) +
+                            (f.expect.size() == 1 ? " expectation" : " expectations") + " of " +
+                            display_path(f.path) + " held, as " + who);
+}
+
+}  // namespace
+
+check_result check_rls(state_cache& cache, std::size_t index) {
+  const auto& s = cache.config();
+  const migration& m = cache.migrations().migrations.at(index);
+  if (s.rls_dir.empty()) return check_result::skip("the suite has no RLS folder (RLS_DIR)");
+  rls_dir dir = scan_rls_dir(s.rls_dir, cache.migrations());
+  auto it = dir.by_version.find(m.version);
+  if (it == dir.by_version.end())
+    return check_result::skip("no assertion file for migration " + m.version + " in " + display_path(s.rls_dir));
+  rls_file f = load_rls_file(it->second, m.version, suite_rls_users(dir, s.profile), s.profile);
+  std::string db_name;
+  try {
+    db_name = cache.clone(index + 1, "rls");
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+  return run_rls(cache, db_name, f);
+}
+
+check_result check_rls_final(state_cache& cache) {
+  const auto& s = cache.config();
+  if (s.rls_dir.empty()) return check_result::skip("the suite has no RLS folder (RLS_DIR)");
+  rls_dir dir = scan_rls_dir(s.rls_dir, cache.migrations());
+  if (!dir.final_file) return check_result::skip("no final.json in " + display_path(s.rls_dir));
+  rls_file f = load_rls_file(*dir.final_file, "", suite_rls_users(dir, s.profile), s.profile);
+  std::string db_name;
+  try {
+    db_name = cache.clone_final("rlsfinal");
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+  return run_rls(cache, db_name, f);
 }
 
 check_result check_idempotency(state_cache& cache, std::size_t index) {
@@ -344,7 +404,8 @@ check_result check_reset(state_cache& cache) {
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
   return check_result::pass("built from nothing: " + (s.profile.empty() ? "" : "the " + s.profile + " profile, ") +
                             std::to_string(s.fixtures.size()) +
-                            " fixture path(s), " + std::to_string(set.migrations.size()) + " migrations, " +
+                            " fixture path(s), " + std::to_string(set.migrations.size()) +
+                            (set.migrations.size() == 1 ? " migration, " : " migrations, ") +
                             std::to_string(seeds) + " seed file(s) in " + ms(took));
 }
 

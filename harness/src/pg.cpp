@@ -81,6 +81,7 @@ std::string result::column_name(int c) const {
   const char* n = PQfname(res_.get(), c);
   return n ? n : "";
 }
+unsigned result::column_type(int c) const noexcept { return res_ ? PQftype(res_.get(), c) : 0; }
 bool result::is_null(int r, int c) const noexcept { return PQgetisnull(res_.get(), r, c) != 0; }
 std::string result::value(int r, int c) const {
   return std::string(PQgetvalue(res_.get(), r, c), PQgetlength(res_.get(), r, c));

@@ -266,6 +266,43 @@ void state_cache::evict(connection& maint) {
   }
 }
 
+std::string state_cache::clone_final(std::string_view purpose) {
+  const std::size_t n = set_.migrations.size();
+  std::string acc = keys_.back() + "|final";
+  for (const auto& src : suite_.seed_sources()) acc += "|seed:" + migration_checksum(src.text);
+  const std::string final_name = "pgmt_f_" + sha256_hex(acc).substr(0, 16);
+  {
+    connection maint(server_.conninfo("postgres"));
+    advisory_lock lock(maint, final_name);
+    if (!complete(maint, final_name)) {
+      maint.exec("drop database if exists \"" + final_name + "\"");
+      for (int attempt = 0;; ++attempt) {
+        try {
+          create_database(maint, create_db_sql(final_name, ensure(n)));
+          break;
+        } catch (const sql_error& e) {
+          if (!missing_database(e) || attempt >= 3) throw;
+        }
+      }
+      try {
+        connection c(conninfo(final_name));
+        run_sources(c, suite_.seed_sources(), suite_, "seed");
+      } catch (const script_error& e) {
+        drop(final_name);
+        throw state_error(n, "seeds", e.diag());
+      } catch (...) {
+        drop(final_name);
+        throw;
+      }
+      maint.exec("alter database \"" + final_name + "\" with is_template true allow_connections false");
+    }
+  }
+  std::string name = scratch_name(purpose);
+  connection maint(server_.conninfo("postgres"));
+  create_database(maint, create_db_sql(name, final_name));
+  return name;
+}
+
 std::string state_cache::create_empty(std::string_view purpose) {
   std::string name = scratch_name(purpose);
   connection maint(server_.conninfo("postgres"));

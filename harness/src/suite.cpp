@@ -76,6 +76,8 @@ suite suite::from_file(const fs::path& file) {
       s.snapshot_file = abs(j["snapshot"].get<std::string>());
     if (j.contains("data_dir") && !j["data_dir"].get<std::string>().empty())
       s.data_dir = abs(j["data_dir"].get<std::string>());
+    if (j.contains("rls_dir") && !j["rls_dir"].get<std::string>().empty())
+      s.rls_dir = abs(j["rls_dir"].get<std::string>());
     s.idempotency = j.value("idempotency", std::string("auto"));
     if (s.idempotency != "auto" && s.idempotency != "on" && s.idempotency != "off")
       throw input_error(display_path(file) + ": idempotency must be auto, on or off, not \"" + s.idempotency +
@@ -102,6 +104,7 @@ nlohmann::json suite::to_json() const {
   j["snapshot"] = snapshot_file.string();
   j["data_dir"] = data_dir.string();
   j["idempotency"] = idempotency;
+  j["rls_dir"] = rls_dir.string();
   return j;
 }
 

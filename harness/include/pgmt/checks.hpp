@@ -48,6 +48,17 @@ struct check_result {
 [[nodiscard]] std::vector<std::string> checks_for(const suite& s, const migration_set& set,
                                                   std::size_t index);
 
+/// `rls K`: on S(K), the assertion file of migration K in the suite's RLS
+/// folder, as its users.
+[[nodiscard]] check_result check_rls(state_cache& cache, std::size_t index);
+
+/// `rls` (suite): final.json of the RLS folder on the reset state.
+[[nodiscard]] check_result check_rls_final(state_cache& cache);
+
+/// The suite-level checks besides reset and drift, in order: "rls" when the
+/// RLS folder has final.json.
+[[nodiscard]] std::vector<std::string> suite_checks(const suite& s, const migration_set& set);
+
 /// `reset`: from an empty database, fixtures, every migration in order, then
 /// the seeds; pass when all of it runs and the tracking table lists every migration.
 [[nodiscard]] check_result check_reset(state_cache& cache);

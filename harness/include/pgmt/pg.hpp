@@ -101,6 +101,8 @@ class result {
   [[nodiscard]] int columns() const noexcept;
   /// Name of column c.
   [[nodiscard]] std::string column_name(int c) const;
+  /// Type OID of column c.
+  [[nodiscard]] unsigned column_type(int c) const noexcept;
   /// True when the value at (r, c) is NULL.
   [[nodiscard]] bool is_null(int r, int c) const noexcept;
   /// Text of the value at (r, c); empty for NULL.

@@ -58,6 +58,9 @@ class state_cache {
   std::string ensure(std::size_t k);
   /// A new database cloned from S(k); the caller drops it.
   std::string clone(std::size_t k, std::string_view purpose);
+  /// A new database from the reset state: every migration and the seeds
+  /// (built once, kept as a template).
+  std::string clone_final(std::string_view purpose);
   /// A new empty database (from template0) for checks that start from nothing.
   std::string create_empty(std::string_view purpose);
   /// Makes db the template for S(k) if that state does not exist yet; db is

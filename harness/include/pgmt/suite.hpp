@@ -31,6 +31,7 @@ struct suite {
   std::filesystem::path output_dir;     ///< where long material goes (build tree)
   std::filesystem::path snapshot_file;  ///< committed snapshot for drift; empty: none
   std::filesystem::path data_dir;       ///< per-migration data loaded before a round trip; empty: none
+  std::filesystem::path rls_dir;        ///< RLS assertion files; empty: none
   /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
   std::string idempotency = "auto";
 

@@ -1,0 +1,1 @@
+create table public.t (id int);
