@@ -21,6 +21,8 @@ disposable PostgreSQL server.
       [SNAPSHOT <file>]
       [DATA_DIR <dir>]
       [RLS_DIR <dir>]
+      [PGTAP_DIR <dir>]
+      [PGTAP_HELPERS supabase]
       [STATEMENT_TIMEOUT <duration>]
       [LOCK_TIMEOUT <duration>]
       [LABELS <label>...]
@@ -96,6 +98,22 @@ disposable PostgreSQL server.
     ``users.json``, users every file may run as. A file that matches no
     migration fails the ``discover`` test.
 
+  ``PGTAP_DIR``
+    A folder of pgTAP files (``*.sql``). Each is a test
+    ``<prefix><suite>.pgtap.<file>`` (label ``pgtap``) run on the reset state,
+    built with the ``pgtap`` extension created after the fixtures and before
+    the first migration. Its TAP is read back: a failing test is reported
+    with its number, description and diagnostics, a plan that does not match
+    fails the test. The server needs pgTAP (Debian:
+    ``postgresql-<major>-pgtap``).
+
+  ``PGTAP_HELPERS``
+    ``supabase`` (with ``PROFILE supabase``) offers the Supabase test helpers
+    (``tests.create_supabase_user``, ``tests.authenticate_as``,
+    ``tests.clear_authentication``, ``tests.get_supabase_uid``,
+    ``tests.rls_enabled``, ...), so files that start with
+    ``create extension "basejump-supabase_test_helpers"`` run unchanged.
+
   ``DATA_DIR``
     A folder of data files, ``<version>.sql`` or ``<version>_<name>.sql``,
     loaded before the round trip of that migration so the round trip proves
@@ -137,7 +155,7 @@ endfunction()
 function(pgmt_add_migration_tests suite)
   set(options "")
   set(one_value MIGRATIONS_DIR LAYOUT PROFILE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
-    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR)
+    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
 
@@ -145,7 +163,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -217,6 +235,25 @@ function(pgmt_add_migration_tests suite)
     endif()
   endif()
 
+  set(pgtap_dir "")
+  if(DEFINED arg_PGTAP_DIR)
+    cmake_path(ABSOLUTE_PATH arg_PGTAP_DIR BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+      OUTPUT_VARIABLE pgtap_dir)
+    if(NOT IS_DIRECTORY "${pgtap_dir}")
+      message(FATAL_ERROR "${where}: PGTAP_DIR \"${pgtap_dir}\" is not a folder")
+    endif()
+  endif()
+  set(pgtap_helpers "")
+  if(DEFINED arg_PGTAP_HELPERS)
+    if(NOT arg_PGTAP_HELPERS STREQUAL "supabase")
+      message(FATAL_ERROR "${where}: PGTAP_HELPERS \"${arg_PGTAP_HELPERS}\" is not one of: supabase")
+    endif()
+    if(NOT profile STREQUAL "supabase")
+      message(FATAL_ERROR "${where}: PGTAP_HELPERS supabase needs PROFILE supabase (auth.users and the anon and authenticated roles)")
+    endif()
+    set(pgtap_helpers supabase)
+  endif()
+
   foreach(kw STATEMENT_TIMEOUT LOCK_TIMEOUT)
     if(DEFINED arg_${kw} AND NOT arg_${kw} MATCHES "^[0-9]+(ms|s|min|h)?$")
       message(FATAL_ERROR "${where}: ${kw} \"${arg_${kw}}\" is not a duration; write a number with ms, s, min or h (30s)")
@@ -270,7 +307,7 @@ function(pgmt_add_migration_tests suite)
   foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
       "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
       "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}"
-      "rls_dir;${rls_dir}")
+      "rls_dir;${rls_dir}" "pgtap_dir;${pgtap_dir}" "pgtap_helpers;${pgtap_helpers}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")

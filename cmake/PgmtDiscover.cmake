@@ -29,11 +29,12 @@ foreach(_pgmt_line IN LISTS _pgmt_lines)
   if(_pgmt_v STREQUAL "*")
     foreach(_pgmt_check IN LISTS _pgmt_words)
       set(_pgmt_test "${PGMT_NAME}.${_pgmt_check}")
+      string(REGEX REPLACE "[.].*" "" _pgmt_label "${_pgmt_check}")
       add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"
         --server-state "${PGMT_STATE_FILE}")
       set_tests_properties("${_pgmt_test}" PROPERTIES
         FIXTURES_REQUIRED "${PGMT_FIXTURE}"
-        LABELS "${PGMT_LABELS};${_pgmt_check}"
+        LABELS "${PGMT_LABELS};${_pgmt_label}"
         SKIP_RETURN_CODE 77
         WORKING_DIRECTORY "${PGMT_WORKDIR}"
         ${PGMT_PROPERTIES})

@@ -38,6 +38,8 @@ struct suite_options {
   std::string output_dir;
   std::string idempotency;
   std::string rls_dir;
+  std::string pgtap_dir;
+  std::string pgtap_helpers;
 
   void add_to(CLI::App* app) {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
@@ -54,6 +56,8 @@ struct suite_options {
     app->add_option("--snapshot", snapshot, "The committed snapshot file (drift)");
     app->add_option("--data", data_dir, "Folder of per-migration data files loaded before round trips");
     app->add_option("--idempotency", idempotency, "auto, on or off");
+    app->add_option("--pgtap", pgtap_dir, "Folder of pgTAP files, each run on the reset state");
+    app->add_option("--pgtap-helpers", pgtap_helpers, "Test helpers for the pgTAP files: supabase");
     app->add_option("--rls", rls_dir, "Folder of RLS assertion files (<version>.json, users.json, final.json)");
     app->add_option("--output-dir", output_dir,
                     "Where diff files go (default: a private folder under the runtime folder)");
@@ -85,6 +89,9 @@ struct suite_options {
     if (!snapshot.empty()) s.snapshot_file = fs::absolute(snapshot).lexically_normal();
     if (!data_dir.empty()) s.data_dir = fs::absolute(data_dir).lexically_normal();
     if (!rls_dir.empty()) s.rls_dir = fs::absolute(rls_dir).lexically_normal();
+    if (!pgtap_dir.empty()) s.pgtap_dir = fs::absolute(pgtap_dir).lexically_normal();
+    if (!pgtap_helpers.empty()) s.pgtap_helpers = pgtap_helpers;
+    s.validate("");
     if (!idempotency.empty()) {
       if (idempotency != "auto" && idempotency != "on" && idempotency != "off")
         throw input_error("--idempotency must be auto, on or off, not \"" + idempotency + "\"");
@@ -152,7 +159,8 @@ server_handle get_server(const std::string& state) {
 }
 
 std::string unknown_check(const std::string& kind) {
-  return "unknown check \"" + kind + "\"; this version has apply, idempotency, roundtrip, rls, reset and drift";
+  return "unknown check \"" + kind +
+         "\"; this version has apply, idempotency, roundtrip, rls, reset, drift and pgtap.<file>";
 }
 
 // Runs one check by name; index is the migration's position (unused for suite checks).
@@ -173,6 +181,7 @@ bool per_migration(const std::string& kind) {
 // Suite checks besides reset and drift.
 check_result run_suite_check(const std::string& kind, state_cache& cache) {
   if (kind == "rls") return check_rls_final(cache);
+  if (kind.rfind("pgtap.", 0) == 0) return check_pgtap(cache, kind.substr(6));
   throw input_error(unknown_check(kind));
 }
 
@@ -182,7 +191,8 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   migration_set set = s.discover_migrations();
   std::size_t index = 0;
   std::string test_name;
-  const bool suite_level = (kind == "rls" && version.empty()) || kind == "reset" || kind == "drift";
+  const bool suite_level = (kind == "rls" && version.empty()) || kind == "reset" || kind == "drift" ||
+                           kind.rfind("pgtap.", 0) == 0;
   if (per_migration(kind) || (kind == "rls" && !version.empty())) {
     if (version.empty()) throw input_error("check " + kind + " needs --migration VERSION");
     index = set.index_of(version);

@@ -1,6 +1,7 @@
 #include "pgmt/checks.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/pgtap.hpp"
 #include "pgmt/rls.hpp"
 #include "pgmt/text.hpp"
 
@@ -109,7 +110,45 @@ std::vector<std::string> checks_for(const suite& s, const migration_set& set, st
 std::vector<std::string> suite_checks(const suite& s, const migration_set& set) {
   std::vector<std::string> out;
   if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).final_file) out.push_back("rls");
+  if (!s.pgtap_dir.empty())
+    for (const auto& f : pgtap_files(s.pgtap_dir)) {
+      const std::string name = pgtap_test_name(f);
+      if (name.find_first_of(" \t;") != std::string::npos)
+        throw input_error(display_path(f) + ": a pgTAP file name becomes a test name; rename it without spaces");
+      out.push_back("pgtap." + name);
+    }
   return out;
+}
+
+check_result check_pgtap(state_cache& cache, const std::string& name) {
+  const auto& s = cache.config();
+  if (s.pgtap_dir.empty()) return check_result::skip("the suite has no pgTAP folder (PGTAP_DIR)");
+  std::optional<std::filesystem::path> file;
+  for (const auto& f : pgtap_files(s.pgtap_dir))
+    if (pgtap_test_name(f) == name) file = f;
+  if (!file) throw input_error("no pgTAP file \"" + name + "\" in " + display_path(s.pgtap_dir));
+  sql_source src;
+  src.path = *file;
+  src.text = read_sql_file(*file);
+  std::string db_name;
+  try {
+    db_name = cache.clone_pgtap("pgtap");
+  } catch (const state_error& e) {
+    return check_result::fail({e.diag().format()}, "the state for pgTAP could not be built (" + e.culprit() + ")");
+  }
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  std::string tap;
+  try {
+    tap = run_pgtap_file(c, src, s.pgtap_helpers, options_for(s, "pgTAP file \"" + display_path(*file) + "\""));
+  } catch (const script_error& e) {
+    return check_result::fail({e.diag().format()}, "the file stopped with an error");
+  }
+  tap_report report = parse_tap(tap);
+  auto findings = judge_tap(report, display_path(*file));
+  if (!findings.empty()) return check_result::fail(findings);
+  return check_result::pass(std::to_string(report.points.size()) + " pgTAP tests of " + display_path(*file) +
+                            " passed");
 }
 
 namespace {
@@ -373,7 +412,7 @@ check_result check_apply(state_cache& cache, std::size_t index) {
                     : stats.mode == tx_mode::per_statement    ? "without a transaction"
                                                               : "in its own transactions";
   std::string note = "applied " + display_path(m.up.path) + ": " + std::to_string(stats.statements) +
-                     " statements " + how + " in " + ms(stats.elapsed);
+                     (stats.statements == 1 ? " statement " : " statements ") + how + " in " + ms(stats.elapsed);
   // What we just built is S(index + 1): keep it for the tests that need it.
   if (cache.adopt(index + 1, db.name())) db.release();
   return check_result::pass(note);

@@ -522,7 +522,11 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   conn.exec(scope + "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
   for (const auto& st : plan.statements) {
     try {
-      conn.exec(std::string_view(src.text).substr(st.offset, st.length));
+      const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
+      if (!opts.skip_statement || !opts.skip_statement(text)) {
+        result r = conn.exec(text);
+        if (opts.on_result) opts.on_result(r);
+      }
       ++stats.statements;
     } catch (const sql_error& e) {
       rollback_quietly();

@@ -1,6 +1,7 @@
 #include "pgmt/state.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/pgtap.hpp"
 #include "pgmt/snapshot.hpp"
 #include "pgmt/text.hpp"
 
@@ -300,6 +301,56 @@ std::string state_cache::clone_final(std::string_view purpose) {
   std::string name = scratch_name(purpose);
   connection maint(server_.conninfo("postgres"));
   create_database(maint, create_db_sql(name, final_name));
+  return name;
+}
+
+std::string state_cache::clone_pgtap(std::string_view purpose) {
+  const std::size_t n = set_.migrations.size();
+  std::string acc = keys_.back() + "|pgtap|" + suite_.pgtap_helpers;
+  for (const auto& src : suite_.seed_sources()) acc += "|seed:" + migration_checksum(src.text);
+  const std::string base = "pgmt_p_" + sha256_hex(acc).substr(0, 16);
+  {
+    connection maint(server_.conninfo("postgres"));
+    advisory_lock lock(maint, base);
+    if (!complete(maint, base)) {
+      maint.exec("drop database if exists \"" + base + "\"");
+      create_database(maint, create_db_sql(base, "template0"));
+      std::string culprit = "fixtures";
+      std::size_t at = 0;
+      try {
+        connection c(conninfo(base));
+        ensure_tracking_table(c);
+        run_sources(c, suite_.fixture_sources(), suite_, "fixture");
+        // Before the migrations: a migration that revokes EXECUTE from PUBLIC
+        // by default would otherwise leave pgTAP's functions unusable.
+        culprit = "pgtap";
+        sql_source ext;
+        ext.path = "pgTAP set-up";
+        ext.text = suite_.profile == "supabase" ? "create extension if not exists pgtap with schema extensions"
+                                                : "create extension if not exists pgtap";
+        if (suite_.pgtap_helpers == "supabase") ext.text += ";\n" + supabase_test_helpers_sql();
+        run_sources(c, {ext}, suite_, "pgTAP set-up");
+        for (const auto& m : set_.migrations) {
+          culprit = m.id();
+          ++at;
+          apply_migration(c, m, suite_);
+        }
+        culprit = "seeds";
+        run_sources(c, suite_.seed_sources(), suite_, "seed");
+      } catch (const script_error& e) {
+        drop(base);
+        throw state_error(at, culprit, e.diag());
+      } catch (...) {
+        drop(base);
+        throw;
+      }
+      maint.exec("alter database \"" + base + "\" with is_template true allow_connections false");
+    }
+  }
+  (void)n;
+  std::string name = scratch_name(purpose);
+  connection maint(server_.conninfo("postgres"));
+  create_database(maint, create_db_sql(name, base));
   return name;
 }
 

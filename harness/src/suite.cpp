@@ -78,6 +78,10 @@ suite suite::from_file(const fs::path& file) {
       s.data_dir = abs(j["data_dir"].get<std::string>());
     if (j.contains("rls_dir") && !j["rls_dir"].get<std::string>().empty())
       s.rls_dir = abs(j["rls_dir"].get<std::string>());
+    if (j.contains("pgtap_dir") && !j["pgtap_dir"].get<std::string>().empty())
+      s.pgtap_dir = abs(j["pgtap_dir"].get<std::string>());
+    s.pgtap_helpers = j.value("pgtap_helpers", std::string());
+    s.validate(display_path(file) + ": ");
     s.idempotency = j.value("idempotency", std::string("auto"));
     if (s.idempotency != "auto" && s.idempotency != "on" && s.idempotency != "off")
       throw input_error(display_path(file) + ": idempotency must be auto, on or off, not \"" + s.idempotency +
@@ -105,6 +109,8 @@ nlohmann::json suite::to_json() const {
   j["data_dir"] = data_dir.string();
   j["idempotency"] = idempotency;
   j["rls_dir"] = rls_dir.string();
+  j["pgtap_dir"] = pgtap_dir.string();
+  j["pgtap_helpers"] = pgtap_helpers;
   return j;
 }
 
@@ -113,6 +119,15 @@ std::vector<sql_source> suite::fixture_sources() const {
   if (!profile.empty()) out = profile_sources(profile);
   for (auto& src : load_sources(fixtures, "fixture")) out.push_back(std::move(src));
   return out;
+}
+
+void suite::validate(const std::string& where) const {
+  if (!pgtap_helpers.empty() && pgtap_helpers != "supabase")
+    throw input_error(where + "pgTAP helpers \"" + pgtap_helpers + "\" are not known; the helpers are: supabase");
+  if (pgtap_helpers == "supabase" && profile != "supabase")
+    throw input_error(where +
+                      "the supabase pgTAP helpers need the supabase profile (auth.users, the anon and "
+                      "authenticated roles): add PROFILE supabase (--profile supabase)");
 }
 
 std::string suite::session_options() const { return profile.empty() ? "" : profile_session_options(profile); }

@@ -55,8 +55,12 @@ struct check_result {
 /// `rls` (suite): final.json of the RLS folder on the reset state.
 [[nodiscard]] check_result check_rls_final(state_cache& cache);
 
+/// `pgtap.<name>`: the pgTAP file <name> of the suite's pgTAP folder on the
+/// reset state built for pgTAP; its TAP judged.
+[[nodiscard]] check_result check_pgtap(state_cache& cache, const std::string& name);
+
 /// The suite-level checks besides reset and drift, in order: "rls" when the
-/// RLS folder has final.json.
+/// RLS folder has final.json, "pgtap.<name>" for each pgTAP file.
 [[nodiscard]] std::vector<std::string> suite_checks(const suite& s, const migration_set& set);
 
 /// `reset`: from an empty database, fixtures, every migration in order, then

@@ -15,6 +15,7 @@
 namespace pgmt {
 
 class connection;
+class result;
 class sql_error;
 
 /// A piece of SQL and where it came from: a whole file, or one section of it.
@@ -101,6 +102,10 @@ struct run_options {
   /// Called on the connection after the last statement, inside the migration's
   /// transaction when there is one (pgmt records the migration there).
   std::function<void(connection&)> before_commit;
+  /// Called with the result of every statement that ran (pgTAP reads its output this way).
+  std::function<void(const result&)> on_result;
+  /// Statements for which this returns true are not sent (counted as run).
+  std::function<bool(std::string_view)> skip_statement;
 };
 
 /// What running a source took.

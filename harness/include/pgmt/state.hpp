@@ -61,6 +61,9 @@ class state_cache {
   /// A new database from the reset state: every migration and the seeds
   /// (built once, kept as a template).
   std::string clone_final(std::string_view purpose);
+  /// A new database from the reset state built for pgTAP: pgtap (and the
+  /// suite's pgTAP helpers) created after the fixtures, before the migrations.
+  std::string clone_pgtap(std::string_view purpose);
   /// A new empty database (from template0) for checks that start from nothing.
   std::string create_empty(std::string_view purpose);
   /// Makes db the template for S(k) if that state does not exist yet; db is

@@ -32,6 +32,8 @@ struct suite {
   std::filesystem::path snapshot_file;  ///< committed snapshot for drift; empty: none
   std::filesystem::path data_dir;       ///< per-migration data loaded before a round trip; empty: none
   std::filesystem::path rls_dir;        ///< RLS assertion files; empty: none
+  std::filesystem::path pgtap_dir;      ///< pgTAP files; empty: none
+  std::string pgtap_helpers;            ///< "supabase": Supabase test helpers for the pgTAP files
   /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
   std::string idempotency = "auto";
 
@@ -44,6 +46,8 @@ struct suite {
   /// The fixture files in load order: the profile's, then the suite's (a
   /// folder gives its .sql files in byte order).
   [[nodiscard]] std::vector<sql_source> fixture_sources() const;
+  /// Throws input_error (prefixed with where) for settings that do not go together.
+  void validate(const std::string& where) const;
   /// Settings every session starts with (libpq options), from the profile.
   [[nodiscard]] std::string session_options() const;
   /// The seed files in load order.
