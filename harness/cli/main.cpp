@@ -160,7 +160,7 @@ server_handle get_server(const std::string& state) {
 
 std::string unknown_check(const std::string& kind) {
   return "unknown check \"" + kind +
-         "\"; this version has apply, idempotency, roundtrip, rls, reset, drift and pgtap.<file>";
+         "\"; this version has apply, idempotency, roundtrip, rls, rls_coverage, reset, drift and pgtap.<file>";
 }
 
 // Runs one check by name; index is the migration's position (unused for suite checks).
@@ -181,6 +181,7 @@ bool per_migration(const std::string& kind) {
 // Suite checks besides reset and drift.
 check_result run_suite_check(const std::string& kind, state_cache& cache) {
   if (kind == "rls") return check_rls_final(cache);
+  if (kind == "rls_coverage") return check_rls_coverage(cache);
   if (kind.rfind("pgtap.", 0) == 0) return check_pgtap(cache, kind.substr(6));
   throw input_error(unknown_check(kind));
 }
@@ -192,6 +193,7 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   std::size_t index = 0;
   std::string test_name;
   const bool suite_level = (kind == "rls" && version.empty()) || kind == "reset" || kind == "drift" ||
+                           kind == "rls_coverage" ||
                            kind.rfind("pgtap.", 0) == 0;
   if (per_migration(kind) || (kind == "rls" && !version.empty())) {
     if (version.empty()) throw input_error("check " + kind + " needs --migration VERSION");
@@ -371,6 +373,13 @@ int main(int argc, char** argv) {
   auto* test = app.add_subcommand("test", "Run every check of a suite on its own server");
   so.add_to(test);
 
+  auto* rls_cmd = app.add_subcommand("rls", "Row level security reports");
+  rls_cmd->require_subcommand(1);
+  auto* coverage = rls_cmd->add_subcommand(
+      "coverage", "Which tables the API roles reach, their policies, and what the assertion files exercise");
+  coverage->add_option("--server-state", state, "State file of a running server (default: start one)");
+  so.add_to(coverage);
+
   auto* snapshot = app.add_subcommand(
       "snapshot", "Write the catalog snapshot of a suite (after every migration) or of a database");
   std::string url, output;
@@ -398,6 +407,7 @@ int main(int argc, char** argv) {
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
     if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks));
     if (test->parsed()) return finish(cmd_test(so));
+    if (coverage->parsed()) return finish(cmd_check("rls_coverage", so, "", state));
     if (snapshot->parsed()) return finish(cmd_snapshot(so, url, output, update));
     if (diff->parsed()) return finish(cmd_diff(diff_a, diff_b));
   } catch (const input_error& e) {

@@ -110,6 +110,7 @@ std::vector<std::string> checks_for(const suite& s, const migration_set& set, st
 std::vector<std::string> suite_checks(const suite& s, const migration_set& set) {
   std::vector<std::string> out;
   if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).final_file) out.push_back("rls");
+  if (!s.rls_dir.empty() || s.profile == "supabase") out.push_back("rls_coverage");
   if (!s.pgtap_dir.empty())
     for (const auto& f : pgtap_files(s.pgtap_dir)) {
       const std::string name = pgtap_test_name(f);
@@ -118,6 +119,37 @@ std::vector<std::string> suite_checks(const suite& s, const migration_set& set) 
       out.push_back("pgtap." + name);
     }
   return out;
+}
+
+check_result check_rls_coverage(state_cache& cache) {
+  const auto& s = cache.config();
+  std::vector<rls_file> files;
+  std::vector<std::string> roles;
+  if (s.profile == "supabase") roles = {"anon", "authenticated"};
+  if (!s.rls_dir.empty()) {
+    rls_dir dir = scan_rls_dir(s.rls_dir, cache.migrations());
+    auto users = suite_rls_users(dir, s.profile);
+    for (const auto& [version, path] : dir.by_version) files.push_back(load_rls_file(path, version, users, s.profile));
+    if (dir.final_file) files.push_back(load_rls_file(*dir.final_file, "", users, s.profile));
+    for (const auto& f : files)
+      for (const auto& [name, u] : f.users)
+        if (!u.bypass && std::find(roles.begin(), roles.end(), u.role) == roles.end()) roles.push_back(u.role);
+  }
+  std::string db_name;
+  try {
+    db_name = cache.clone_final("coverage");
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  rls_coverage cov = rls_coverage_of(c, files, roles);
+  check_result r = cov.failures.empty() ? check_result::pass(cov.lines.back()) : check_result::fail(cov.failures);
+  r.details = cov.lines;
+  r.details.pop_back();
+  for (const auto& w : cov.warnings) r.details.push_back(w);
+  if (!cov.failures.empty()) r.note = cov.lines.back();
+  return r;
 }
 
 check_result check_pgtap(state_cache& cache, const std::string& name) {

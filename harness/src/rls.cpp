@@ -129,7 +129,9 @@ rls_user parse_user(const file_error_builder& err, const std::string& name, cons
 void walk_relations(const nlohmann::json& node, std::vector<std::string>& out) {
   if (node.is_object()) {
     for (const auto& [k, v] : node.items()) {
-      if (k == "RangeVar" && v.is_object() && v.contains("relname")) {
+      // A RangeVar is wrapped in its type name where the tree holds any node,
+      // and bare where it holds a RangeVar (INSERT, UPDATE and DELETE targets).
+      if ((k == "RangeVar" || k == "relation") && v.is_object() && v.contains("relname")) {
         std::string name = v.value("schemaname", std::string());
         name += (name.empty() ? "" : ".") + v["relname"].get<std::string>();
         if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
@@ -570,6 +572,126 @@ std::vector<std::string> run_rls_file(connection& conn, const rls_file& f, const
     throw;
   }
   return findings;
+}
+
+}  // namespace pgmt
+
+namespace pgmt {
+
+rls_coverage rls_coverage_of(connection& conn, const std::vector<rls_file>& files,
+                             const std::vector<std::string>& api_roles) {
+  rls_coverage out;
+  nlohmann::json wanted = api_roles;
+  result existing = conn.exec_params(
+      "select rolname from pg_roles where rolname in (select jsonb_array_elements_text($1::jsonb)) order by 1",
+      {wanted.dump()});
+  std::vector<std::string> roles;
+  for (int i = 0; i < existing.rows(); ++i) roles.push_back(existing.value(i, 0));
+  if (roles.empty()) {
+    out.lines.push_back("no API roles to check: declare users (with their roles) in the RLS folder");
+    return out;
+  }
+  std::string role_list;
+  for (const auto& r : roles) role_list += (role_list.empty() ? "" : ", ") + r;
+
+  // What the assertion files exercise: table -> role -> command -> users.
+  std::map<std::string, std::map<std::string, std::map<std::string, std::set<std::string>>>> asserted;
+  for (const auto& f : files)
+    for (const auto& e : f.expect) {
+      if (e.command == "OTHER" || e.relations.empty()) continue;
+      const rls_user& u = f.users.at(e.as);
+      nlohmann::json names = e.relations;
+      result r = conn.exec_params(
+          "select distinct n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = "
+          "c.relnamespace where c.oid in (select to_regclass(t) from jsonb_array_elements_text($1::jsonb) t)",
+          {names.dump()});
+      for (int i = 0; i < r.rows(); ++i) asserted[r.value(i, 0)][u.role][e.command].insert(u.name);
+    }
+
+  result tables = conn.exec_params(
+      "select n.nspname || '.' || c.relname, c.relrowsecurity, c.relforcerowsecurity, r.role, "
+      "has_schema_privilege(r.role, n.oid, 'USAGE') and has_any_column_privilege(r.role, c.oid, 'SELECT'), "
+      "has_schema_privilege(r.role, n.oid, 'USAGE') and has_any_column_privilege(r.role, c.oid, 'INSERT'), "
+      "has_schema_privilege(r.role, n.oid, 'USAGE') and has_any_column_privilege(r.role, c.oid, 'UPDATE'), "
+      "has_schema_privilege(r.role, n.oid, 'USAGE') and has_table_privilege(r.role, c.oid, 'DELETE') "
+      "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+      "cross join (select jsonb_array_elements_text($1::jsonb) as role) r "
+      "where c.relkind in ('r', 'p') and not c.relispartition and n.nspname not in ('pg_catalog', "
+      "'information_schema', 'pgmt') and n.nspname not like 'pg\\_%' order by 1, 4",
+      {nlohmann::json(roles).dump()});
+  struct table_info {
+    bool rls = false, forced = false;
+    std::map<std::string, std::vector<std::string>> may;  // role -> commands
+  };
+  std::map<std::string, table_info> info;
+  static const char* const commands[] = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+  for (int i = 0; i < tables.rows(); ++i) {
+    auto& t = info[tables.value(i, 0)];
+    t.rls = tables.value(i, 1) == "t";
+    t.forced = tables.value(i, 2) == "t";
+    for (int c = 0; c < 4; ++c)
+      if (tables.value(i, 4 + c) == "t") t.may[tables.value(i, 3)].push_back(commands[c]);
+  }
+  result pol = conn.exec(
+      "select schemaname || '.' || tablename, policyname, cmd from pg_policies order by 1, 2");
+  std::map<std::string, std::vector<std::string>> policies;
+  for (int i = 0; i < pol.rows(); ++i)
+    policies[pol.value(i, 0)].push_back(pol.value(i, 1) + " (" + pol.value(i, 2) + ")");
+
+  std::size_t hidden = 0;
+  for (const auto& [name, t] : info) {
+    if (t.may.empty()) {
+      ++hidden;
+      continue;
+    }
+    ++out.exposed;
+    std::string head = name + ": row level security " + (t.rls ? (t.forced ? "on (forced)" : "on") : "OFF");
+    const auto& ps = policies[name];
+    if (t.rls) {
+      head += ps.empty() ? "; no policies (nobody but the owner and bypassing roles sees a row)" : "; policies: ";
+      for (std::size_t i = 0; i < ps.size(); ++i) head += (i ? ", " : "") + ps[i];
+    }
+    out.lines.push_back(head);
+    bool any_assertion = asserted.count(name) > 0;
+    std::string reach;
+    for (const auto& [role, cmds] : t.may) {
+      std::string line = "  " + role + " may";
+      for (const auto& c : cmds) {
+        line += " " + c;
+        auto a = asserted.find(name);
+        std::set<std::string> users;
+        if (a != asserted.end()) {
+          auto r = a->second.find(role);
+          if (r != a->second.end()) {
+            auto k = r->second.find(c);
+            if (k != r->second.end()) users = k->second;
+          }
+        }
+        if (users.empty()) {
+          line += " (not asserted)";
+        } else {
+          std::string who;
+          for (const auto& u : users) who += (who.empty() ? "" : ", ") + u;
+          line += " (asserted as " + who + ")";
+        }
+        line += ",";
+      }
+      line.pop_back();
+      out.lines.push_back(line);
+      reach += (reach.empty() ? "" : ", ") + role;
+    }
+    if (!t.rls)
+      out.failures.push_back(name + ": " + reach +
+                             " can reach it, but row level security is off, so every row is open to them; "
+                             "ALTER TABLE " + name + " ENABLE ROW LEVEL SECURITY and add policies, or revoke "
+                             "the privileges");
+    else if (!any_assertion)
+      out.warnings.push_back("warning: " + name + ": " + reach +
+                             " can reach it; row level security is on, but no assertion file exercises it");
+  }
+  out.lines.push_back(std::to_string(out.exposed) + (out.exposed == 1 ? " table" : " tables") +
+                      " reachable by " + role_list + "; " + std::to_string(hidden) + " not");
+  return out;
 }
 
 }  // namespace pgmt

@@ -55,6 +55,8 @@ TEST_F(RlsFiles, AValidFile) {
   EXPECT_EQ(f.expect[0].command, "SELECT");
   EXPECT_EQ(f.expect[0].relations, (std::vector<std::string>{"public.t", "s"}));
   EXPECT_EQ(f.expect[1].command, "DELETE");
+  EXPECT_EQ(f.expect[1].relations, (std::vector<std::string>{"public.t"}));
+  EXPECT_EQ(f.expect[2].relations, (std::vector<std::string>{"t"}));
   EXPECT_EQ(f.expect[2].sqlstate, "42501");
   // Supabase users get their role and a stable sub in the claims; the profile adds anon and service_role.
   const rls_user& a = f.users.at("alice");

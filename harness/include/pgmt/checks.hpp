@@ -17,12 +17,15 @@ struct check_result {
   status outcome = status::passed;
   std::vector<std::string> findings;  ///< each a formatted diagnostic (first line: file:line: message)
   std::string note;                   ///< one line of what was done, or why it was skipped
+  std::vector<std::string> details;   ///< lines printed whatever the outcome (a report, warnings)
 
-  [[nodiscard]] static check_result pass(std::string note) { return {status::passed, {}, std::move(note)}; }
+  [[nodiscard]] static check_result pass(std::string note) { return {status::passed, {}, std::move(note), {}}; }
   [[nodiscard]] static check_result fail(std::vector<std::string> findings, std::string note = {}) {
-    return {status::failed, std::move(findings), std::move(note)};
+    return {status::failed, std::move(findings), std::move(note), {}};
   }
-  [[nodiscard]] static check_result skip(std::string why) { return {status::skipped, {}, std::move(why)}; }
+  [[nodiscard]] static check_result skip(std::string why) {
+    return {status::skipped, {}, std::move(why), {}};
+  }
   [[nodiscard]] bool passed() const noexcept { return outcome == status::passed; }
 };
 
@@ -54,6 +57,14 @@ struct check_result {
 
 /// `rls` (suite): final.json of the RLS folder on the reset state.
 [[nodiscard]] check_result check_rls_final(state_cache& cache);
+
+/// `rls_coverage`: on the reset state, every table the API roles (anon and
+/// authenticated under the supabase profile, and the roles of the declared
+/// users) may read or write, whether row level security is on, its policies,
+/// and which user x command pairs the assertion files exercise. A table they
+/// can reach with row level security off fails; one with it on that no
+/// assertion exercises is a warning.
+[[nodiscard]] check_result check_rls_coverage(state_cache& cache);
 
 /// `pgtap.<name>`: the pgTAP file <name> of the suite's pgTAP folder on the
 /// reset state built for pgTAP; its TAP judged.

@@ -76,6 +76,20 @@ std::map<std::string, rls_user> suite_rls_users(const rls_dir& dir, const std::s
 rls_file load_rls_file(const std::filesystem::path& path, const std::string& version,
                        const std::map<std::string, rls_user>& suite_users, const std::string& profile);
 
+/// The coverage report of a database: lines to print, failures (tables the
+/// API roles reach with row level security off) and warnings (tables with it
+/// on that no expectation touches).
+struct rls_coverage {
+  std::vector<std::string> lines;
+  std::vector<std::string> failures;
+  std::vector<std::string> warnings;
+  std::size_t exposed = 0;
+};
+
+/// Coverage of conn's database by files, for the API roles (those of them that exist).
+rls_coverage rls_coverage_of(connection& conn, const std::vector<rls_file>& files,
+                             const std::vector<std::string>& api_roles);
+
 /// Runs a file on conn (a scratch database it may change: everything runs in
 /// one transaction that is rolled back). Returns the findings; none means it
 /// passed. For the supabase profile, users with a "sub" claim get their
