@@ -80,7 +80,8 @@ disposable PostgreSQL server.
 
   ``IDEMPOTENCY``
     ``AUTO`` (the default) checks idempotency for forward-only sets (no down
-    scripts) and not for up/down sets; ``ON`` and ``OFF`` force it. A
+    scripts) and not for up/down sets, nor under ``PROFILE supabase`` (the
+    Supabase CLI never runs a migration twice); ``ON`` and ``OFF`` force it. A
     migration whose leading comment says ``-- pgmt:not-idempotent <reason>``
     gets no idempotency test.
 

@@ -100,7 +100,9 @@ std::vector<std::string> checks_for(const suite& s, const migration_set& set, st
   bool has_downs = std::any_of(set.migrations.begin(), set.migrations.end(),
                                [](const migration& x) { return x.down.has_value(); });
   std::vector<std::string> out = {"apply"};
-  bool idem = s.idempotency == "on" || (s.idempotency == "auto" && !has_downs);
+  // Supabase records applied migrations and never runs one twice: its
+  // migrations are plain CREATE statements, so AUTO leaves the check out there.
+  bool idem = s.idempotency == "on" || (s.idempotency == "auto" && !has_downs && s.profile != "supabase");
   if (idem && !m.not_idempotent) out.push_back("idempotency");
   if (has_downs && !(m.irreversible && !m.down)) out.push_back("roundtrip");
   if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).by_version.count(m.version)) out.push_back("rls");

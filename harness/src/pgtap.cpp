@@ -164,7 +164,8 @@ begin
                      json_build_object('sub', u ->> 'id', 'email', u ->> 'email', 'phone', u ->> 'phone',
                                        'user_metadata', u -> 'raw_user_meta_data',
                                        'app_metadata', u -> 'raw_app_meta_data',
-                                       'role', 'authenticated', 'aud', 'authenticated')::text,
+                                       'role', 'authenticated', 'aud', 'authenticated',
+                                       'exp', extract(epoch from (current_timestamp + interval '1 hour')))::text,
                      true);
 end
 $$;
