@@ -526,6 +526,9 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       if (!opts.skip_statement || !opts.skip_statement(text)) {
         result r = conn.exec(text);
         if (opts.on_result) opts.on_result(r);
+      } else {
+        std::string_view first = std::string_view(src.text).substr(st.start, st.offset + st.length - st.start);
+        stats.skipped.emplace_back(first.substr(0, first.find('\n')));
       }
       ++stats.statements;
     } catch (const sql_error& e) {

@@ -2,6 +2,7 @@
 
 #include "pgmt/pg.hpp"
 #include "pgmt/pgtap.hpp"
+#include "pgmt/profiles.hpp"
 #include "pgmt/snapshot.hpp"
 #include "pgmt/text.hpp"
 
@@ -116,6 +117,7 @@ run_stats apply_migration(connection& conn, const migration& m, const suite& s) 
         "applied_at = clock_timestamp(), duration_ms = excluded.duration_ms",
         {m.version, m.name, m.checksum, std::to_string(ms.count())});
   };
+  opts.skip_statement = profile_statement_filter(s.profile, conn);
   return run_script(conn, m.up, opts);
 }
 

@@ -35,6 +35,9 @@ struct bad_case {
   const char* message;
 };
 
+// Test names show the case, not the bytes of the struct.
+void PrintTo(const bad_case& c, std::ostream* os) { *os << c.name; }
+
 class CMakeBadArgs : public ::testing::TestWithParam<bad_case> {};
 
 TEST_P(CMakeBadArgs, FailsWithMessage) {

@@ -73,6 +73,9 @@ struct bad_file {
   std::string message;
 };
 
+// Test names show the case, not the bytes of the struct.
+void PrintTo(const bad_file& c, std::ostream* os) { *os << c.name; }
+
 class MalformedRlsFile : public RlsFiles, public ::testing::WithParamInterface<bad_file> {};
 
 TEST_P(MalformedRlsFile, IsAnErrorWithFileAndPath) {

@@ -5,10 +5,14 @@
 
 #include "pgmt/script.hpp"
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgmt {
+
+class connection;
 
 /// One SQL file of a profile.
 struct profile_file {
@@ -31,5 +35,12 @@ std::vector<sql_source> profile_sources(const std::string& name);
 /// libpq options string ("" for none): the supabase profile puts the
 /// extensions schema on the search_path, as Supabase does.
 std::string profile_session_options(const std::string& name);
+
+/// Statements of migrations the profile leaves out on this server, or an
+/// empty function. Under supabase: CREATE EXTENSION IF NOT EXISTS of an
+/// extension every Supabase project has (pgsodium, pg_graphql, supabase_vault,
+/// pgjwt) when the server lacks it, as `supabase db dump` writes them into the
+/// first migration.
+std::function<bool(std::string_view)> profile_statement_filter(const std::string& name, connection& conn);
 
 }  // namespace pgmt

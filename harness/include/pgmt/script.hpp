@@ -117,6 +117,8 @@ struct run_stats {
   /// from the transaction's statistics; nullopt when it ran outside one
   /// transaction or the server does not count (track_counts off).
   std::optional<std::vector<std::string>> written;
+  /// Statements skip_statement left out, as their first line.
+  std::vector<std::string> skipped;
 };
 
 /// Runs src on conn. On failure rolls back what it opened and throws
