@@ -30,6 +30,9 @@ foreach(_pgmt_line IN LISTS _pgmt_lines)
     foreach(_pgmt_check IN LISTS _pgmt_words)
       set(_pgmt_test "${PGMT_NAME}.${_pgmt_check}")
       string(REGEX REPLACE "[.].*" "" _pgmt_label "${_pgmt_check}")
+      if(_pgmt_check STREQUAL "rls_coverage")
+        set(_pgmt_label "rls;rls_coverage")
+      endif()
       add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"
         --server-state "${PGMT_STATE_FILE}")
       set_tests_properties("${_pgmt_test}" PROPERTIES
