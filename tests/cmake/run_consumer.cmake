@@ -1,6 +1,6 @@
 # Configures, builds and tests a consumer project the way its users would.
 #   -DSOURCE=<consumer> -DWORK=<scratch folder> -DEXAMPLE=<pgmt source> [-DPREFIX=<install>]
-#   [-DSCENARIO=basic|evolve]
+#   [-DSCENARIO=basic|evolve] [-DSUPABASE=1]
 # basic: the example suite passes under ctest -L migrations -j2 and leaves no server behind.
 # evolve: also, a migration added without re-running cmake appears and runs
 # alone under -R; a broken one fails with its file:line; --output-junit works.
@@ -58,6 +58,17 @@ foreach(t shop.server.start shop.20260105090000.apply shop.20260202130000.apply 
 endforeach()
 expect_servers_gone("${out}")
 message(STATUS "example suite passed and its server is gone")
+if(DEFINED SUPABASE)
+  foreach(t supa.0001.apply supa.0001.rls supa.rls supa.rls_coverage supa.pgtap.01-notes supa.pgtap.02-helpers)
+    if(NOT out MATCHES "Test +#[0-9]+: ${t} [.]+ +Passed")
+      message(FATAL_ERROR "${t} did not pass:\n${out}")
+    endif()
+  endforeach()
+  if(out MATCHES "supa[.]0001[.]idempotency")
+    message(FATAL_ERROR "the supabase profile should leave idempotency out:\n${out}")
+  endif()
+  message(STATUS "the Supabase suite passed: profile, RLS files, coverage, pgTAP with the helpers")
+endif()
 
 if(SCENARIO STREQUAL "evolve")
   # A migration added after configure shows up without re-running cmake.
