@@ -344,6 +344,10 @@ std::string bypass_reason(connection& conn, const rls_user& u, const rls_expecta
 
 // Takes on u for the rest of the current (sub)transaction, as PostgREST does.
 void become(connection& conn, const rls_user& u) {
+  if (conn.exec_params("select pg_has_role($1, 'MEMBER')", {u.role}).value(0, 0) != "t")
+    throw input_error("pgmt connects as \"" + conn.exec("select current_user").value(0, 0) +
+                      "\", which cannot SET ROLE \"" + u.role + "\"; GRANT \"" + u.role + "\" TO \"" +
+                      conn.exec("select current_user").value(0, 0) + "\" on the server, or connect as a superuser");
   conn.exec("set local role " + conn.quote_ident(u.role));
   if (u.claims) {
     conn.exec_params("select set_config('request.jwt.claims', $1, true)", {u.claims->dump()});

@@ -5,6 +5,7 @@
 #include "pgmt/text.hpp"
 
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -200,7 +201,32 @@ bool should_keep(const std::string& keep, bool failed) {
   return keep == "1" || keep == "true" || keep == "yes" || (keep == "on-failure" && failed);
 }
 
+// Drops the databases a run created on an external server; nothing else.
+void drop_run_databases(const server_info& info) {
+  connection c(info.conninfo(info.maintenance_db));
+  std::string pattern;
+  for (char ch : info.db_prefix) {
+    if (ch == '_' || ch == '%' || ch == '\\') pattern += '\\';
+    pattern += ch;
+  }
+  result r = c.exec_params("select datname from pg_database where datname like $1 || '%' order by 1", {pattern});
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string name = r.value(i, 0);
+    try {
+      c.exec("alter database " + c.quote_ident(name) + " is_template false");
+      c.exec("drop database if exists " + c.quote_ident(name) +
+             (info.version_num >= 130000 ? " with (force)" : ""));
+    } catch (const pg_error&) {
+      // Another run's, or gone already: leave it.
+    }
+  }
+}
+
 fs::path stop_impl(const server_info& info, bool own_child, const std::string& keep, bool failed) {
+  if (info.kind == "external") {
+    if (!should_keep(keep, failed)) drop_run_databases(info);
+    return {};
+  }
   kill_postmaster(info, own_child);
   if (info.folder.empty() || !fs::exists(info.folder)) return {};
   if (should_keep(keep, failed)) {
@@ -349,6 +375,17 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
 // ---- server_info ----
 
 std::string server_info::conninfo(const std::string& dbname) const {
+  if (kind == "external") {
+    std::map<std::string, std::string> p = params;
+    // The password stays out of state files: read it again from the URL.
+    if (const char* url = std::getenv("PGMT_DATABASE_URL"); url && *url)
+      for (const auto& [k, v] : parse_connection_url(url))
+        if (k == "password") p[k] = v;
+    p["dbname"] = dbname;
+    if (!p.count("application_name")) p["application_name"] = "pgmt";
+    if (!p.count("connect_timeout")) p["connect_timeout"] = "10";
+    return make_conninfo({p.begin(), p.end()});
+  }
   return make_conninfo({{"host", host},
                         {"port", std::to_string(port)},
                         {"user", user},
@@ -360,9 +397,13 @@ std::string server_info::conninfo(const std::string& dbname) const {
 std::string server_info::describe() const { return "PostgreSQL " + version + " (" + kind + ")"; }
 
 nlohmann::json server_info::to_json() const {
-  return {{"kind", kind}, {"version", version},    {"version_num", version_num}, {"host", host},
-          {"port", port}, {"user", user},          {"folder", folder.string()},  {"log", log.string()},
-          {"pid", pid},   {"pid_start", pid_start}};
+  return {{"kind", kind},           {"version", version},
+          {"version_num", version_num}, {"host", host},
+          {"port", port},           {"user", user},
+          {"folder", folder.string()},  {"log", log.string()},
+          {"pid", pid},             {"pid_start", pid_start},
+          {"db_prefix", db_prefix}, {"params", params},
+          {"maintenance_db", maintenance_db}};
 }
 
 server_info server_info::from_json(const nlohmann::json& j) {
@@ -378,6 +419,9 @@ server_info server_info::from_json(const nlohmann::json& j) {
     i.log = j.at("log").get<std::string>();
     i.pid = j.at("pid").get<pid_t>();
     i.pid_start = j.at("pid_start").get<unsigned long long>();
+    i.db_prefix = j.value("db_prefix", std::string("pgmt_"));
+    i.params = j.value("params", std::map<std::string, std::string>{});
+    i.maintenance_db = j.value("maintenance_db", std::string("postgres"));
   } catch (const nlohmann::json::exception& e) {
     throw harness_error(std::string("server state is incomplete: ") + e.what());
   }
@@ -426,12 +470,86 @@ void server::detach() noexcept {
   unregister_server(info_.folder);
 }
 
+std::map<std::string, std::string> parse_connection_url(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (!opts) {
+    std::string msg = err ? err : "not a connection string";
+    if (err) PQfreemem(err);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw harness_error("PGMT_DATABASE_URL \"" + mask_password(url) + "\" is not a connection URL: " + msg +
+                        "; write postgresql://user:password@host:5432/postgres");
+  }
+  std::map<std::string, std::string> out;
+  for (PQconninfoOption* o = opts; o->keyword; ++o)
+    if (o->val && *o->val) out[o->keyword] = o->val;
+  PQconninfoFree(opts);
+  return out;
+}
+
+namespace {
+
+std::string random_hex(std::size_t n) {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    unsigned char b = 0;
+    in.read(reinterpret_cast<char*>(&b), 1);
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::unique_ptr<server> start_external(const server_options& opts) {
+  const char* url = std::getenv("PGMT_DATABASE_URL");
+  if (!url || !*url)
+    throw harness_error(
+        "PGMT_SERVER=external needs PGMT_DATABASE_URL, the connection URL of an existing server "
+        "(postgresql://user:password@host:5432/postgres)");
+  auto params = parse_connection_url(url);
+  const std::string masked = mask_password(url);
+  server_info info;
+  info.kind = "external";
+  info.maintenance_db = params.count("dbname") ? params["dbname"] : "postgres";
+  params.erase("password");
+  params.erase("dbname");
+  info.params = params;
+  info.host = params.count("host") ? params["host"] : (params.count("hostaddr") ? params["hostaddr"] : "");
+  info.port = params.count("port") ? std::atoi(params["port"].c_str()) : 5432;
+  result who;
+  try {
+    connection c(info.conninfo(info.maintenance_db));
+    who = c.exec(
+        "select current_user, rolsuper, rolcreatedb, rolcreaterole, current_setting('server_version'), "
+        "current_setting('server_version_num') from pg_roles where rolname = current_user");
+  } catch (const pg_error& e) {
+    throw harness_error("could not use the server of PGMT_DATABASE_URL (" + masked + "): " +
+                        mask_password(e.what()));
+  }
+  info.user = who.value(0, 0);
+  info.version = who.value(0, 4);
+  info.version = info.version.substr(0, info.version.find(' '));
+  info.version_num = std::atoi(who.value(0, 5).c_str());
+  const bool super = who.value(0, 1) == "t";
+  if (!super && who.value(0, 2) != "t")
+    throw harness_error("the role \"" + info.user + "\" of PGMT_DATABASE_URL (" + masked +
+                        ") lacks CREATEDB, and pgmt creates a database for every test: ALTER ROLE \"" +
+                        info.user + "\" CREATEDB, or connect as a role that has it");
+  info.db_prefix = "pgmt_" + random_hex(8) + "_";
+  register_server(info, false, opts.keep);  // a signal drops this run's databases
+  return std::make_unique<server>(info, opts, false);
+}
+
+}  // namespace
+
 std::unique_ptr<server> start_server(const server_options& opts) {
   if (opts.kind == "auto" || opts.kind == "temp") return start_temp_cluster(opts);
-  if (opts.kind == "container" || opts.kind == "external")
-    throw harness_error("PGMT_SERVER=" + opts.kind +
-                        " is not available in this version of pgmt; use PGMT_SERVER=temp (the default)");
-  throw harness_error("PGMT_SERVER must be auto or temp, not \"" + opts.kind + "\"");
+  if (opts.kind == "external") return start_external(opts);
+  if (opts.kind == "container")
+    throw harness_error("PGMT_SERVER=container is not available in this version of pgmt; use PGMT_SERVER=temp "
+                        "(the default) or PGMT_SERVER=external with PGMT_DATABASE_URL");
+  throw harness_error("PGMT_SERVER must be auto, temp or external, not \"" + opts.kind + "\"");
 }
 
 fs::path stop_server(const server_info& info, const server_options& opts, bool run_failed) {

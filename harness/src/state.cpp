@@ -64,6 +64,16 @@ void touch(connection& maint, const std::string& name) {
   }
 }
 
+// A LIKE pattern matching names that start with prefix.
+std::string like_prefix(const std::string& prefix) {
+  std::string out;
+  for (char ch : prefix) {
+    if (ch == '_' || ch == '%' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
 bool missing_database(const sql_error& e) { return e.sqlstate() == "3D000"; }
 
 // CREATE DATABASE fails while another session is still leaving the template; retry briefly.
@@ -80,9 +90,9 @@ void create_database(connection& maint, const std::string& sql) {
 }
 
 // Unique within the process (several caches may live in one); the pid makes it unique on the server.
-std::string scratch_name(std::string_view purpose) {
+std::string scratch_name(const std::string& prefix, std::string_view purpose) {
   static std::atomic<unsigned> counter{0};
-  return "pgmt_c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
+  return prefix + "c_" + std::string(purpose).substr(0, 20) + "_" + std::to_string(getpid()) + "_" +
          std::to_string(++counter);
 }
 
@@ -160,7 +170,7 @@ std::string state_cache::conninfo(const std::string& db) const {
 }
 
 std::string state_cache::template_name(std::size_t k) const {
-  return "pgmt_s" + std::to_string(k) + "_" + keys_.at(k).substr(0, 16);
+  return server_.db_prefix + "s" + std::to_string(k) + "_" + keys_.at(k).substr(0, 16);
 }
 
 std::string state_cache::create_db_sql(const std::string& name, const std::string& from) const {
@@ -182,7 +192,8 @@ std::string state_cache::ensure(std::size_t k) {
   connection maint(server_.conninfo("postgres"));
   // Find the highest state at or below k that exists, then build upwards from it.
   std::set<std::string> done;
-  auto r = maint.exec("select datname from pg_database where datistemplate and datname like 'pgmt\\_s%'");
+  auto r = maint.exec_params("select datname from pg_database where datistemplate and datname like $1",
+                             {like_prefix(server_.db_prefix) + "s%"});
   for (int i = 0; i < r.rows(); ++i) done.insert(r.value(i, 0));
   std::size_t from = k + 1;
   for (std::size_t j = k + 1; j-- > 0;) {
@@ -239,7 +250,7 @@ void state_cache::build(std::size_t k) {
 }
 
 std::string state_cache::clone(std::size_t k, std::string_view purpose) {
-  std::string name = scratch_name(purpose);
+  std::string name = scratch_name(server_.db_prefix, purpose);
   for (int attempt = 0;; ++attempt) {
     std::string from = ensure(k);
     connection maint(server_.conninfo("postgres"));
@@ -255,10 +266,11 @@ std::string state_cache::clone(std::size_t k, std::string_view purpose) {
 
 void state_cache::evict(connection& maint) {
   advisory_lock lock(maint, "pgmt-evict");
-  result r = maint.exec(
+  result r = maint.exec_params(
       "select datname, coalesce(substring(shobj_description(oid, 'pg_database') from 'used ([0-9]+)'), "
       "'0')::bigint "
-      "from pg_database where datistemplate and datname like 'pgmt\\_s%' order by 2, 1");
+      "from pg_database where datistemplate and datname like $1 order by 2, 1",
+      {like_prefix(server_.db_prefix) + "s%"});
   int excess = r.rows() - static_cast<int>(max_states_);
   for (int i = 0; i < r.rows() && excess > 0; ++i) {
     const std::string name = r.value(i, 0);
@@ -273,7 +285,7 @@ std::string state_cache::clone_final(std::string_view purpose) {
   const std::size_t n = set_.migrations.size();
   std::string acc = keys_.back() + "|final";
   for (const auto& src : suite_.seed_sources()) acc += "|seed:" + migration_checksum(src.text);
-  const std::string final_name = "pgmt_f_" + sha256_hex(acc).substr(0, 16);
+  const std::string final_name = server_.db_prefix + "f_" + sha256_hex(acc).substr(0, 16);
   {
     connection maint(server_.conninfo("postgres"));
     advisory_lock lock(maint, final_name);
@@ -300,7 +312,7 @@ std::string state_cache::clone_final(std::string_view purpose) {
       maint.exec("alter database \"" + final_name + "\" with is_template true allow_connections false");
     }
   }
-  std::string name = scratch_name(purpose);
+  std::string name = scratch_name(server_.db_prefix, purpose);
   connection maint(server_.conninfo("postgres"));
   create_database(maint, create_db_sql(name, final_name));
   return name;
@@ -310,7 +322,7 @@ std::string state_cache::clone_pgtap(std::string_view purpose) {
   const std::size_t n = set_.migrations.size();
   std::string acc = keys_.back() + "|pgtap|" + suite_.pgtap_helpers;
   for (const auto& src : suite_.seed_sources()) acc += "|seed:" + migration_checksum(src.text);
-  const std::string base = "pgmt_p_" + sha256_hex(acc).substr(0, 16);
+  const std::string base = server_.db_prefix + "p_" + sha256_hex(acc).substr(0, 16);
   {
     connection maint(server_.conninfo("postgres"));
     advisory_lock lock(maint, base);
@@ -350,14 +362,14 @@ std::string state_cache::clone_pgtap(std::string_view purpose) {
     }
   }
   (void)n;
-  std::string name = scratch_name(purpose);
+  std::string name = scratch_name(server_.db_prefix, purpose);
   connection maint(server_.conninfo("postgres"));
   create_database(maint, create_db_sql(name, base));
   return name;
 }
 
 std::string state_cache::create_empty(std::string_view purpose) {
-  std::string name = scratch_name(purpose);
+  std::string name = scratch_name(server_.db_prefix, purpose);
   connection maint(server_.conninfo("postgres"));
   create_database(maint, create_db_sql(name, "template0"));
   return name;

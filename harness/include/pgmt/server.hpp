@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,7 @@ namespace pgmt {
 
 /// How to reach a running server and how to stop it.
 struct server_info {
-  std::string kind;     ///< "temp cluster"
+  std::string kind;     ///< "temp cluster" or "external"
   std::string version;  ///< e.g. "15.18"
   int version_num = 0;  ///< e.g. 150018
   std::string host;     ///< socket folder or 127.0.0.1
@@ -27,6 +28,14 @@ struct server_info {
   std::filesystem::path log;         ///< the server's log file
   pid_t pid = 0;                     ///< postmaster
   unsigned long long pid_start = 0;  ///< postmaster start time, guards against pid reuse
+  /// Names of the databases pgmt creates start with this: "pgmt_" on a
+  /// server of its own, "pgmt_<run>_" on an external one, so a run drops only
+  /// its own databases.
+  std::string db_prefix = "pgmt_";
+  /// External: the connection parameters of PGMT_DATABASE_URL without the
+  /// password (the password is read from the environment again when needed).
+  std::map<std::string, std::string> params;
+  std::string maintenance_db = "postgres";  ///< the database pgmt connects to for CREATE DATABASE
 
   /// libpq connection string for database dbname.
   [[nodiscard]] std::string conninfo(const std::string& dbname = "postgres") const;
@@ -40,7 +49,7 @@ struct server_info {
 
 /// Settings for starting a server, read from the environment by default.
 struct server_options {
-  std::string kind = "auto";               ///< PGMT_SERVER: auto | temp
+  std::string kind = "auto";               ///< PGMT_SERVER: auto | temp | external
   std::filesystem::path bindir;            ///< PGMT_PG_BINDIR, empty to search
   bool tcp = false;                        ///< PGMT_TCP=1: also listen on 127.0.0.1
   std::chrono::seconds start_timeout{60};  ///< PGMT_START_TIMEOUT seconds
@@ -79,6 +88,10 @@ class server {
 /// Starts a server of the kind opts asks for. Throws harness_error when none
 /// can be started, saying what to install.
 std::unique_ptr<server> start_server(const server_options& opts);
+
+/// The parameters of a libpq connection URL or string; harness_error (with
+/// the password masked) when it does not parse.
+std::map<std::string, std::string> parse_connection_url(const std::string& url);
 
 /// Stops a server described by a state file written by another process.
 /// Returns the folder when it was kept.
