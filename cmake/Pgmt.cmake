@@ -15,6 +15,7 @@ disposable PostgreSQL server.
       MIGRATIONS_DIR <dir>
       [LAYOUT auto|flat|paired|split|folders|sections]
       [PROFILE supabase]
+      [SERVER auto|temp|external]
       [FIXTURES <file-or-dir>...]
       [SEEDS <file-or-dir>...]
       [IDEMPOTENCY AUTO|ON|OFF]
@@ -61,6 +62,12 @@ disposable PostgreSQL server.
 
   ``FIXTURES``
     SQL files, or folders of them, loaded in order before the first migration.
+
+  ``SERVER``
+    The server the suite's tests start by default: ``auto`` (the default: a
+    temp cluster from the installed PostgreSQL binaries), ``temp``, or
+    ``external`` (the existing server of ``PGMT_DATABASE_URL``). The
+    ``PGMT_SERVER`` environment variable, when set at test time, wins.
 
   ``PROFILE``
     Fixtures pgmt carries for a kind of project, loaded before ``FIXTURES``.
@@ -155,7 +162,7 @@ endfunction()
 
 function(pgmt_add_migration_tests suite)
   set(options "")
-  set(one_value MIGRATIONS_DIR LAYOUT PROFILE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
+  set(one_value MIGRATIONS_DIR LAYOUT PROFILE SERVER STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
     IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
@@ -164,7 +171,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -194,6 +201,15 @@ function(pgmt_add_migration_tests suite)
   set(layouts auto flat paired split folders sections)
   if(NOT arg_LAYOUT IN_LIST layouts)
     message(FATAL_ERROR "${where}: LAYOUT \"${arg_LAYOUT}\" is not one of: ${layouts}")
+  endif()
+
+  set(server_kind "")
+  if(DEFINED arg_SERVER)
+    set(kinds auto temp external)
+    if(NOT arg_SERVER IN_LIST kinds)
+      message(FATAL_ERROR "${where}: SERVER \"${arg_SERVER}\" is not one of: ${kinds}")
+    endif()
+    set(server_kind "${arg_SERVER}")
   endif()
 
   set(profile "")
@@ -332,7 +348,11 @@ function(pgmt_add_migration_tests suite)
   set(labels migrations ${arg_LABELS})
 
   # Fixture tests: one server for the whole suite.
-  add_test(NAME "${name}.server.start" COMMAND "${pgmt_exe}" server start --state "${state_file}")
+  set(server_args "")
+  if(server_kind)
+    set(server_args --server "${server_kind}")
+  endif()
+  add_test(NAME "${name}.server.start" COMMAND "${pgmt_exe}" server start --state "${state_file}" ${server_args})
   add_test(NAME "${name}.server.stop" COMMAND "${pgmt_exe}" server stop --state "${state_file}")
   set_tests_properties("${name}.server.start" PROPERTIES FIXTURES_SETUP "${fixture}" LABELS "${labels};server"
     ${arg_PROPERTIES})

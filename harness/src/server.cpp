@@ -544,7 +544,18 @@ std::unique_ptr<server> start_external(const server_options& opts) {
 }  // namespace
 
 std::unique_ptr<server> start_server(const server_options& opts) {
-  if (opts.kind == "auto" || opts.kind == "temp") return start_temp_cluster(opts);
+  if (opts.kind == "temp") return start_temp_cluster(opts);
+  if (opts.kind == "auto") {
+    try {
+      find_pg_bindir(opts.bindir);
+    } catch (const harness_error& e) {
+      throw harness_error(std::string(e.what()) +
+                          "\nNo server to test on. Either install PostgreSQL's server binaries (Debian: apt-get "
+                          "install postgresql) for a disposable temp cluster, or point pgmt at an existing "
+                          "server: PGMT_SERVER=external PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
+    }
+    return start_temp_cluster(opts);
+  }
   if (opts.kind == "external") return start_external(opts);
   if (opts.kind == "container")
     throw harness_error("PGMT_SERVER=container is not available in this version of pgmt; use PGMT_SERVER=temp "

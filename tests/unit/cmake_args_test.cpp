@@ -59,6 +59,7 @@ INSTANTIATE_TEST_SUITE_P(
                       bad_case{"bad_suite_name", "suite name \"my app\" must be"},
                       bad_case{"duplicate_suite", "a suite named \"app\" is already registered"},
                       bad_case{"missing_seed", "SEEDS path"},
+                      bad_case{"bad_server", "SERVER \"cloud\" is not one of"},
                       bad_case{"bad_profile", "PROFILE \"firebase\" is not one of: supabase"}),
     [](const auto& info) { return std::string(info.param.name); });
 
