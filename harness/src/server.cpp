@@ -222,7 +222,39 @@ void drop_run_databases(const server_info& info) {
   }
 }
 
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+detail::run_result run_engine(const std::string& engine, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = split_words(engine);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return detail::run(argv);
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
 fs::path stop_impl(const server_info& info, bool own_child, const std::string& keep, bool failed) {
+  if (info.kind == "container") {
+    if (should_keep(keep, failed)) {
+      std::ofstream(info.folder / "kept") << "container " << info.container << " kept by PGMT_KEEP=" << keep << "\n";
+      return info.folder;
+    }
+    try {
+      run_engine(info.engine, {"rm", "-f", info.container});
+    } catch (...) {
+      // The next run removes it by its label.
+    }
+    std::error_code ec;
+    if (!info.folder.empty()) fs::remove_all(info.folder, ec);
+    return {};
+  }
   if (info.kind == "external") {
     if (!should_keep(keep, failed)) drop_run_databases(info);
     return {};
@@ -403,7 +435,8 @@ nlohmann::json server_info::to_json() const {
           {"folder", folder.string()},  {"log", log.string()},
           {"pid", pid},             {"pid_start", pid_start},
           {"db_prefix", db_prefix}, {"params", params},
-          {"maintenance_db", maintenance_db}};
+          {"maintenance_db", maintenance_db}, {"container", container},
+          {"engine", engine}};
 }
 
 server_info server_info::from_json(const nlohmann::json& j) {
@@ -422,6 +455,8 @@ server_info server_info::from_json(const nlohmann::json& j) {
     i.db_prefix = j.value("db_prefix", std::string("pgmt_"));
     i.params = j.value("params", std::map<std::string, std::string>{});
     i.maintenance_db = j.value("maintenance_db", std::string("postgres"));
+    i.container = j.value("container", std::string());
+    i.engine = j.value("engine", std::string());
   } catch (const nlohmann::json::exception& e) {
     throw harness_error(std::string("server state is incomplete: ") + e.what());
   }
@@ -543,24 +578,190 @@ std::unique_ptr<server> start_external(const server_options& opts) {
 
 }  // namespace
 
+namespace {
+
+std::string container_engine() {
+  std::string cli = env_or("PGMT_CONTAINER_CLI", "");
+  if (!cli.empty()) return cli;
+  for (const char* name : {"podman", "docker"}) {
+    const char* path = std::getenv("PATH");
+    std::istringstream ps(path ? path : "/usr/bin:/bin");
+    for (std::string d; std::getline(ps, d, ':');)
+      if (!d.empty() && access((fs::path(d) / name).c_str(), X_OK) == 0) return name;
+  }
+  return "";
+}
+
+bool engine_answers(const std::string& engine, std::string* why) {
+  if (engine.empty()) {
+    if (why) *why = "no container engine: neither podman nor docker is on the PATH (or set PGMT_CONTAINER_CLI)";
+    return false;
+  }
+  try {
+    auto r = run_engine(engine, {"version"});
+    if (r.exit_code == 0) return true;
+    if (why) *why = "the container engine \"" + engine + "\" does not answer: " + trimmed(r.output);
+  } catch (const std::exception& e) {
+    if (why) *why = "the container engine \"" + engine + "\" cannot be run: " + e.what();
+  }
+  return false;
+}
+
+// Containers of runs that were killed: their owner process is gone.
+int remove_abandoned_containers(const std::string& engine) {
+  auto r = run_engine(engine, {"ps", "-a", "--filter", "label=pgmt.owner", "--format",
+                               "{{.ID}} {{index .Labels \"pgmt.owner\"}}"});
+  if (r.exit_code != 0) return 0;
+  int removed = 0;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string id, owner;
+    if (!(words >> id >> owner)) continue;
+    auto colon = owner.find(':');
+    if (colon == std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::atol(owner.substr(0, colon).c_str()));
+    unsigned long long start = std::strtoull(owner.substr(colon + 1).c_str(), nullptr, 10);
+    if (same_process(pid, start)) continue;
+    run_engine(engine, {"rm", "-f", id});
+    ++removed;
+  }
+  return removed;
+}
+
+std::unique_ptr<server> start_container(const server_options& opts) {
+  const std::string engine = container_engine();
+  std::string why;
+  if (!engine_answers(engine, &why))
+    throw harness_error(why + "; install podman or docker, start its daemon, or set PGMT_CONTAINER_CLI");
+  remove_abandoned_containers(engine);
+  std::string major = "17";
+  try {
+    fs::path bindir = find_pg_bindir(opts.bindir);
+    major = bindir.parent_path().filename().string();
+  } catch (const harness_error&) {
+  }
+  const std::string image = env_or("PGMT_IMAGE", "postgres:" + major);
+  std::string network = env_or("PGMT_CONTAINER_NETWORK", engine.find("podman") != std::string::npos ? "socket" : "port");
+  if (network != "socket" && network != "port")
+    throw harness_error("PGMT_CONTAINER_NETWORK must be socket or port, not \"" + network + "\"");
+
+  fs::path root = runtime_root();
+  std::string tmpl = (root / "ctr-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw harness_error("could not create a folder in \"" + root.string() + "\"");
+  fs::path folder(tmpl);
+  fs::path sock = folder / "sock";
+  std::error_code ec;
+  fs::create_directory(sock, ec);
+  // The server in the container runs as its own user; the folder above stays private.
+  fs::permissions(sock, fs::perms::all, ec);
+  const pid_t owner = opts.owner ? opts.owner : getpid();
+  const unsigned long long owner_start = detail::process_start_time(owner).value_or(0);
+  std::vector<std::string> args = {"run", "-d",
+                                   "--label", "pgmt.run=" + random_hex(12),
+                                   "--label", "pgmt.owner=" + std::to_string(owner) + ":" + std::to_string(owner_start),
+                                   "--mount", "type=tmpfs,destination=/var/lib/postgresql/data,tmpfs-mode=1777",
+                                   "-e", "PGDATA=/var/lib/postgresql/data/pgdata",
+                                   "-e", "POSTGRES_HOST_AUTH_METHOD=trust"};
+  if (network == "socket") {
+    args.insert(args.end(), {"--network=none", "-v", sock.string() + ":/sock"});
+  } else {
+    args.insert(args.end(), {"-p", "127.0.0.1::5432"});
+  }
+  args.insert(args.end(), {image, "postgres", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
+                           "synchronous_commit=off", "-c", "max_connections=200"});
+  if (network == "socket") args.insert(args.end(), {"-c", "unix_socket_directories=/sock", "-c", "listen_addresses="});
+  auto run = run_engine(engine, args);
+  if (run.exit_code != 0) {
+    fs::remove_all(folder, ec);
+    std::string out = trimmed(run.output);
+    std::string hint = "; check the engine (\"" + engine + " info\")";
+    for (const char* s : {"manifest unknown", "pull", "no such image", "not found", "initializing source",
+                          "image not known"})
+      if (out.find(s) != std::string::npos)
+        hint = "; the image \"" + image + "\" is not available: pull it (" + engine + " pull " + image +
+               "), build one from this machine's PostgreSQL (ci/container-image " + engine +
+               "), or name another with PGMT_IMAGE";
+    throw harness_error("could not start a container from \"" + image + "\": " + out + hint);
+  }
+  server_info info;
+  info.kind = "container";
+  info.engine = engine;
+  info.container = trimmed(run.output);
+  if (auto nl = info.container.rfind('\n'); nl != std::string::npos) info.container = info.container.substr(nl + 1);
+  info.folder = folder;
+  info.user = "postgres";
+  auto fail = [&](const std::string& what) -> harness_error {
+    auto logs = run_engine(engine, {"logs", "--tail", "40", info.container});
+    run_engine(engine, {"rm", "-f", info.container});
+    fs::remove_all(folder, ec);
+    return harness_error(what + "; the container's log:\n" + trimmed(logs.output));
+  };
+  if (network == "socket") {
+    info.host = sock.string();
+    info.port = 5432;
+  } else {
+    auto p = run_engine(engine, {"port", info.container, "5432/tcp"});
+    std::string mapped = trimmed(p.output);
+    auto colon = mapped.rfind(':');
+    if (p.exit_code != 0 || colon == std::string::npos) throw fail("the container publishes no port for 5432");
+    info.host = "127.0.0.1";
+    info.port = std::atoi(mapped.substr(colon + 1).c_str());
+  }
+  register_server(info, false, opts.keep);
+  const auto deadline = std::chrono::steady_clock::now() + opts.start_timeout;
+  for (int i = 0;; ++i) {
+    if (ping(info.conninfo("postgres"))) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      unregister_server(info.folder);
+      throw fail("the container " + info.container.substr(0, 12) + " (" + image + ") was not ready after " +
+                 std::to_string(opts.start_timeout.count()) + "s (PGMT_START_TIMEOUT)");
+    }
+    if (i % 20 == 19) {
+      auto st = run_engine(engine, {"inspect", "-f", "{{.State.Running}}", info.container});
+      if (trimmed(st.output) == "false") {
+        unregister_server(info.folder);
+        throw fail("the container " + info.container.substr(0, 12) + " (" + image + ") stopped before it was ready");
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  try {
+    connection c(info.conninfo("postgres"));
+    result v = c.exec("select current_setting('server_version'), current_setting('server_version_num')");
+    info.version = v.value(0, 0).substr(0, v.value(0, 0).find(' '));
+    info.version_num = std::atoi(v.value(0, 1).c_str());
+  } catch (const pg_error& e) {
+    unregister_server(info.folder);
+    throw fail(std::string("the container's server does not accept connections: ") + e.what());
+  }
+  return std::make_unique<server>(info, opts, false);
+}
+
+}  // namespace
+
 std::unique_ptr<server> start_server(const server_options& opts) {
   if (opts.kind == "temp") return start_temp_cluster(opts);
   if (opts.kind == "auto") {
+    std::string no_binaries;
     try {
       find_pg_bindir(opts.bindir);
+      return start_temp_cluster(opts);
     } catch (const harness_error& e) {
-      throw harness_error(std::string(e.what()) +
-                          "\nNo server to test on. Either install PostgreSQL's server binaries (Debian: apt-get "
-                          "install postgresql) for a disposable temp cluster, or point pgmt at an existing "
-                          "server: PGMT_SERVER=external PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
+      no_binaries = e.what();
     }
-    return start_temp_cluster(opts);
+    std::string no_engine;
+    if (engine_answers(container_engine(), &no_engine)) return start_container(opts);
+    throw harness_error(
+        "no server to test on: " + no_binaries + "; and " + no_engine +
+        ".\nEither install PostgreSQL's server binaries (Debian: apt-get install postgresql) for a disposable "
+        "temp cluster, or install podman or docker for a disposable container (PGMT_IMAGE names the image), or "
+        "point pgmt at an existing server: PGMT_SERVER=external "
+        "PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
   }
+  if (opts.kind == "container") return start_container(opts);
   if (opts.kind == "external") return start_external(opts);
-  if (opts.kind == "container")
-    throw harness_error("PGMT_SERVER=container is not available in this version of pgmt; use PGMT_SERVER=temp "
-                        "(the default) or PGMT_SERVER=external with PGMT_DATABASE_URL");
-  throw harness_error("PGMT_SERVER must be auto, temp or external, not \"" + opts.kind + "\"");
+  throw harness_error("PGMT_SERVER must be auto, temp, container or external, not \"" + opts.kind + "\"");
 }
 
 fs::path stop_server(const server_info& info, const server_options& opts, bool run_failed) {

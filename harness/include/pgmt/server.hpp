@@ -36,6 +36,8 @@ struct server_info {
   /// password (the password is read from the environment again when needed).
   std::map<std::string, std::string> params;
   std::string maintenance_db = "postgres";  ///< the database pgmt connects to for CREATE DATABASE
+  std::string container;                    ///< container: its ID
+  std::string engine;                       ///< container: the engine command (PGMT_CONTAINER_CLI)
 
   /// libpq connection string for database dbname.
   [[nodiscard]] std::string conninfo(const std::string& dbname = "postgres") const;
@@ -49,7 +51,7 @@ struct server_info {
 
 /// Settings for starting a server, read from the environment by default.
 struct server_options {
-  std::string kind = "auto";               ///< PGMT_SERVER: auto | temp | external
+  std::string kind = "auto";               ///< PGMT_SERVER: auto | temp | container | external
   std::filesystem::path bindir;            ///< PGMT_PG_BINDIR, empty to search
   bool tcp = false;                        ///< PGMT_TCP=1: also listen on 127.0.0.1
   std::chrono::seconds start_timeout{60};  ///< PGMT_START_TIMEOUT seconds
