@@ -746,10 +746,10 @@ std::unique_ptr<server> start_server(const server_options& opts) {
     std::string no_binaries;
     try {
       find_pg_bindir(opts.bindir);
-      return start_temp_cluster(opts);
     } catch (const harness_error& e) {
       no_binaries = e.what();
     }
+    if (no_binaries.empty()) return start_temp_cluster(opts);
     std::string no_engine;
     if (engine_answers(container_engine(), &no_engine)) return start_container(opts);
     throw harness_error(
