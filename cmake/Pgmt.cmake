@@ -15,7 +15,8 @@ disposable PostgreSQL server.
       MIGRATIONS_DIR <dir>
       [LAYOUT auto|flat|paired|split|folders|sections]
       [PROFILE supabase]
-      [SERVER auto|temp|external]
+      [SERVER auto|temp|container|external]
+      [POSTGRES_IMAGE <image>]
       [FIXTURES <file-or-dir>...]
       [SEEDS <file-or-dir>...]
       [IDEMPOTENCY AUTO|ON|OFF]
@@ -65,9 +66,15 @@ disposable PostgreSQL server.
 
   ``SERVER``
     The server the suite's tests start by default: ``auto`` (the default: a
-    temp cluster from the installed PostgreSQL binaries), ``temp``, or
-    ``external`` (the existing server of ``PGMT_DATABASE_URL``). The
-    ``PGMT_SERVER`` environment variable, when set at test time, wins.
+    temp cluster from the installed PostgreSQL binaries, else a container
+    where docker or podman answers), ``temp``, ``container`` (a disposable
+    container of ``POSTGRES_IMAGE``), or ``external`` (the existing server of
+    ``PGMT_DATABASE_URL``). The ``PGMT_SERVER`` environment variable, when
+    set at test time, wins.
+
+  ``POSTGRES_IMAGE``
+    The image containers start from (default ``postgres:<major>``, the major
+    version of the installed binaries, else 17); ``PGMT_IMAGE`` wins.
 
   ``PROFILE``
     Fixtures pgmt carries for a kind of project, loaded before ``FIXTURES``.
@@ -162,7 +169,7 @@ endfunction()
 
 function(pgmt_add_migration_tests suite)
   set(options "")
-  set(one_value MIGRATIONS_DIR LAYOUT PROFILE SERVER STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
+  set(one_value MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
     IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
@@ -171,7 +178,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -205,7 +212,7 @@ function(pgmt_add_migration_tests suite)
 
   set(server_kind "")
   if(DEFINED arg_SERVER)
-    set(kinds auto temp external)
+    set(kinds auto temp container external)
     if(NOT arg_SERVER IN_LIST kinds)
       message(FATAL_ERROR "${where}: SERVER \"${arg_SERVER}\" is not one of: ${kinds}")
     endif()
@@ -350,7 +357,10 @@ function(pgmt_add_migration_tests suite)
   # Fixture tests: one server for the whole suite.
   set(server_args "")
   if(server_kind)
-    set(server_args --server "${server_kind}")
+    list(APPEND server_args --server "${server_kind}")
+  endif()
+  if(DEFINED arg_POSTGRES_IMAGE)
+    list(APPEND server_args --image "${arg_POSTGRES_IMAGE}")
   endif()
   add_test(NAME "${name}.server.start" COMMAND "${pgmt_exe}" server start --state "${state_file}" ${server_args})
   add_test(NAME "${name}.server.stop" COMMAND "${pgmt_exe}" server stop --state "${state_file}")

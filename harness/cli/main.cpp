@@ -108,8 +108,10 @@ fs::path failed_marker(const fs::path& state) {
   return p;
 }
 
-int cmd_server_start(const std::string& state, pid_t owner, const std::string& kind) {
+int cmd_server_start(const std::string& state, pid_t owner, const std::string& kind, const std::string& image) {
   auto opts = server_options::from_environment();
+  // PGMT_IMAGE, set at test time, wins over the suite's POSTGRES_IMAGE.
+  if (!image.empty() && !std::getenv("PGMT_IMAGE")) setenv("PGMT_IMAGE", image.c_str(), 1);
   // PGMT_SERVER, set at test time, wins over the suite's SERVER.
   if (!kind.empty() && !std::getenv("PGMT_SERVER")) opts.kind = kind;
   opts.owner = owner ? owner : getppid();
@@ -354,9 +356,10 @@ int main(int argc, char** argv) {
   auto* start = server_cmd->add_subcommand("start", "Start a server and write its state file");
   start->add_option("--state", state, "State file to write")->required();
   start->add_option("--owner", owner, "Process whose exit frees the server (default: the parent)");
-  std::string server_kind;
+  std::string server_kind, image;
   start->add_option("--server", server_kind,
-                    "auto, temp or external (PGMT_DATABASE_URL); PGMT_SERVER, when set, wins");
+                    "auto, temp, container or external (PGMT_DATABASE_URL); PGMT_SERVER, when set, wins");
+  start->add_option("--image", image, "Image for a container server; PGMT_IMAGE, when set, wins");
   auto* stop = server_cmd->add_subcommand("stop", "Stop the server of a state file");
   stop->add_option("--state", state, "State file of the server")->required();
 
@@ -408,7 +411,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (start->parsed()) return finish(cmd_server_start(state, owner, server_kind));
+    if (start->parsed()) return finish(cmd_server_start(state, owner, server_kind, image));
     if (stop->parsed()) return finish(cmd_server_stop(state));
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
     if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks));

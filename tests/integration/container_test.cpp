@@ -165,3 +165,22 @@ TEST(ContainerEngine, NoEngineIsAClearError) {
 
 }  // namespace
 }  // namespace pgmt
+
+namespace pgmt {
+namespace {
+
+// What a suite's SERVER container and POSTGRES_IMAGE pass to `pgmt server start`.
+TEST_F(ContainerServer, TheSuitesServerAndImageOptions) {
+  test::temp_dir dir;
+  const std::string state = (dir.path() / "s.json").string();
+  auto r = detail::run({"env", "-u", "PGMT_SERVER", "-u", "PGMT_IMAGE", "PGMT_CONTAINER_NETWORK=socket",
+                        "PGMT_CONTAINER_CLI=" + setup().engine, PGMT_EXE, "server", "start", "--state", state,
+                        "--server", "container", "--image", setup().image});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(container)"), std::string::npos) << r.output;
+  auto stop = detail::run({"env", "PGMT_CONTAINER_CLI=" + setup().engine, PGMT_EXE, "server", "stop", "--state", state});
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+}
+
+}  // namespace
+}  // namespace pgmt
