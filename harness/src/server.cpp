@@ -634,6 +634,7 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   std::string why;
   if (!engine_answers(engine, &why))
     throw harness_error(why + "; install podman or docker, start its daemon, or set PGMT_CONTAINER_CLI");
+  remove_abandoned_servers();
   remove_abandoned_containers(engine);
   std::string major = "17";
   try {
@@ -708,6 +709,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
     info.host = "127.0.0.1";
     info.port = std::atoi(mapped.substr(colon + 1).c_str());
   }
+  // A later run finds the folder and the container of a run that was killed.
+  write_meta(folder, {owner, owner_start}, info);
   register_server(info, false, opts.keep);
   const auto deadline = std::chrono::steady_clock::now() + opts.start_timeout;
   for (int i = 0;; ++i) {
@@ -849,7 +852,7 @@ int remove_abandoned_servers() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(root, ec)) {
     const auto name = e.path().filename().string();
-    if (name.rfind("srv-", 0) != 0 || !e.is_directory()) continue;
+    if ((name.rfind("srv-", 0) != 0 && name.rfind("ctr-", 0) != 0) || !e.is_directory()) continue;
     if (fs::exists(e.path() / "kept")) continue;
     nlohmann::json meta;
     try {
@@ -867,10 +870,18 @@ int remove_abandoned_servers() {
     unsigned long long owner_start = meta.value("owner_start", 0ULL);
     if (owner > 0 && same_process(owner, owner_start)) continue;
     server_info info;
+    try {
+      info = server_info::from_json(meta);
+    } catch (...) {
+      info.pid = meta.value("pid", 0);
+      info.pid_start = meta.value("pid_start", 0ULL);
+    }
     info.folder = e.path();
-    info.pid = meta.value("pid", 0);
-    info.pid_start = meta.value("pid_start", 0ULL);
-    stop_impl(info, false, "0", false);
+    try {
+      stop_impl(info, false, "0", false);
+    } catch (...) {
+      continue;
+    }
     ++removed;
   }
   return removed;

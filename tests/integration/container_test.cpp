@@ -121,8 +121,8 @@ TEST_F(ContainerServer, AKilledRunsContainerIsRemovedByTheNextRun) {
   auto next = pgmt_in_container({"server", "start", "--state", (dir.path() / "b.json").string()});
   ASSERT_EQ(next.exit_code, 0) << next.output;
   EXPECT_EQ(containers_of(owner), 0);
+  EXPECT_FALSE(fs::exists(info.folder)) << "the killed run's folder is still there";
   pgmt_in_container({"server", "stop", "--state", (dir.path() / "b.json").string()});
-  EXPECT_FALSE(fs::exists(info.folder / "sock" / ".s.PGSQL.5432"));
 }
 
 TEST_F(ContainerServer, AMissingImageSaysWhatToDo) {
