@@ -184,3 +184,32 @@ TEST_F(ContainerServer, TheSuitesServerAndImageOptions) {
 
 }  // namespace
 }  // namespace pgmt
+
+namespace pgmt {
+namespace {
+
+// auto: a temp cluster where the server binaries are, else a container.
+TEST_F(ContainerServer, AutoFallsBackToAContainerWithoutServerBinaries) {
+  test::temp_dir dir;
+  const std::string state = (dir.path() / "s.json").string();
+  auto r = detail::run({"env", "PGMT_SERVER=auto", "PGMT_PG_BINDIR=" + (dir.path() / "none").string(),
+                        "PGMT_CONTAINER_CLI=" + setup().engine, "PGMT_IMAGE=" + setup().image,
+                        "PGMT_CONTAINER_NETWORK=socket", PGMT_EXE, "server", "start", "--state", state});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(container)"), std::string::npos) << r.output;
+  detail::run({"env", "PGMT_CONTAINER_CLI=" + setup().engine, PGMT_EXE, "server", "stop", "--state", state});
+}
+
+TEST(ServerAuto, WithNeitherBinariesNorAnEngineListsTheWays) {
+  PGMT_REQUIRE_POSTGRES();
+  test::temp_dir dir;
+  auto r = detail::run({"env", "PGMT_SERVER=auto", "PGMT_PG_BINDIR=" + (dir.path() / "none").string(),
+                        "PGMT_CONTAINER_CLI=/nonexistent/podman", PGMT_EXE, "test", "--migrations",
+                        (fs::path(PGMT_TEST_DATA) / "bad_sql").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  for (const char* way : {"apt-get install postgresql", "install podman or docker", "PGMT_SERVER=external"})
+    EXPECT_NE(r.output.find(way), std::string::npos) << way << "\n" << r.output;
+}
+
+}  // namespace
+}  // namespace pgmt
