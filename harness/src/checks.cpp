@@ -117,7 +117,8 @@ std::vector<std::string> suite_checks(const suite& s, const migration_set& set) 
     for (const auto& f : pgtap_files(s.pgtap_dir)) {
       const std::string name = pgtap_test_name(f);
       if (name.find_first_of(" \t;") != std::string::npos)
-        throw input_error(display_path(f) + ": a pgTAP file name becomes a test name; rename it without spaces");
+        throw input_error(display_path(f) +
+                          ": a pgTAP file name becomes a test name; rename it without spaces");
       out.push_back("pgtap." + name);
     }
   return out;
@@ -131,11 +132,13 @@ check_result check_rls_coverage(state_cache& cache) {
   if (!s.rls_dir.empty()) {
     rls_dir dir = scan_rls_dir(s.rls_dir, cache.migrations());
     auto users = suite_rls_users(dir, s.profile);
-    for (const auto& [version, path] : dir.by_version) files.push_back(load_rls_file(path, version, users, s.profile));
+    for (const auto& [version, path] : dir.by_version)
+      files.push_back(load_rls_file(path, version, users, s.profile));
     if (dir.final_file) files.push_back(load_rls_file(*dir.final_file, "", users, s.profile));
     for (const auto& f : files)
       for (const auto& [name, u] : f.users)
-        if (!u.bypass && std::find(roles.begin(), roles.end(), u.role) == roles.end()) roles.push_back(u.role);
+        if (!u.bypass && std::find(roles.begin(), roles.end(), u.role) == roles.end())
+          roles.push_back(u.role);
   }
   std::string db_name;
   try {
@@ -146,7 +149,8 @@ check_result check_rls_coverage(state_cache& cache) {
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
   rls_coverage cov = rls_coverage_of(c, files, roles);
-  check_result r = cov.failures.empty() ? check_result::pass(cov.lines.back()) : check_result::fail(cov.failures);
+  check_result r =
+      cov.failures.empty() ? check_result::pass(cov.lines.back()) : check_result::fail(cov.failures);
   r.details = cov.lines;
   r.details.pop_back();
   for (const auto& w : cov.warnings) r.details.push_back(w);
@@ -168,13 +172,15 @@ check_result check_pgtap(state_cache& cache, const std::string& name) {
   try {
     db_name = cache.clone_pgtap("pgtap");
   } catch (const state_error& e) {
-    return check_result::fail({e.diag().format()}, "the state for pgTAP could not be built (" + e.culprit() + ")");
+    return check_result::fail({e.diag().format()},
+                              "the state for pgTAP could not be built (" + e.culprit() + ")");
   }
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
   std::string tap;
   try {
-    tap = run_pgtap_file(c, src, s.pgtap_helpers, options_for(s, "pgTAP file \"" + display_path(*file) + "\""));
+    tap =
+        run_pgtap_file(c, src, s.pgtap_helpers, options_for(s, "pgTAP file \"" + display_path(*file) + "\""));
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "the file stopped with an error");
   }
@@ -210,7 +216,8 @@ check_result check_rls(state_cache& cache, std::size_t index) {
   rls_dir dir = scan_rls_dir(s.rls_dir, cache.migrations());
   auto it = dir.by_version.find(m.version);
   if (it == dir.by_version.end())
-    return check_result::skip("no assertion file for migration " + m.version + " in " + display_path(s.rls_dir));
+    return check_result::skip("no assertion file for migration " + m.version + " in " +
+                              display_path(s.rls_dir));
   rls_file f = load_rls_file(it->second, m.version, suite_rls_users(dir, s.profile), s.profile);
   std::string db_name;
   try {
@@ -247,11 +254,12 @@ check_result check_idempotency(state_cache& cache, std::size_t index) {
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
   catalog_reader reader(c);
+  reader.trust_reports();  // a fresh clone, changed only by the scripts below
   const catalog before = reader.read();
   auto counts_before = reader.counts();
   std::vector<std::string> findings;
   try {
-    reader.wrote(apply_migration(c, m, cache.config()).written);
+    reader.wrote(apply_migration(c, m, cache.config()));
   } catch (const script_error& e) {
     diagnostic d = e.diag();
     d.notes.push_back(
@@ -305,12 +313,12 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
   catalog_reader reader(c);
+  reader.trust_reports();  // a fresh clone, changed only by the scripts below
   std::vector<std::string> findings;
   std::string data_note;
   try {
     if (auto data = data_file(s, m)) {
-      reader.wrote(
-          run_script(c, *data, options_for(s, "data file \"" + display_path(data->path) + "\"")).written);
+      reader.wrote(run_script(c, *data, options_for(s, "data file \"" + display_path(data->path) + "\"")));
       data_note = ", with data from " + display_path(data->path);
     }
   } catch (const script_error& e) {
@@ -319,7 +327,7 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
   const catalog before = reader.read();
   auto counts_before = reader.counts();
   try {
-    reader.wrote(apply_migration(c, m, s).written);
+    reader.wrote(apply_migration(c, m, s));
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "up failed");
   }
@@ -329,7 +337,7 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
     o.before_commit = [&m](connection& conn) {
       conn.exec_params("delete from pgmt.migrations where version = $1", {m.version});
     };
-    reader.wrote(run_script(c, *m.down, o).written);
+    reader.wrote(run_script(c, *m.down, o));
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "down failed");
   }
@@ -351,7 +359,7 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
                          " more rows after up and down (" + std::to_string(n) + " before)");
   }
   try {
-    reader.wrote(apply_migration(c, m, s).written);
+    reader.wrote(apply_migration(c, m, s));
   } catch (const script_error& e) {
     findings.push_back(e.diag().format());
     return check_result::fail(findings, "up after down failed");
@@ -383,6 +391,7 @@ check_result check_drift(state_cache& cache) {
   {
     connection c(cache.conninfo(db.name()));
     catalog_reader reader(c);
+    reader.trust_reports();
     actual = reader.read().snapshot();
   }
   std::filesystem::path actual_file = s.output_dir / (s.name + ".snapshot.json");
@@ -435,9 +444,10 @@ check_result check_apply(state_cache& cache, std::size_t index) {
   try {
     connection c(cache.conninfo(db.name()));
     catalog_reader reader(c);
+    reader.trust_reports();
     stats = apply_migration(c, m, cache.config());
     // The clone becomes a state below: later clones of it start from its catalog.
-    reader.wrote(stats.written);
+    reader.wrote(stats);
     reader.store();
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()});
@@ -446,9 +456,11 @@ check_result check_apply(state_cache& cache, std::size_t index) {
                     : stats.mode == tx_mode::per_statement    ? "without a transaction"
                                                               : "in its own transactions";
   std::string note = "applied " + display_path(m.up.path) + ": " + std::to_string(stats.statements) +
-                     (stats.statements == 1 ? " statement " : " statements ") + how + " in " + ms(stats.elapsed);
+                     (stats.statements == 1 ? " statement " : " statements ") + how + " in " +
+                     ms(stats.elapsed);
   if (!stats.skipped.empty()) {
-    note += "; left out, as on Supabase these extensions are always there and this server does not have them:";
+    note +=
+        "; left out, as on Supabase these extensions are always there and this server does not have them:";
     for (const auto& st : stats.skipped) note += " [" + st + "]";
   }
   // What we just built is S(index + 1): keep it for the tests that need it.
@@ -479,11 +491,11 @@ check_result check_reset(state_cache& cache) {
     return check_result::fail({e.diag().format()});
   }
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
-  return check_result::pass("built from nothing: " + (s.profile.empty() ? "" : "the " + s.profile + " profile, ") +
-                            std::to_string(s.fixtures.size()) +
-                            " fixture path(s), " + std::to_string(set.migrations.size()) +
-                            (set.migrations.size() == 1 ? " migration, " : " migrations, ") +
-                            std::to_string(seeds) + " seed file(s) in " + ms(took));
+  return check_result::pass(
+      "built from nothing: " + (s.profile.empty() ? "" : "the " + s.profile + " profile, ") +
+      std::to_string(s.fixtures.size()) + " fixture path(s), " + std::to_string(set.migrations.size()) +
+      (set.migrations.size() == 1 ? " migration, " : " migrations, ") + std::to_string(seeds) +
+      " seed file(s) in " + ms(took));
 }
 
 }  // namespace pgmt

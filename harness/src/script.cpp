@@ -383,22 +383,33 @@ std::optional<std::string> missing_extension(const server_diagnostics& sd) {
 // What to install for an extension the server lacks.
 std::string extension_advice(const std::string& ext, int server_version_num) {
   const std::string major = std::to_string(server_version_num / 10000);
-  static const std::map<std::string, std::string> debian = {
-      {"vector", "pgvector"}, {"postgis", "postgis-3"}, {"postgis_topology", "postgis-3"},
-      {"pg_cron", "cron"},    {"http", "http"},         {"pgtap", "pgtap"},
-      {"pg_partman", "partman"}, {"pg_repack", "repack"}, {"hypopg", "hypopg"},
-      {"pg_hint_plan", "pg-hint-plan"}, {"plv8", "plv8"}, {"pgrouting", "pgrouting"},
-      {"rum", "rum"}, {"pg_hashids", "hashids"}, {"orafce", "orafce"}, {"pgaudit", "pgaudit"}};
+  static const std::map<std::string, std::string> debian = {{"vector", "pgvector"},
+                                                            {"postgis", "postgis-3"},
+                                                            {"postgis_topology", "postgis-3"},
+                                                            {"pg_cron", "cron"},
+                                                            {"http", "http"},
+                                                            {"pgtap", "pgtap"},
+                                                            {"pg_partman", "partman"},
+                                                            {"pg_repack", "repack"},
+                                                            {"hypopg", "hypopg"},
+                                                            {"pg_hint_plan", "pg-hint-plan"},
+                                                            {"plv8", "plv8"},
+                                                            {"pgrouting", "pgrouting"},
+                                                            {"rum", "rum"},
+                                                            {"pg_hashids", "hashids"},
+                                                            {"orafce", "orafce"},
+                                                            {"pgaudit", "pgaudit"}};
   static const std::set<std::string> supabase_only = {
-      "pg_net", "pgsodium", "supabase_vault", "pg_graphql", "pg_jsonschema", "wrappers", "pg_stat_monitor",
-      "pg_tle", "pgjwt", "index_advisor", "pg_later", "timescaledb"};
+      "pg_net",          "pgsodium", "supabase_vault", "pg_graphql",    "pg_jsonschema", "wrappers",
+      "pg_stat_monitor", "pg_tle",   "pgjwt",          "index_advisor", "pg_later",      "timescaledb"};
   std::string advice = "the server (PostgreSQL " + format_server_version(server_version_num) +
                        ") has no extension \"" + ext + "\"; install it where the server runs";
   if (auto it = debian.find(ext); it != debian.end())
     return advice + ": on Debian or Ubuntu, apt-get install postgresql-" + major + "-" + it->second;
   if (supabase_only.count(ext))
-    return advice + " (Debian has no package for it; build it from its project), or keep the migration "
-                    "that needs it out of the tests";
+    return advice +
+           " (Debian has no package for it; build it from its project), or keep the migration "
+           "that needs it out of the tests";
   return advice + " (on Debian or Ubuntu its package is usually postgresql-" + major + "-" + ext + ")";
 }
 
@@ -525,7 +536,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     // for another test's migration that is creating roles to commit.
     // (A role that may not lock it, on an external server, goes without.)
     if (plan.touches_roles &&
-        conn.exec("select pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'UPDATE')").value(0, 0) == "t")
+        conn.exec("select pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'UPDATE')").value(0, 0) ==
+            "t")
       conn.exec("lock table pg_catalog.pg_authid in share row exclusive mode");
   }
   conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()));
@@ -537,7 +549,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
         result r = conn.exec(text);
         if (opts.on_result) opts.on_result(r);
       } else {
-        std::string_view first = std::string_view(src.text).substr(st.start, st.offset + st.length - st.start);
+        std::string_view first =
+            std::string_view(src.text).substr(st.start, st.offset + st.length - st.start);
         stats.skipped.emplace_back(first.substr(0, first.find('\n')));
       }
       ++stats.statements;
@@ -575,6 +588,13 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
             "where n_tup_ins > 0 or n_tup_del > 0");
         stats.written.emplace();
         for (int i = 0; i < w.rows(); ++i) stats.written->push_back(w.value(i, 0));
+        // These statistics also hold what earlier transactions of the session
+        // did and the server has not yet collected: they may say "changed"
+        // when nothing did, never the other way round.
+        stats.catalog_written = conn.exec(
+                                        "select exists (select from pg_catalog.pg_stat_xact_sys_tables "
+                                        "where n_tup_ins > 0 or n_tup_upd > 0 or n_tup_del > 0)")
+                                    .value(0, 0) == "t";
       }
     } catch (...) {
       rollback_quietly();

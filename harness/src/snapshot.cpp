@@ -1,6 +1,7 @@
 #include "pgmt/snapshot.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/script.hpp"
 #include "pgmt/text.hpp"
 
 #include <algorithm>
@@ -51,8 +52,8 @@ std::string row_versions(const std::string& table, const std::string& where, con
          where + "), '')";
 }
 std::string comment_versions(const std::string& oid, const std::string& catalog) {
-  return row_versions("pg_description",
-                      "x.objoid = " + oid + " and x.classoid = '" + catalog + "'::regclass", "x.objsubid");
+  return row_versions("pg_description", "x.objoid = " + oid + " and x.classoid = '" + catalog + "'::regclass",
+                      "x.objsubid");
 }
 std::string fingerprint(const std::vector<std::string>& parts) {
   std::string out = "concat_ws('/'";
@@ -145,7 +146,8 @@ std::vector<category> categories() {
        "where c.relkind in ('r', 'p', 'f') and " +
            us + " and " + not_extension_member("pg_class", "c.oid"),
        "c.oid",
-       fingerprint({"c.xmin::text", row_versions("pg_attribute", "x.attrelid = c.oid and x.attnum > 0", "x.attnum"),
+       fingerprint({"c.xmin::text",
+                    row_versions("pg_attribute", "x.attrelid = c.oid and x.attnum > 0", "x.attnum"),
                     row_versions("pg_attrdef", "x.adrelid = c.oid", "x.adnum"),
                     row_versions("pg_inherits", "x.inhrelid = c.oid", "x.inhseqno"),
                     row_versions("pg_description", "x.objoid = c.oid and x.classoid = 'pg_class'::regclass",
@@ -208,7 +210,8 @@ std::vector<category> categories() {
                     row_versions("pg_depend", "x.classid = 'pg_class'::regclass and x.objid = c.oid",
                                  "x.refclassid, x.refobjid, x.refobjsubid, x.deptype"),
                     comment_versions("c.oid", "pg_class")})},
-      {"functions", "n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'",
+      {"functions",
+       "n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'",
        "jsonb_build_object("
        "'kind', case p.prokind when 'f' then 'function' when 'p' then 'procedure' when 'a' then 'aggregate' "
        "else 'window function' end, "
@@ -282,13 +285,20 @@ std::vector<category> categories() {
 // renamed or dropped, the whole catalog is read again.
 const char* const global_fingerprint_sql =
     "select concat_ws('|', (select string_agg(oid::text || ':' || rolname, ',' order by oid) from pg_roles), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_collation where oid >= 16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_operator where oid >= 16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opclass where oid >= 16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opfamily where oid >= 16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_config where oid >= 16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_dict where oid >= 16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_language where oid >= 16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_collation where oid >= "
+    "16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_operator where oid >= "
+    "16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opclass where oid >= "
+    "16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opfamily where oid >= "
+    "16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_config where oid >= "
+    "16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_dict where oid >= "
+    "16384), "
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_language where oid >= "
+    "16384), "
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_server), "
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper))";
 
@@ -296,7 +306,7 @@ const char* const global_fingerprint_sql =
 // stored by another version of pgmt is never reused.
 const std::string& format_tag() {
   static const std::string tag = [] {
-    std::string acc = "pgmt-catalog-1";
+    std::string acc = "pgmt-catalog-2";
     for (const auto& c : categories()) acc += c.key + c.value + c.from + c.oid + c.fingerprint;
     return sha256_hex(acc + global_fingerprint_sql);
   }();
@@ -325,9 +335,10 @@ const char* const table_list_sql =
 // faster than one UNION ALL of every table.
 std::map<std::string, long long> count_tables(connection& conn, const std::optional<std::string>& oids) {
   std::string sql =
-      std::string("select n.nspname || '.' || c.relname, (xpath('/row/n/text()', query_to_xml(format("
-                  "'select count(*) as n from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text "
-                  "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ") +
+      std::string(
+          "select n.nspname || '.' || c.relname, (xpath('/row/n/text()', query_to_xml(format("
+          "'select count(*) as n from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text "
+          "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ") +
       user_schema + " and " + not_extension_member("pg_class", "c.oid");
   result r = oids ? conn.exec_params(sql + " and c.oid = any($1::oid[])", {*oids}) : conn.exec(sql);
   std::map<std::string, long long> out;
@@ -343,8 +354,7 @@ std::string oid_array(const std::vector<std::string>& oids) {
 
 // Runs f in a read-only repeatable read transaction with an empty
 // search_path, which makes pg_get_*def qualify every name.
-template <typename F>
-void in_read_transaction(connection& conn, F&& f) {
+template <typename F> void in_read_transaction(connection& conn, F&& f) {
   conn.exec("begin isolation level repeatable read read only");
   try {
     conn.exec("set local search_path = ''");
@@ -380,7 +390,8 @@ std::optional<catalog> read_objects(connection& conn, const catalog* prev, const
     }
     if (!before) {
       result r = conn.exec(full);
-      for (int i = 0; i < r.rows(); ++i) objects[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2), r.value(i, 3)};
+      for (int i = 0; i < r.rows(); ++i)
+        objects[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2), r.value(i, 3)};
       if (fetched) *fetched += static_cast<std::size_t>(r.rows());
       continue;
     }
@@ -504,6 +515,18 @@ catalog_reader::catalog_reader(connection& conn) : conn_(conn) {
 const catalog& catalog_reader::read() {
   in_read_transaction(conn_, [&] {
     std::string global = conn_.exec(global_fingerprint_sql).value(0, 0);
+    // Roles and the like are shared with every other database of the server:
+    // checked every time, even when no script here changed anything.
+    if (trusted_ && catalog_current_ && last_ && last_->global == global) {
+      objects_read_ = 0;
+      if (verify_reads()) {
+        catalog full = *read_objects(conn_, nullptr, global);
+        std::string where;
+        if (!same_objects(full, *last_, where) || !same_objects(*last_, full, where))
+          throw std::logic_error("pgmt: a catalog taken as unchanged differs from a full read at " + where);
+      }
+      return;
+    }
     std::optional<catalog> now;
     if (last_ && last_->global == global) now = read_objects(conn_, &*last_, global, &objects_read_);
     const bool incremental = now.has_value();
@@ -515,11 +538,25 @@ const catalog& catalog_reader::read() {
         throw std::logic_error("pgmt: a catalog read of changes only differs from a full read at " + where);
     }
     last_ = std::move(now);
+    catalog_current_ = true;
   });
   return *last_;
 }
 
+void catalog_reader::trust_reports() {
+  trusted_ = true;
+  // What the state stored is its catalog: nothing ran on the clone yet.
+  if (stored_ && !catalog_current_) catalog_current_ = true;
+}
+
+void catalog_reader::wrote(const run_stats& stats) {
+  const bool still_current = catalog_current_ && stats.catalog_written && !*stats.catalog_written;
+  wrote(stats.written);
+  catalog_current_ = still_current;
+}
+
 void catalog_reader::wrote(const std::optional<std::vector<std::string>>& tables) {
+  catalog_current_ = false;
   if (!tables) {
     all_dirty_ = true;
     return;
@@ -563,7 +600,9 @@ std::map<std::string, long long> catalog_reader::counts() {
 }
 
 void catalog_reader::store() {
-  if (!last_) read();
+  // Always read: last_ may be the catalog this reader started from, from before
+  // the scripts that ran since (a state stores its own catalog, not its parent's).
+  read();
   if (rows_.empty() || all_dirty_ || !dirty_.empty()) counts();
   // Only what changed since what is stored: a state is one migration away from the one it was cloned from.
   nlohmann::json drop = nlohmann::json::array(), put = nlohmann::json::array();
@@ -631,7 +670,8 @@ void catalog_reader::store() {
   stored_rows_ = rows_;
 }
 
-std::vector<difference> diff_catalogs(const catalog& expected, const catalog& actual, const diff_words& words) {
+std::vector<difference> diff_catalogs(const catalog& expected, const catalog& actual,
+                                      const diff_words& words) {
   // Only the objects whose text differs are parsed; the diff is that of the two snapshots.
   nlohmann::json a = nlohmann::json::object(), b = nlohmann::json::object();
   static const std::map<std::string, catalog::object> none;

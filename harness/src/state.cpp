@@ -228,12 +228,13 @@ void state_cache::build(std::size_t k) {
   try {
     connection c(conninfo(name));
     catalog_reader reader(c);
+    reader.trust_reports();  // a fresh clone of the state below
     if (k == 0) {
       ensure_tracking_table(c);
       run_sources(c, suite_.fixture_sources(), suite_, "fixture");
       reader.wrote(std::nullopt);
     } else {
-      reader.wrote(apply_migration(c, set_.migrations[k - 1], suite_).written);
+      reader.wrote(apply_migration(c, set_.migrations[k - 1], suite_));
     }
     // Clones of the state start from its catalog, so checks re-read only what they change.
     reader.store();
@@ -340,8 +341,9 @@ std::string state_cache::clone_pgtap(std::string_view purpose) {
         culprit = "pgtap";
         sql_source ext;
         ext.path = "pgTAP set-up";
-        ext.text = suite_.profile == "supabase" ? "create extension if not exists pgtap with schema extensions"
-                                                : "create extension if not exists pgtap";
+        ext.text = suite_.profile == "supabase"
+                       ? "create extension if not exists pgtap with schema extensions"
+                       : "create extension if not exists pgtap";
         if (suite_.pgtap_helpers == "supabase") ext.text += ";\n" + supabase_test_helpers_sql();
         run_sources(c, {ext}, suite_, "pgTAP set-up");
         for (const auto& m : set_.migrations) {

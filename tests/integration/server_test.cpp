@@ -110,7 +110,11 @@ TEST_F(Server, ServerOfAKilledRunIsRemovedByTheNextRun) {
   EXPECT_TRUE(fs::exists(folder));
   kill(owner, SIGKILL);
   detail::wait_child(owner);
-  EXPECT_GE(remove_abandoned_servers(), 1);
+  // Another test starting a server at the same time may remove it first:
+  // what counts is that it goes, not who counted it.
+  remove_abandoned_servers();
+  for (int i = 0; i < 100 && (alive(pid) || fs::exists(folder)); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(alive(pid));
   EXPECT_FALSE(fs::exists(folder));
 }

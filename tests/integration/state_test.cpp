@@ -2,6 +2,8 @@
 #include "pgmt/state.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/script.hpp"
+#include "pgmt/snapshot.hpp"
 #include "pgmt/text.hpp"
 #include "support.hpp"
 
@@ -59,6 +61,60 @@ TEST_F(State, CloneHoldsExactlyTheFirstKMigrations) {
   cache.drop(db);
   connection maint(test::shared_server().conninfo());
   EXPECT_EQ(maint.exec_params("select count(*) from pg_database where datname = $1", {db}).value(0, 0), "0");
+}
+
+// Each state stores its own catalog, so a check on a clone reads nothing to
+// know where it starts, and what it is given is exactly what a full read sees.
+TEST_F(State, AStateStoresItsOwnCatalog) {
+  auto s = test::data_suite("layouts/split");
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  for (std::size_t k = 1; k <= 2; ++k) {
+    std::string db = cache.clone(k, "stored");
+    {
+      connection c(test::shared_server().conninfo(db));
+      catalog_reader reader(c);
+      const catalog& stored = reader.read();
+      EXPECT_EQ(reader.objects_read(), 0u) << "S(" << k << "): every object comes from the stored catalog";
+      EXPECT_EQ(snapshot_text(stored.snapshot()), snapshot_text(take_snapshot(c))) << "S(" << k << ")";
+      EXPECT_TRUE(stored.objects.at("tables").count(k == 1 ? "public.users" : "public.posts"))
+          << "S(" << k << ")";
+    }
+    cache.drop(db);
+  }
+}
+
+// A reader told of every script skips the catalog after scripts that change
+// only data, and still sees every change a script makes to it.
+TEST_F(State, ATrustedReaderFollowsTheScriptsItIsTold) {
+  auto s = test::data_suite("layouts/split");
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  std::string db = cache.clone(2, "trusted");
+  {
+    connection c(test::shared_server().conninfo(db));
+    catalog_reader reader(c);
+    reader.trust_reports();
+    const catalog start = reader.read();
+    sql_source data;
+    data.path = "data.sql";
+    data.text = "insert into public.users (id, email) values (41, 'a@x.test'), (42, 'b@x.test')";
+    run_stats stats = run_script(c, data, {});
+    ASSERT_TRUE(stats.catalog_written.has_value());
+    EXPECT_FALSE(*stats.catalog_written);
+    reader.wrote(stats);
+    EXPECT_EQ(snapshot_text(reader.read().snapshot()), snapshot_text(start.snapshot()));
+    EXPECT_EQ(reader.counts().at("public.users"), 2);
+    sql_source ddl;
+    ddl.path = "ddl.sql";
+    ddl.text = "create table public.more (id int); comment on table public.users is 'people'";
+    stats = run_script(c, ddl, {});
+    ASSERT_TRUE(stats.catalog_written.has_value());
+    EXPECT_TRUE(*stats.catalog_written);
+    reader.wrote(stats);
+    const catalog& after = reader.read();
+    EXPECT_EQ(snapshot_text(after.snapshot()), snapshot_text(take_snapshot(c)));
+    EXPECT_TRUE(after.objects.at("tables").count("public.more"));
+  }
+  cache.drop(db);
 }
 
 TEST_F(State, ParallelBuildersAgree) {

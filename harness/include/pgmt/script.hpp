@@ -117,6 +117,10 @@ struct run_stats {
   /// from the transaction's statistics; nullopt when it ran outside one
   /// transaction or the server does not count (track_counts off).
   std::optional<std::vector<std::string>> written;
+  /// Whether the source inserted, updated or deleted rows of the system
+  /// catalogs (created, altered or dropped anything), from the same
+  /// statistics; nullopt when that is not known.
+  std::optional<bool> catalog_written;
   /// Statements skip_statement left out, as their first line.
   std::vector<std::string> skipped;
 };

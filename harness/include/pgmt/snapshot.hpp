@@ -14,6 +14,7 @@
 namespace pgmt {
 
 class connection;
+struct run_stats;
 
 /// A database's catalog as pgmt reads it: each object's description (the
 /// compact JSON text of one snapshot entry) with its OID and a fingerprint of
@@ -52,6 +53,14 @@ class catalog_reader {
   /// Tells what a script run on the connection wrote: the tables it inserted
   /// into or deleted from, or nullopt when that is not known.
   void wrote(const std::optional<std::vector<std::string>>& tables);
+  /// Tells what a script run on the connection wrote, as run_script measured
+  /// it: its tables, and whether it changed the system catalogs.
+  void wrote(const run_stats& stats);
+  /// Promises that the database is a fresh clone of one whose catalog was
+  /// stored, and that from now on it changes only through scripts reported
+  /// with wrote(run_stats): read() then takes the stored catalog as it is, and
+  /// reads nothing again after scripts that left the catalogs alone.
+  void trust_reports();
   /// Saves the catalog and counts in the database (pgmt.catalog_cache), so
   /// that readers of its clones start from them.
   void store();
@@ -71,6 +80,8 @@ class catalog_reader {
   std::map<std::string, table_rows> stored_rows_;
   std::set<std::string> dirty_;
   bool all_dirty_ = false;
+  bool trusted_ = false;          // trust_reports(): only reported scripts change the database
+  bool catalog_current_ = false;  // last_ is the catalog now (trusted_ only)
   std::size_t objects_read_ = 0;
 };
 
@@ -110,7 +121,8 @@ std::vector<difference> diff_snapshots(const nlohmann::json& expected, const nlo
                                        const diff_words& words);
 
 /// The same differences as diff_snapshots of the two catalogs' snapshots.
-std::vector<difference> diff_catalogs(const catalog& expected, const catalog& actual, const diff_words& words);
+std::vector<difference> diff_catalogs(const catalog& expected, const catalog& actual,
+                                      const diff_words& words);
 
 /// Writes the full material of diffs (both sides of every changed object) to
 /// path; returns path.
