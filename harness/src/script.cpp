@@ -502,6 +502,11 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   return d;
 }
 
+void catalog_changes::merge(const catalog_changes& other) {
+  changed.insert(other.changed.begin(), other.changed.end());
+  deleted.insert(other.deleted.begin(), other.deleted.end());
+}
+
 run_stats run_script(connection& conn, const sql_source& src, const run_options& opts) {
   script_plan plan = plan_script(src);
   run_stats stats;
@@ -530,8 +535,22 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     reset_session();
   };
 
+  // The statistics of the session's catalog writes as the transaction starts:
+  // they still hold what earlier transactions did until the server collects
+  // them (never inside a transaction), so what this one did is the difference.
+  const char* const catalog_stats_sql =
+      "select relname, n_tup_ins + n_tup_upd + n_tup_del, n_tup_del from pg_catalog.pg_stat_xact_sys_tables "
+      "where schemaname = 'pg_catalog' and (n_tup_ins > 0 or n_tup_upd > 0 or n_tup_del > 0)";
+  std::map<std::string, std::pair<long long, long long>> catalog_stats_before;
+  bool track_counts = false;
   if (wrap) {
     conn.exec("begin");
+    track_counts = conn.exec("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on";
+    if (track_counts) {
+      result r = conn.exec(catalog_stats_sql);
+      for (int i = 0; i < r.rows(); ++i)
+        catalog_stats_before[r.value(i, 0)] = {std::stoll(r.value(i, 1)), std::stoll(r.value(i, 2))};
+    }
     // Held to the end of the transaction, before lock_timeout applies: waits
     // for another test's migration that is creating roles to commit.
     // (A role that may not lock it, on an external server, goes without.)
@@ -582,19 +601,22 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     // Row counts are compared around scripts; knowing what a script wrote
     // spares counting every other table again.
     try {
-      if (conn.exec("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on") {
+      if (track_counts) {
         result w = conn.exec(
             "select pg_catalog.concat(schemaname, '.', relname) from pg_catalog.pg_stat_xact_user_tables "
             "where n_tup_ins > 0 or n_tup_del > 0");
         stats.written.emplace();
         for (int i = 0; i < w.rows(); ++i) stats.written->push_back(w.value(i, 0));
-        // These statistics also hold what earlier transactions of the session
-        // did and the server has not yet collected: they may say "changed"
-        // when nothing did, never the other way round.
-        stats.catalog_written = conn.exec(
-                                        "select exists (select from pg_catalog.pg_stat_xact_sys_tables "
-                                        "where n_tup_ins > 0 or n_tup_upd > 0 or n_tup_del > 0)")
-                                    .value(0, 0) == "t";
+        result cat = conn.exec(catalog_stats_sql);
+        stats.catalogs.emplace();
+        for (int i = 0; i < cat.rows(); ++i) {
+          const std::string name = cat.value(i, 0);
+          auto was = catalog_stats_before.find(name);
+          const std::pair<long long, long long> before =
+              was == catalog_stats_before.end() ? std::pair<long long, long long>{0, 0} : was->second;
+          if (std::stoll(cat.value(i, 1)) > before.first) stats.catalogs->changed.insert(name);
+          if (std::stoll(cat.value(i, 2)) > before.second) stats.catalogs->deleted.insert(name);
+        }
       }
     } catch (...) {
       rollback_quietly();

@@ -282,7 +282,10 @@ std::vector<category> categories() {
 // What every description may name besides the objects above: roles (owners,
 // grantees) and user-defined collations, operators, operator classes, text
 // search objects, languages and foreign servers. When any of them is created,
-// renamed or dropped, the whole catalog is read again.
+// renamed or dropped, the whole catalog is read again. So it is when an
+// object joins or leaves an extension (ALTER EXTENSION ... ADD/DROP), which
+// changes no row of the object itself. The second column is the read's
+// horizon (see catalog::horizon).
 const char* const global_fingerprint_sql =
     "select concat_ws('|', (select string_agg(oid::text || ':' || rolname, ',' order by oid) from pg_roles), "
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_collation where oid >= "
@@ -300,7 +303,11 @@ const char* const global_fingerprint_sql =
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_language where oid >= "
     "16384), "
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_server), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper))";
+    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper), "
+    "(select md5(string_agg(classid::text || ':' || objid::text, ',' order by classid, objid)) from "
+    "pg_depend "
+    "where deptype = 'e')), "
+    "txid_snapshot_xmax(txid_current_snapshot()) % 4294967296";
 
 // Names every stored catalog with the queries that made it, so a catalog
 // stored by another version of pgmt is never reused.
@@ -318,11 +325,18 @@ bool verify_reads() {
   return v && *v && std::string(v) != "0";
 }
 
-// Names of a table description's columns.
-std::vector<std::string> column_names(const std::string& table_value) {
+// Names inside a description that other descriptions may spell out: a
+// table's columns (in indexes, constraints, views, policies), an enum's labels
+// (in defaults and checks), a composite type's attributes.
+std::vector<std::string> inner_names(const std::string& category, const std::string& value) {
   std::vector<std::string> out;
-  auto j = nlohmann::json::parse(table_value);
-  for (const auto& c : j["columns"]) out.push_back(c["name"].get<std::string>());
+  if (category != "tables" && category != "types") return out;
+  auto j = nlohmann::json::parse(value);
+  for (const char* list : {"columns", "attributes"})
+    if (j.contains(list) && j[list].is_array())
+      for (const auto& c : j[list]) out.push_back(c["name"].get<std::string>());
+  if (j.contains("labels") && j["labels"].is_array())
+    for (const auto& l : j["labels"]) out.push_back(l.get<std::string>());
   return out;
 }
 
@@ -373,10 +387,173 @@ template <typename F> void in_read_transaction(connection& conn, F&& f) {
 // prev are taken from prev. Returns nullopt when an object of prev was
 // renamed (its name may appear in other objects' descriptions, whose rows did
 // not change): the caller reads everything again.
+// How a read that knows which catalog rows changed reads one category.
+struct category_plan {
+  enum class how { reuse, fetch, list } mode = how::list;
+  std::set<std::string> candidates;  // fetch: OIDs of objects that own a changed row
+  bool check_gone = false;           // fetch: rows of its own catalog were deleted
+};
+
+// Where each category's objects live: their own catalog (deletions there
+// remove objects), and every catalog whose rows their descriptions are read
+// from, with the column naming the object a row belongs to (see
+// changed_owners). A deleted row of pg_description (a comment set to NULL),
+// of pg_depend (OWNED BY NONE) or of a domain's pg_constraint changes no
+// other row of its object: those categories are listed in full instead.
+struct category_sources {
+  const char* primary;
+  std::vector<std::string> owners;     // "catalog.column" keys of changed_owners
+  std::vector<std::string> orphaning;  // catalogs whose deleted rows send the category to a full listing
+};
+
+const std::map<std::string, category_sources>& sources_by_category() {
+  static const std::map<std::string, category_sources> m = {
+      {"schemas", {"pg_namespace", {"pg_namespace", "comment:pg_namespace"}, {"pg_description"}}},
+      {"extensions", {"pg_extension", {"pg_extension", "pg_namespace"}, {}}},
+      {"types",
+       {"pg_type",
+        {"pg_type", "pg_enum", "pg_constraint.contypid", "pg_range", "comment:pg_type", "rel:pg_class",
+         "rel:pg_attribute"},
+        {"pg_description", "pg_constraint"}}},
+      {"tables",
+       {"pg_class",
+        {"pg_class", "pg_attribute", "pg_attrdef", "pg_inherits", "comment:pg_class"},
+        {"pg_description"}}},
+      {"constraints", {"pg_constraint", {"pg_constraint", "comment:pg_constraint"}, {"pg_description"}}},
+      {"indexes",
+       {"pg_class",
+        {"pg_class", "pg_index", "pg_constraint.conindid", "comment:pg_class"},
+        {"pg_description"}}},
+      {"views",
+       {"pg_class",
+        {"pg_class", "pg_rewrite.ev_class", "pg_attribute", "comment:pg_class"},
+        {"pg_description"}}},
+      {"sequences",
+       {"pg_class",
+        {"pg_class", "pg_sequence", "depend:pg_class", "comment:pg_class"},
+        {"pg_description", "pg_depend"}}},
+      {"functions", {"pg_proc", {"pg_proc", "pg_aggregate", "comment:pg_proc"}, {"pg_description"}}},
+      {"triggers", {"pg_trigger", {"pg_trigger", "comment:pg_trigger"}, {"pg_description"}}},
+      {"policies", {"pg_policy", {"pg_policy"}, {}}},
+      {"rules", {"pg_rewrite", {"pg_rewrite"}, {}}},
+      {"event_triggers", {"pg_event_trigger", {"pg_event_trigger"}, {}}},
+      {"default_privileges", {"pg_default_acl", {"pg_default_acl"}, {}}},
+  };
+  return m;
+}
+
+// For each catalog, the OIDs its changed rows name: key "catalog" is the
+// row's own object (oid, or the owning relation/type/function for catalogs
+// without one), "catalog.column" another column, "comment:<catalog>" and
+// "depend:<catalog>" the objoid of pg_description and pg_depend rows about
+// objects of that catalog, "rel:<catalog>" the relation a pg_class or
+// pg_attribute row belongs to, for the composite types built on it.
+std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
+                                                            const std::set<std::string>& changed,
+                                                            const std::string& horizon) {
+  static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> columns = {
+      {"pg_namespace", {{"pg_namespace", "oid"}}},
+      {"pg_extension", {{"pg_extension", "oid"}}},
+      {"pg_type", {{"pg_type", "oid"}}},
+      {"pg_enum", {{"pg_enum", "enumtypid"}}},
+      {"pg_range", {{"pg_range", "rngtypid"}}},
+      {"pg_class", {{"pg_class", "oid"}, {"rel:pg_class", "oid"}}},
+      {"pg_attribute", {{"pg_attribute", "attrelid"}, {"rel:pg_attribute", "attrelid"}}},
+      {"pg_attrdef", {{"pg_attrdef", "adrelid"}}},
+      {"pg_inherits", {{"pg_inherits", "inhrelid"}}},
+      {"pg_constraint",
+       {{"pg_constraint", "oid"},
+        {"pg_constraint.contypid", "contypid"},
+        {"pg_constraint.conindid", "conindid"}}},
+      {"pg_index", {{"pg_index", "indexrelid"}}},
+      {"pg_rewrite", {{"pg_rewrite", "oid"}, {"pg_rewrite.ev_class", "ev_class"}}},
+      {"pg_sequence", {{"pg_sequence", "seqrelid"}}},
+      {"pg_proc", {{"pg_proc", "oid"}}},
+      {"pg_aggregate", {{"pg_aggregate", "aggfnoid"}}},
+      {"pg_trigger", {{"pg_trigger", "oid"}}},
+      {"pg_policy", {{"pg_policy", "oid"}}},
+      {"pg_event_trigger", {{"pg_event_trigger", "oid"}}},
+      {"pg_default_acl", {{"pg_default_acl", "oid"}}},
+  };
+  std::string sql;
+  auto add = [&sql](const std::string& part) { sql += (sql.empty() ? "" : " union all ") + part; };
+  const std::string is_new = "pg_catalog.age(x.xmin) <= pg_catalog.age('" + horizon + "'::xid)";
+  for (const auto& [catalog_name, cols] : columns) {
+    if (!changed.count(catalog_name)) continue;
+    for (const auto& [key, column] : cols)
+      add("select '" + key + "', x." + column + "::text from pg_catalog." + catalog_name + " x where " +
+          is_new + " and x." + column + " <> 0");
+  }
+  if (changed.count("pg_description"))
+    add("select 'comment:' || x.classoid::regclass::text, x.objoid::text from pg_catalog.pg_description x "
+        "where " +
+        is_new);
+  if (changed.count("pg_depend"))
+    add("select 'depend:' || x.classid::regclass::text, x.objid::text from pg_catalog.pg_depend x where " +
+        is_new);
+  std::map<std::string, std::set<std::string>> out;
+  if (sql.empty()) return out;
+  result r = conn.exec(sql);
+  for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)].insert(r.value(i, 1));
+  return out;
+}
+
+// Plans a read from the catalogs changed since prev was read.
+std::optional<std::map<std::string, category_plan>> plan_read(connection& conn, const catalog& prev,
+                                                              const std::set<std::string>& changed,
+                                                              const std::set<std::string>& deleted) {
+  const std::string& horizon = prev.horizon;
+  if (horizon.empty() || std::stoll(horizon) < 3) return std::nullopt;  // not a normal transaction ID
+  auto owners = changed_owners(conn, changed, horizon);
+  std::map<std::string, category_plan> plans;
+  for (const auto& [name, src] : sources_by_category()) {
+    category_plan& p = plans[name];
+    bool touched = changed.count(src.primary) > 0;
+    for (const auto& key : src.owners) {
+      const std::string cat = key.substr(key.find(':') == std::string::npos ? 0 : key.find(':') + 1);
+      touched = touched || changed.count(cat.substr(0, cat.find('.'))) ||
+                (key.rfind("comment:", 0) == 0 && changed.count("pg_description")) ||
+                (key.rfind("depend:", 0) == 0 && changed.count("pg_depend"));
+    }
+    if (!touched) {
+      p.mode = category_plan::how::reuse;
+      continue;
+    }
+    if (std::any_of(src.orphaning.begin(), src.orphaning.end(),
+                    [&](const std::string& c) { return deleted.count(c); }))
+      continue;  // listed in full
+    p.mode = category_plan::how::fetch;
+    p.check_gone = deleted.count(src.primary) > 0;
+    std::set<std::string> relations;
+    for (const auto& key : src.owners) {
+      auto it = owners.find(key);
+      if (it == owners.end()) continue;
+      if (key.rfind("rel:", 0) == 0)
+        relations.insert(it->second.begin(), it->second.end());
+      else
+        p.candidates.insert(it->second.begin(), it->second.end());
+    }
+    if (!relations.empty()) {  // composite types: the type built on a changed relation
+      result r = conn.exec_params("select oid::text from pg_catalog.pg_type where typrelid = any($1::oid[])",
+                                  {oid_array({relations.begin(), relations.end()})});
+      for (int i = 0; i < r.rows(); ++i) p.candidates.insert(r.value(i, 0));
+    }
+  }
+  return plans;
+}
+
+// Reads the catalog; objects whose OID and fingerprint are the same as in
+// prev are taken from prev (or, with plans, objects that own no changed
+// row). Returns nullopt when an object of prev was renamed (its name may
+// appear in other objects' descriptions, whose rows did not change): the
+// caller reads everything again.
 std::optional<catalog> read_objects(connection& conn, const catalog* prev, const std::string& global,
-                                    std::size_t* fetched = nullptr) {
+                                    std::size_t* fetched = nullptr,
+                                    const std::map<std::string, category_plan>* plans = nullptr,
+                                    std::size_t* listed = nullptr) {
   catalog out;
   if (fetched) *fetched = 0;
+  if (listed) *listed = 0;
   out.global = global;
   for (const auto& cat : categories()) {
     auto& objects = out.objects[cat.name];
@@ -400,15 +577,38 @@ std::optional<catalog> read_objects(connection& conn, const catalog* prev, const
     // category first, and a renamed table changes its row).
     std::map<std::string, const std::pair<const std::string, catalog::object>*> by_oid;
     for (const auto& entry : *before) by_oid[entry.second.oid] = &entry;
-    result list = conn.exec("select " + cat.oid + "::text, " + cat.fingerprint + " " + cat.from);
+    const category_plan* plan = nullptr;
+    if (plans)
+      if (auto it = plans->find(cat.name); it != plans->end()) plan = &it->second;
     std::vector<std::string> wanted;
-    for (int i = 0; i < list.rows(); ++i) {
-      const std::string oid = list.value(i, 0), fp = list.value(i, 1);
-      auto it = by_oid.find(oid);
-      if (it != by_oid.end() && it->second->second.fingerprint == fp)
-        objects.insert(*it->second);
-      else
-        wanted.push_back(oid);
+    if (plan && plan->mode == category_plan::how::reuse) {
+      objects = *before;
+      continue;
+    } else if (plan && plan->mode == category_plan::how::fetch) {
+      std::set<std::string> gone;
+      if (plan->check_gone) {
+        std::vector<std::string> all;
+        for (const auto& [oid, entry] : by_oid) all.push_back(oid);
+        result r = conn.exec_params("select x::text from unnest($1::oid[]) x where not exists (select from " +
+                                        std::string("pg_catalog.") +
+                                        sources_by_category().at(cat.name).primary + " c where c.oid = x)",
+                                    {oid_array(all)});
+        for (int i = 0; i < r.rows(); ++i) gone.insert(r.value(i, 0));
+      }
+      for (const auto& [name, o] : *before)
+        if (!gone.count(o.oid) && !plan->candidates.count(o.oid)) objects.insert({name, o});
+      wanted.assign(plan->candidates.begin(), plan->candidates.end());
+    } else {
+      if (listed) ++*listed;
+      result list = conn.exec("select " + cat.oid + "::text, " + cat.fingerprint + " " + cat.from);
+      for (int i = 0; i < list.rows(); ++i) {
+        const std::string oid = list.value(i, 0), fp = list.value(i, 1);
+        auto it = by_oid.find(oid);
+        if (it != by_oid.end() && it->second->second.fingerprint == fp)
+          objects.insert(*it->second);
+        else
+          wanted.push_back(oid);
+      }
     }
     // Only extensions move what other descriptions name without a rename.
     if (std::string(cat.name) == "extensions" && (!wanted.empty() || objects.size() != before->size()))
@@ -422,13 +622,11 @@ std::optional<catalog> read_objects(connection& conn, const catalog* prev, const
       if (auto it = by_oid.find(o.oid); it != by_oid.end()) {
         // A renamed object is named in other descriptions whose rows did not change.
         if (it->second->first != name) return std::nullopt;
-        // So is a renamed column (in indexes, constraints, views and policies).
-        if (std::string(cat.name) == "tables") {
-          auto was = column_names(it->second->second.value), now = column_names(o.value);
-          std::set<std::string> now_set(now.begin(), now.end());
-          for (const auto& c : was)
-            if (!now_set.count(c)) return std::nullopt;
-        }
+        // So is a renamed column, enum label or attribute.
+        auto was = inner_names(cat.name, it->second->second.value), now = inner_names(cat.name, o.value);
+        std::set<std::string> now_set(now.begin(), now.end());
+        for (const auto& c : was)
+          if (!now_set.count(c)) return std::nullopt;
       }
       objects[name] = std::move(o);
     }
@@ -474,8 +672,9 @@ nlohmann::json catalog::snapshot() const {
 catalog read_catalog(connection& conn) {
   catalog out;
   in_read_transaction(conn, [&] {
-    std::string global = conn.exec(global_fingerprint_sql).value(0, 0);
-    out = *read_objects(conn, nullptr, global);
+    result g = conn.exec(global_fingerprint_sql);
+    out = *read_objects(conn, nullptr, g.value(0, 0));
+    out.horizon = g.value(0, 1);
   });
   return out;
 }
@@ -499,6 +698,8 @@ catalog_reader::catalog_reader(connection& conn) : conn_(conn) {
       format_ok = r.value(i, 4) == format_tag();
     } else if (kind == "global") {
       stored_catalog.global = r.value(i, 4);
+    } else if (kind == "horizon") {
+      stored_catalog.horizon = r.value(i, 4);
     } else if (kind == "rows") {
       stored_rows[name] = {r.value(i, 2), r.value(i, 3), std::stoll(r.value(i, 4))};
     } else {
@@ -514,31 +715,38 @@ catalog_reader::catalog_reader(connection& conn) : conn_(conn) {
 
 const catalog& catalog_reader::read() {
   in_read_transaction(conn_, [&] {
-    std::string global = conn_.exec(global_fingerprint_sql).value(0, 0);
+    result g = conn_.exec(global_fingerprint_sql);
+    const std::string global = g.value(0, 0);
+    std::optional<catalog> now;
     // Roles and the like are shared with every other database of the server:
     // checked every time, even when no script here changed anything.
-    if (trusted_ && catalog_current_ && last_ && last_->global == global) {
+    const bool follow = trusted_ && changes_known_ && last_ && last_->global == global;
+    if (follow && pending_changed_.empty()) {
+      now = *last_;
       objects_read_ = 0;
-      if (verify_reads()) {
-        catalog full = *read_objects(conn_, nullptr, global);
-        std::string where;
-        if (!same_objects(full, *last_, where) || !same_objects(*last_, full, where))
-          throw std::logic_error("pgmt: a catalog taken as unchanged differs from a full read at " + where);
-      }
-      return;
+      categories_listed_ = 0;
+    } else if (follow) {
+      if (auto plans = plan_read(conn_, *last_, pending_changed_, pending_deleted_))
+        now = read_objects(conn_, &*last_, global, &objects_read_, &*plans, &categories_listed_);
     }
-    std::optional<catalog> now;
-    if (last_ && last_->global == global) now = read_objects(conn_, &*last_, global, &objects_read_);
+    if (!now && last_ && last_->global == global)
+      now = read_objects(conn_, &*last_, global, &objects_read_, nullptr, &categories_listed_);
     const bool incremental = now.has_value();
-    if (!now) now = read_objects(conn_, nullptr, global, &objects_read_);
+    if (!now) {
+      now = read_objects(conn_, nullptr, global, &objects_read_);
+      categories_listed_ = categories().size();
+    }
     if (incremental && verify_reads()) {
       catalog full = *read_objects(conn_, nullptr, global);
       std::string where;
       if (!same_objects(full, *now, where) || !same_objects(*now, full, where))
         throw std::logic_error("pgmt: a catalog read of changes only differs from a full read at " + where);
     }
+    now->horizon = g.value(0, 1);
     last_ = std::move(now);
-    catalog_current_ = true;
+    changes_known_ = trusted_;
+    pending_changed_.clear();
+    pending_deleted_.clear();
   });
   return *last_;
 }
@@ -546,17 +754,21 @@ const catalog& catalog_reader::read() {
 void catalog_reader::trust_reports() {
   trusted_ = true;
   // What the state stored is its catalog: nothing ran on the clone yet.
-  if (stored_ && !catalog_current_) catalog_current_ = true;
+  if (stored_ && last_ && !changes_known_) changes_known_ = true;
 }
 
 void catalog_reader::wrote(const run_stats& stats) {
-  const bool still_current = catalog_current_ && stats.catalog_written && !*stats.catalog_written;
+  const bool known = changes_known_ && stats.catalogs.has_value();
   wrote(stats.written);
-  catalog_current_ = still_current;
+  changes_known_ = known;
+  if (known) {
+    pending_changed_.insert(stats.catalogs->changed.begin(), stats.catalogs->changed.end());
+    pending_deleted_.insert(stats.catalogs->deleted.begin(), stats.catalogs->deleted.end());
+  }
 }
 
 void catalog_reader::wrote(const std::optional<std::vector<std::string>>& tables) {
-  catalog_current_ = false;
+  changes_known_ = false;
   if (!tables) {
     all_dirty_ = true;
     return;
@@ -639,6 +851,7 @@ void catalog_reader::store() {
   } else if (stored_->global != last_->global) {
     put.push_back({"global", "", "0", "", last_->global});
   }
+  if (!stored_ || stored_->horizon != last_->horizon) put.push_back({"horizon", "", "0", "", last_->horizon});
   conn_.exec("begin");
   try {
     if (!stored_) {

@@ -3,6 +3,7 @@
 #include "pgmt/snapshot.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/script.hpp"
 #include "pgmt/state.hpp"
 #include "support.hpp"
 
@@ -170,6 +171,7 @@ TEST_F(Snapshot, ReadingChangesOnlyEqualsAFullRead) {
       "alter sequence app.counter owned by app.users.id",
       "alter sequence app.counter owned by none",
       "alter type app.mood add value 'meh' after 'sad'",
+      "alter type app.mood rename value 'ok' to 'fine'",
       "alter function app.touch() set search_path = pg_catalog",
       "alter policy users_self on app.users using (id = 2)",
       "drop policy users_self on app.users",
@@ -190,7 +192,8 @@ TEST_F(Snapshot, ReadingChangesOnlyEqualsAFullRead) {
       "alter table app.users add column extra int",
       "alter table app.users drop column extra",
       "alter materialized view app.user_count rename to user_total",
-      "create or replace view app.user_names with (security_invoker = true) as select id, upper(display_name) as name from app.users",
+      "create or replace view app.user_names with (security_invoker = true) as select id, "
+      "upper(display_name) as name from app.users",
       "alter type app.pair rename attribute a to first",
       "drop extension pgcrypto",
   };
@@ -198,6 +201,90 @@ TEST_F(Snapshot, ReadingChangesOnlyEqualsAFullRead) {
     conn_->exec(sql);
     const std::string full = snapshot_text(take_snapshot(*conn_));
     EXPECT_EQ(snapshot_text(reader.read().snapshot()), full) << "after: " << sql;
+  }
+}
+
+// The same, with a reader told of every script: it re-reads only the objects
+// that own catalog rows written since its last read, and must still see what
+// a full read sees, whatever the script deleted, renamed or moved.
+TEST_F(Snapshot, FollowingTheScriptsEqualsAFullRead) {
+  catalog_reader reader(*conn_);
+  reader.trust_reports();
+  EXPECT_EQ(snapshot_text(reader.read().snapshot()), snapshot_text(snap_));
+  const std::vector<std::string> changes = {
+      "insert into app.events (id) values (1)",
+      "comment on column app.users.name is null",
+      "comment on function app.touch() is 'touches'",
+      "comment on function app.touch() is null",
+      "comment on schema app is 'renamed comment'",
+      "alter table app.users alter column name drop default",
+      "alter table app.users alter column name set default 'nobody'",
+      "alter sequence app.counter owned by app.users.id",
+      "alter sequence app.counter owned by none",
+      "alter sequence app.counter increment by 7",
+      "alter type app.mood add value 'meh' after 'sad'",
+      "alter type app.mood rename value 'ok' to 'fine'",
+      "alter domain app.email drop constraint email_check",
+      "alter domain app.email add constraint email_at check (value like '%@%')",
+      "alter function app.touch() set search_path = pg_catalog",
+      "alter policy users_self on app.users using (id = 2)",
+      "drop policy users_self on app.users",
+      "create index events_at_idx on app.events (at)",
+      "create unique index events_id_idx on app.events (id)",
+      "alter table app.events add constraint events_id_key unique using index events_id_idx",
+      "alter table app.events drop constraint events_id_key",
+      "alter index app.events_at_idx rename to events_when_idx",
+      "drop index app.events_when_idx",
+      "alter table app.users rename column name to display_name",
+      "alter table app.events rename to happenings",
+      "create table app.child (extra int) inherits (app.happenings)",
+      "alter table app.child no inherit app.happenings",
+      "drop table app.child",
+      "alter schema app rename to application",
+      "alter schema application rename to app",
+      "grant select on app.users to public",
+      "revoke usage on schema app from public",
+      "alter table app.users disable row level security",
+      "alter table app.users alter column mood drop default",
+      "alter domain app.email drop not null",
+      "alter table app.users add column extra int",
+      "alter table app.users drop column extra",
+      "alter type app.pair add attribute c int",
+      "alter type app.pair rename attribute a to first",
+      "drop trigger users_touch on app.users",
+      "drop rule events_no_delete on app.happenings",
+      "alter default privileges in schema app revoke select on tables from public",
+      "alter materialized view app.user_count rename to user_total",
+      "create or replace view app.user_names with (security_invoker = true) as select id, "
+      "upper(display_name) as "
+      "name from app.users",
+      "drop view app.user_names",
+      "alter extension pgcrypto drop function digest(text, text)",
+      "create function app.f() returns int language sql as 'select 1'; drop function app.f()",
+      "drop aggregate app.total(int)",
+      "drop extension pgcrypto",
+  };
+  for (const auto& sql : changes) {
+    sql_source src;
+    src.path = "change.sql";
+    src.text = sql;
+    reader.wrote(run_script(*conn_, src, {}));
+    std::string differences;
+    for (const auto& d : diff_snapshots(take_snapshot(*conn_), reader.read().snapshot(),
+                                        {"missing from the reader", "only in the reader", "differs:"}))
+      differences += "\n  " + d.line;
+    EXPECT_EQ(differences, "") << "after: " << sql;
+    if (sql == "insert into app.events (id) values (1)") {
+      EXPECT_EQ(reader.objects_read(), 0u) << "data only: nothing to read";
+      EXPECT_EQ(reader.categories_listed(), 0u);
+    }
+    if (sql == "comment on function app.touch() is 'touches'") {
+      EXPECT_EQ(reader.objects_read(), 1u) << "only the function owns a new row";
+      EXPECT_EQ(reader.categories_listed(), 0u);
+    }
+    if (sql == "comment on function app.touch() is null") {
+      EXPECT_GT(reader.categories_listed(), 0u) << "a deleted comment leaves no new row: listed";
+    }
   }
 }
 

@@ -98,8 +98,8 @@ TEST_F(State, ATrustedReaderFollowsTheScriptsItIsTold) {
     data.path = "data.sql";
     data.text = "insert into public.users (id, email) values (41, 'a@x.test'), (42, 'b@x.test')";
     run_stats stats = run_script(c, data, {});
-    ASSERT_TRUE(stats.catalog_written.has_value());
-    EXPECT_FALSE(*stats.catalog_written);
+    ASSERT_TRUE(stats.catalogs.has_value());
+    EXPECT_TRUE(stats.catalogs->empty());
     reader.wrote(stats);
     EXPECT_EQ(snapshot_text(reader.read().snapshot()), snapshot_text(start.snapshot()));
     EXPECT_EQ(reader.counts().at("public.users"), 2);
@@ -107,8 +107,9 @@ TEST_F(State, ATrustedReaderFollowsTheScriptsItIsTold) {
     ddl.path = "ddl.sql";
     ddl.text = "create table public.more (id int); comment on table public.users is 'people'";
     stats = run_script(c, ddl, {});
-    ASSERT_TRUE(stats.catalog_written.has_value());
-    EXPECT_TRUE(*stats.catalog_written);
+    ASSERT_TRUE(stats.catalogs.has_value());
+    EXPECT_TRUE(stats.catalogs->changed.count("pg_class"));
+    EXPECT_TRUE(stats.catalogs->changed.count("pg_description"));
     reader.wrote(stats);
     const catalog& after = reader.read();
     EXPECT_EQ(snapshot_text(after.snapshot()), snapshot_text(take_snapshot(c)));

@@ -19,7 +19,9 @@ struct check_result {
   std::string note;                   ///< one line of what was done, or why it was skipped
   std::vector<std::string> details;   ///< lines printed whatever the outcome (a report, warnings)
 
-  [[nodiscard]] static check_result pass(std::string note) { return {status::passed, {}, std::move(note), {}}; }
+  [[nodiscard]] static check_result pass(std::string note) {
+    return {status::passed, {}, std::move(note), {}};
+  }
   [[nodiscard]] static check_result fail(std::vector<std::string> findings, std::string note = {}) {
     return {status::failed, std::move(findings), std::move(note), {}};
   }

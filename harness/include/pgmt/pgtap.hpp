@@ -18,7 +18,7 @@ struct tap_point {
   int number = 0;
   bool ok = false;
   std::string description;
-  std::string directive;            ///< "TODO ..." or "SKIP ...", empty for none
+  std::string directive;                 ///< "TODO ..." or "SKIP ...", empty for none
   std::vector<std::string> diagnostics;  ///< the "# ..." lines after it
 };
 

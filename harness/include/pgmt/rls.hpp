@@ -23,10 +23,10 @@ class connection;
 /// Someone an expectation runs as.
 struct rls_user {
   std::string name;
-  std::string role;                               ///< SET LOCAL ROLE to this
-  std::optional<nlohmann::json> claims;           ///< request.jwt.claims (Supabase style)
-  std::map<std::string, std::string> settings;    ///< set_config for the transaction (plain style)
-  bool bypass = false;                            ///< declared as bypassing row level security
+  std::string role;                             ///< SET LOCAL ROLE to this
+  std::optional<nlohmann::json> claims;         ///< request.jwt.claims (Supabase style)
+  std::map<std::string, std::string> settings;  ///< set_config for the transaction (plain style)
+  bool bypass = false;                          ///< declared as bypassing row level security
 };
 
 /// One expectation of an assertion file.

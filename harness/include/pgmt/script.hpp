@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -108,6 +109,16 @@ struct run_options {
   std::function<bool(std::string_view)> skip_statement;
 };
 
+/// The system catalogs a script changed, by name.
+struct catalog_changes {
+  std::set<std::string> changed;  ///< rows inserted, updated or deleted
+  std::set<std::string> deleted;  ///< rows deleted
+
+  [[nodiscard]] bool empty() const noexcept { return changed.empty(); }
+  /// Adds what other holds.
+  void merge(const catalog_changes& other);
+};
+
 /// What running a source took.
 struct run_stats {
   std::size_t statements = 0;
@@ -117,10 +128,9 @@ struct run_stats {
   /// from the transaction's statistics; nullopt when it ran outside one
   /// transaction or the server does not count (track_counts off).
   std::optional<std::vector<std::string>> written;
-  /// Whether the source inserted, updated or deleted rows of the system
-  /// catalogs (created, altered or dropped anything), from the same
-  /// statistics; nullopt when that is not known.
-  std::optional<bool> catalog_written;
+  /// The system catalogs (pg_class, ...) whose rows the source inserted,
+  /// updated or deleted, from the same statistics; nullopt when not known.
+  std::optional<catalog_changes> catalogs;
   /// Statements skip_statement left out, as their first line.
   std::vector<std::string> skipped;
 };

@@ -30,6 +30,9 @@ struct catalog {
   /// Roles and other named things descriptions mention (collations, operators,
   /// ...): when it changes, everything is read again.
   std::string global;
+  /// The transaction horizon of the read (the next transaction ID then, modulo
+  /// 2^32): catalog rows written later have an xmin at or past it.
+  std::string horizon;
   /// The snapshot: what take_snapshot gives for the same database.
   [[nodiscard]] nlohmann::json snapshot() const;
 };
@@ -58,14 +61,19 @@ class catalog_reader {
   void wrote(const run_stats& stats);
   /// Promises that the database is a fresh clone of one whose catalog was
   /// stored, and that from now on it changes only through scripts reported
-  /// with wrote(run_stats): read() then takes the stored catalog as it is, and
-  /// reads nothing again after scripts that left the catalogs alone.
+  /// with wrote(run_stats): read() then takes the stored catalog as it is,
+  /// reads nothing again after scripts that left the catalogs alone, and
+  /// otherwise re-reads only the objects that own catalog rows written since
+  /// the read before (their xmin), instead of comparing every object.
   void trust_reports();
   /// Saves the catalog and counts in the database (pgmt.catalog_cache), so
   /// that readers of its clones start from them.
   void store();
   /// How many objects the last read() read in full (the rest were unchanged).
   [[nodiscard]] std::size_t objects_read() const noexcept { return objects_read_; }
+  /// How many categories (tables, indexes, ...) the last read() listed object
+  /// by object to find what changed, rather than following changed rows.
+  [[nodiscard]] std::size_t categories_listed() const noexcept { return categories_listed_; }
 
  private:
   struct table_rows {
@@ -80,9 +88,12 @@ class catalog_reader {
   std::map<std::string, table_rows> stored_rows_;
   std::set<std::string> dirty_;
   bool all_dirty_ = false;
-  bool trusted_ = false;          // trust_reports(): only reported scripts change the database
-  bool catalog_current_ = false;  // last_ is the catalog now (trusted_ only)
+  bool trusted_ = false;        // trust_reports(): only reported scripts change the database
+  bool changes_known_ = false;  // pending_ holds every catalog changed since last_ (trusted_ only)
+  std::set<std::string> pending_changed_;
+  std::set<std::string> pending_deleted_;
   std::size_t objects_read_ = 0;
+  std::size_t categories_listed_ = 0;
 };
 
 /// Reads the snapshot of conn's database: schemas, extensions, types, tables
