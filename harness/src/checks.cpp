@@ -243,24 +243,51 @@ check_result check_rls_final(state_cache& cache) {
   return run_rls(cache, db_name, f);
 }
 
-check_result check_idempotency(state_cache& cache, std::size_t index) {
-  const migration& m = cache.migrations().migrations.at(index);
-  std::string db_name;
-  try {
-    db_name = cache.clone(index + 1, "idem");
-  } catch (const state_error& e) {
-    return skipped_because(e);
+namespace {
+
+// Errors that only running inside one enclosing transaction causes: a new
+// enum label used before it is committed, a statement that refuses a
+// transaction block.
+bool needs_commits(const script_error& e) {
+  return e.diag().sqlstate == "55P04" || e.diag().sqlstate == "25001";
+}
+
+// Thrown by a check body that ran inside one transaction and met an error
+// that committing between scripts would not have raised.
+struct retry_with_commits {};
+
+// Runs body on S(k): on a work database inside a transaction that is rolled
+// back (the database stays at S(k) for the next check), or, when none is
+// free or the scripts need commits of their own, on a clone that is dropped.
+// body(conn, nested) runs its scripts with run_options::nested = nested.
+template <typename Body>
+check_result on_state(state_cache& cache, std::size_t k, std::string_view purpose, Body body) {
+  if (auto lease = cache.lease(k)) {
+    try {
+      lease->conn().exec("begin");
+      check_result r = body(lease->conn(), true);
+      lease->give_back();
+      return r;
+    } catch (const nesting_error&) {
+    } catch (const retry_with_commits&) {
+    }
+    lease->give_back();
   }
-  scratch_db db(cache, db_name);
+  scratch_db db(cache, cache.clone(k, purpose));
   connection c(cache.conninfo(db.name()));
+  return body(c, false);
+}
+
+check_result idempotency_on(state_cache& cache, connection& c, const migration& m, bool nested) {
   catalog_reader reader(c);
-  reader.trust_reports();  // a fresh clone, changed only by the scripts below
+  reader.trust_reports();  // S(K), changed only by the scripts below
   const catalog before = reader.read();
   auto counts_before = reader.counts();
   std::vector<std::string> findings;
   try {
-    reader.wrote(apply_migration(c, m, cache.config()));
+    reader.wrote(apply_migration(c, m, cache.config(), nested));
   } catch (const script_error& e) {
+    if (nested && needs_commits(e)) throw retry_with_commits{};
     diagnostic d = e.diag();
     d.notes.push_back(
         "running the migration a second time fails; guard it (IF NOT EXISTS, CREATE OR REPLACE, "
@@ -292,53 +319,43 @@ check_result check_idempotency(state_cache& cache, std::size_t index) {
                             std::to_string(counts_after.size()) + " tables");
 }
 
-check_result check_roundtrip(state_cache& cache, std::size_t index) {
+check_result roundtrip_on(state_cache& cache, connection& c, const migration& m, bool nested) {
   const auto& s = cache.config();
-  const migration& m = cache.migrations().migrations.at(index);
-  if (!m.down) {
-    if (m.irreversible) return check_result::skip("marked -- pgmt:irreversible and has no down script");
-    diagnostic d;
-    d.path = m.up.path;
-    d.message = "migration \"" + m.id() + "\" has no down script, but this set has down scripts";
-    d.hint = "add its down script, or mark it irreversible with a leading comment -- pgmt:irreversible";
-    return check_result::fail({d.format()});
-  }
-  std::string db_name;
-  try {
-    db_name = cache.clone(index, "round");
-  } catch (const state_error& e) {
-    if (e.culprit() == "fixtures") return check_result::fail({e.diag().format()}, "fixtures failed to load");
-    return skipped_because(e);
-  }
-  scratch_db db(cache, db_name);
-  connection c(cache.conninfo(db.name()));
   catalog_reader reader(c);
-  reader.trust_reports();  // a fresh clone, changed only by the scripts below
+  reader.trust_reports();  // S(K-1), changed only by the scripts below
   std::vector<std::string> findings;
   std::string data_note;
+  auto opts = [&](std::string label) {
+    run_options o = options_for(s, std::move(label));
+    o.nested = nested;
+    return o;
+  };
   try {
     if (auto data = data_file(s, m)) {
-      reader.wrote(run_script(c, *data, options_for(s, "data file \"" + display_path(data->path) + "\"")));
+      reader.wrote(run_script(c, *data, opts("data file \"" + display_path(data->path) + "\"")));
       data_note = ", with data from " + display_path(data->path);
     }
   } catch (const script_error& e) {
+    if (nested && needs_commits(e)) throw retry_with_commits{};
     return check_result::fail({e.diag().format()}, "the data file failed");
   }
   const catalog before = reader.read();
   auto counts_before = reader.counts();
   try {
-    reader.wrote(apply_migration(c, m, s));
+    reader.wrote(apply_migration(c, m, s, nested));
   } catch (const script_error& e) {
+    if (nested && needs_commits(e)) throw retry_with_commits{};
     return check_result::fail({e.diag().format()}, "up failed");
   }
   const catalog up = reader.read();
   try {
-    run_options o = options_for(s, "down script of migration \"" + m.id() + "\"");
+    run_options o = opts("down script of migration \"" + m.id() + "\"");
     o.before_commit = [&m](connection& conn) {
       conn.exec_params("delete from pgmt.migrations where version = $1", {m.version});
     };
     reader.wrote(run_script(c, *m.down, o));
   } catch (const script_error& e) {
+    if (nested && needs_commits(e)) throw retry_with_commits{};
     return check_result::fail({e.diag().format()}, "down failed");
   }
   const catalog down = reader.read();
@@ -359,8 +376,9 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
                          " more rows after up and down (" + std::to_string(n) + " before)");
   }
   try {
-    reader.wrote(apply_migration(c, m, s));
+    reader.wrote(apply_migration(c, m, s, nested));
   } catch (const script_error& e) {
+    if (nested && needs_commits(e)) throw retry_with_commits{};
     findings.push_back(e.diag().format());
     return check_result::fail(findings, "up after down failed");
   }
@@ -374,6 +392,37 @@ check_result check_roundtrip(state_cache& cache, std::size_t index) {
   return check_result::pass("up, down, up: down restored the schema and the " +
                             std::to_string(counts_before.size()) + " tables' row counts" + data_note +
                             "; up again gave the same schema");
+}
+
+}  // namespace
+
+check_result check_idempotency(state_cache& cache, std::size_t index) {
+  const migration& m = cache.migrations().migrations.at(index);
+  try {
+    return on_state(cache, index + 1, "idem",
+                    [&](connection& c, bool nested) { return idempotency_on(cache, c, m, nested); });
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+}
+
+check_result check_roundtrip(state_cache& cache, std::size_t index) {
+  const migration& m = cache.migrations().migrations.at(index);
+  if (!m.down) {
+    if (m.irreversible) return check_result::skip("marked -- pgmt:irreversible and has no down script");
+    diagnostic d;
+    d.path = m.up.path;
+    d.message = "migration \"" + m.id() + "\" has no down script, but this set has down scripts";
+    d.hint = "add its down script, or mark it irreversible with a leading comment -- pgmt:irreversible";
+    return check_result::fail({d.format()});
+  }
+  try {
+    return on_state(cache, index, "round",
+                    [&](connection& c, bool nested) { return roundtrip_on(cache, c, m, nested); });
+  } catch (const state_error& e) {
+    if (e.culprit() == "fixtures") return check_result::fail({e.diag().format()}, "fixtures failed to load");
+    return skipped_because(e);
+  }
 }
 
 check_result check_drift(state_cache& cache) {
@@ -432,24 +481,35 @@ check_result check_drift(state_cache& cache) {
 check_result check_apply(state_cache& cache, std::size_t index) {
   const auto& set = cache.migrations();
   const migration& m = set.migrations.at(index);
+  // A work database at S(K-1) that the migration moves to S(K), or a clone
+  // of S(K-1) that becomes the template of S(K).
+  std::unique_ptr<work_lease> lease;
   std::string db_name;
   try {
-    db_name = cache.clone(index, "apply");
+    lease = cache.lease(index);
+    if (!lease) db_name = cache.clone(index, "apply");
   } catch (const state_error& e) {
     if (e.culprit() == "fixtures") return check_result::fail({e.diag().format()}, "fixtures failed to load");
     return skipped_because(e);
   }
-  scratch_db db(cache, db_name);
+  std::optional<scratch_db> db;
+  std::optional<connection> own;
+  if (!lease) {
+    db.emplace(cache, db_name);
+    own.emplace(cache.conninfo(db_name));
+  }
+  connection& c = lease ? lease->conn() : *own;
   run_stats stats;
   try {
-    connection c(cache.conninfo(db.name()));
     catalog_reader reader(c);
     reader.trust_reports();
     stats = apply_migration(c, m, cache.config());
-    // The clone becomes a state below: later clones of it start from its catalog.
+    // Later checks on this database, or on clones of it, start from its catalog.
     reader.wrote(stats);
     reader.store();
   } catch (const script_error& e) {
+    // In one transaction it left nothing behind: the work database is still at S(K-1).
+    if (lease && plan_script(m.up).mode == tx_mode::single_transaction) lease->give_back();
     return check_result::fail({e.diag().format()});
   }
   std::string how = stats.mode == tx_mode::single_transaction ? "in one transaction"
@@ -463,8 +523,14 @@ check_result check_apply(state_cache& cache, std::size_t index) {
         "; left out, as on Supabase these extensions are always there and this server does not have them:";
     for (const auto& st : stats.skipped) note += " [" + st + "]";
   }
-  // What we just built is S(index + 1): keep it for the tests that need it.
-  if (cache.adopt(index + 1, db.name())) db.release();
+  if (lease) {
+    lease->advanced_to(index + 1);
+    lease->give_back();
+  } else {
+    own.reset();
+    // What we just built is S(index + 1): keep it for the tests that need it.
+    if (cache.adopt(index + 1, db->name())) db->release();
+  }
   return check_result::pass(note);
 }
 

@@ -22,8 +22,9 @@ tap_report parse_tap(const std::string& text) {
   while (std::getline(in, line)) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     std::string trimmed = line;
-    trimmed.erase(0, trimmed.find_first_not_of(" \t") == std::string::npos ? trimmed.size()
-                                                                            : trimmed.find_first_not_of(" \t"));
+    trimmed.erase(0, trimmed.find_first_not_of(" \t") == std::string::npos
+                         ? trimmed.size()
+                         : trimmed.find_first_not_of(" \t"));
     std::smatch m;
     if (trimmed.empty()) continue;
     if (trimmed[0] == '#') {
@@ -71,10 +72,12 @@ std::vector<std::string> judge_tap(const tap_report& r, const std::string& file)
   const int ran = static_cast<int>(r.points.size());
   if (!r.planned) {
     if (ran == 0)
-      out.push_back(file + ": printed no TAP; a pgTAP file calls select plan(N), its tests, then select * from finish()");
+      out.push_back(
+          file +
+          ": printed no TAP; a pgTAP file calls select plan(N), its tests, then select * from finish()");
     else
-      out.push_back(file + ": ran " + std::to_string(ran) +
-                    " tests without a plan; call select plan(" + std::to_string(ran) + ") first");
+      out.push_back(file + ": ran " + std::to_string(ran) + " tests without a plan; call select plan(" +
+                    std::to_string(ran) + ") first");
   } else if (*r.planned != ran) {
     out.push_back(file + ": planned " + std::to_string(*r.planned) + " tests but ran " + std::to_string(ran) +
                   "; correct plan(), or check for tests that did not run");
@@ -86,7 +89,8 @@ std::vector<std::string> judge_tap(const tap_report& r, const std::string& file)
 std::vector<fs::path> pgtap_files(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw input_error("pgTAP folder \"" + display_path(dir) + "\" is not a folder");
+  if (!fs::is_directory(dir, ec))
+    throw input_error("pgTAP folder \"" + display_path(dir) + "\" is not a folder");
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const auto ext = e.path().extension();
     if ((ext == ".sql" || ext == ".pg") && e.path().filename().string().rfind('.', 0) != 0)
@@ -249,7 +253,8 @@ std::string run_pgtap_file(connection& conn, const sql_source& src, const std::s
   };
   if (helpers == "supabase") {
     static const std::regex create_helpers(
-        "^\\s*(--[^\\n]*\\n\\s*)*create\\s+extension\\s+(if\\s+not\\s+exists\\s+)?\"?(basejump-)?supabase_test_"
+        "^\\s*(--[^\\n]*\\n\\s*)*create\\s+extension\\s+(if\\s+not\\s+exists\\s+)?\"?(basejump-)?supabase_"
+        "test_"
         "helpers\"?",
         std::regex::icase);
     opts.skip_statement = [](std::string_view text) {

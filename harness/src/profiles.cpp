@@ -39,9 +39,10 @@ std::function<bool(std::string_view)> profile_statement_filter(const std::string
   // Installed in every Supabase project; an extension a project chose (vector,
   // http, pg_net, ...) is not here: its migration fails with what to install.
   static const std::vector<std::string> platform = {"pgsodium", "pg_graphql", "supabase_vault", "pgjwt"};
-  result r = conn.exec_params("select name from pg_available_extensions where name in "
-                              "(select jsonb_array_elements_text($1::jsonb))",
-                              {nlohmann::json(platform).dump()});
+  result r = conn.exec_params(
+      "select name from pg_available_extensions where name in "
+      "(select jsonb_array_elements_text($1::jsonb))",
+      {nlohmann::json(platform).dump()});
   auto missing = std::make_shared<std::set<std::string>>(platform.begin(), platform.end());
   for (int i = 0; i < r.rows(); ++i) missing->erase(r.value(i, 0));
   if (missing->empty()) return {};

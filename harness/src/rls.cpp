@@ -38,7 +38,8 @@ class file_error_builder {
   [[noreturn]] void fail(const std::string& where, const std::string& what) const {
     throw input_error(path_ + ": " + (where.empty() ? "" : where + ": ") + what);
   }
-  void known_keys(const nlohmann::json& obj, const std::string& where, const std::set<std::string>& keys) const {
+  void known_keys(const nlohmann::json& obj, const std::string& where,
+                  const std::set<std::string>& keys) const {
     for (const auto& [k, v] : obj.items()) {
       if (keys.count(k)) continue;
       std::string list;
@@ -149,7 +150,8 @@ void analyse_sql(const file_error_builder& err, rls_expectation& e) {
   bool split_failed = split.error != nullptr;
   pg_query_free_split_result(split);
   if (!split_failed && n > 1)
-    err.fail(e.where + ".sql", std::to_string(n) + " statements; an expectation runs one (put the others in setup)");
+    err.fail(e.where + ".sql",
+             std::to_string(n) + " statements; an expectation runs one (put the others in setup)");
   PgQueryParseResult parsed = pg_query_parse(e.sql.c_str());
   if (parsed.error) {
     std::string msg = parsed.error->message;
@@ -175,14 +177,15 @@ rls_expectation parse_expectation(const file_error_builder& err, std::size_t i, 
   e.where = "expect[" + std::to_string(i) + "]";
   if (!j.is_object()) err.fail(e.where, "must be an object with as, sql and what to expect");
   err.known_keys(j, e.where, {"as", "sql", "it", "rows", "ordered", "count", "affected", "error"});
-  if (!j.contains("as") || !j["as"].is_string()) err.fail(e.where + ".as", "missing; name the user it runs as");
+  if (!j.contains("as") || !j["as"].is_string())
+    err.fail(e.where + ".as", "missing; name the user it runs as");
   e.as = j["as"].get<std::string>();
   if (!users.count(e.as)) {
     std::string known;
     for (const auto& [n, u] : users) known += (known.empty() ? "" : ", ") + n;
-    err.fail(e.where + ".as", "unknown user \"" + e.as + "\"" +
-                                  (known.empty() ? "; declare it under \"users\""
-                                                 : "; the users are " + known));
+    err.fail(e.where + ".as",
+             "unknown user \"" + e.as + "\"" +
+                 (known.empty() ? "; declare it under \"users\"" : "; the users are " + known));
   }
   if (!j.contains("sql") || !j["sql"].is_string() || j["sql"].get<std::string>().empty())
     err.fail(e.where + ".sql", "missing; write the statement to run as " + e.as);
@@ -222,7 +225,8 @@ rls_expectation parse_expectation(const file_error_builder& err, std::size_t i, 
     if (s == "denied")
       s = "42501";
     else if (!std::regex_match(s, sqlstate))
-      err.fail(e.where + ".error", "\"" + s + "\" is not a SQLSTATE (five characters, such as 42501) or \"denied\"");
+      err.fail(e.where + ".error",
+               "\"" + s + "\" is not a SQLSTATE (five characters, such as 42501) or \"denied\"");
     e.sqlstate = s;
   }
   analyse_sql(err, e);
@@ -240,24 +244,23 @@ nlohmann::json row_json(const result& r, int row) {
     }
     const std::string v = r.value(row, c);
     switch (r.column_type(c)) {
-      case 16:  // bool
-        o[name] = v == "t";
-        break;
-      case 20:
-      case 21:
-      case 23:
-      case 26:
-      case 700:
-      case 701:
-      case 1700:
-      case 114:  // json
-      case 3802: {  // jsonb
-        auto parsed = nlohmann::json::parse(v, nullptr, false);
-        o[name] = parsed.is_discarded() ? nlohmann::json(v) : parsed;
-        break;
-      }
-      default:
-        o[name] = v;
+    case 16:  // bool
+      o[name] = v == "t";
+      break;
+    case 20:
+    case 21:
+    case 23:
+    case 26:
+    case 700:
+    case 701:
+    case 1700:
+    case 114:     // json
+    case 3802: {  // jsonb
+      auto parsed = nlohmann::json::parse(v, nullptr, false);
+      o[name] = parsed.is_discarded() ? nlohmann::json(v) : parsed;
+      break;
+    }
+    default: o[name] = v;
     }
   }
   return o;
@@ -347,7 +350,8 @@ void become(connection& conn, const rls_user& u) {
   if (conn.exec_params("select pg_has_role($1, 'MEMBER')", {u.role}).value(0, 0) != "t")
     throw input_error("pgmt connects as \"" + conn.exec("select current_user").value(0, 0) +
                       "\", which cannot SET ROLE \"" + u.role + "\"; GRANT \"" + u.role + "\" TO \"" +
-                      conn.exec("select current_user").value(0, 0) + "\" on the server, or connect as a superuser");
+                      conn.exec("select current_user").value(0, 0) +
+                      "\" on the server, or connect as a superuser");
   conn.exec("set local role " + conn.quote_ident(u.role));
   if (u.claims) {
     conn.exec_params("select set_config('request.jwt.claims', $1, true)", {u.claims->dump()});
@@ -392,38 +396,37 @@ std::string check_expectation(connection& conn, const rls_user& u, const rls_exp
     return p.empty() ? std::string() : "; " + p;
   };
   switch (e.what) {
-    case rls_expectation::kind::error:
-      return "expected error " + e.sqlstate + (e.sqlstate == "42501" ? " (denied)" : "") +
-             ", but it succeeded" +
-             (returns_rows ? " and returned " + rows_word(static_cast<long long>(rows.size()))
-                           : " and affected " + rows_word(r.affected())) +
-             (rows.empty() ? "" : ": " + sample(rows)) + leak_note();
-    case rls_expectation::kind::affected:
-      if (r.affected() == e.number) return "";
-      return "expected to affect " + rows_word(e.number) + ", affected " + rows_word(r.affected()) +
-             (r.affected() > e.number ? leak_note() : "");
-    case rls_expectation::kind::count:
-      if (static_cast<long long>(rows.size()) == e.number) return "";
-      return "expected " + rows_word(e.number) + ", got " + std::to_string(rows.size()) +
-             (rows.empty() ? "" : ": " + sample(rows)) +
-             (static_cast<long long>(rows.size()) > e.number ? leak_note() : "");
-    case rls_expectation::kind::rows: {
-      std::vector<nlohmann::json> missing, extra;
-      row_difference(e.rows, rows, missing, extra);
-      if (missing.empty() && extra.empty()) {
-        if (!e.ordered) return "";
-        for (std::size_t i = 0; i < rows.size(); ++i)
-          if (rows[i] != e.rows[i])
-            return "the rows came in another order: " + sample(rows);
-        return "";
-      }
-      std::string out = "expected " + rows_word(static_cast<long long>(e.rows.size())) + ", got " +
-                        std::to_string(rows.size());
-      if (!extra.empty()) out += "; rows it should not see: " + sample(extra);
-      if (!missing.empty()) out += "; rows it should see but does not: " + sample(missing);
-      if (!extra.empty()) out += leak_note();
-      return out;
+  case rls_expectation::kind::error:
+    return "expected error " + e.sqlstate + (e.sqlstate == "42501" ? " (denied)" : "") +
+           ", but it succeeded" +
+           (returns_rows ? " and returned " + rows_word(static_cast<long long>(rows.size()))
+                         : " and affected " + rows_word(r.affected())) +
+           (rows.empty() ? "" : ": " + sample(rows)) + leak_note();
+  case rls_expectation::kind::affected:
+    if (r.affected() == e.number) return "";
+    return "expected to affect " + rows_word(e.number) + ", affected " + rows_word(r.affected()) +
+           (r.affected() > e.number ? leak_note() : "");
+  case rls_expectation::kind::count:
+    if (static_cast<long long>(rows.size()) == e.number) return "";
+    return "expected " + rows_word(e.number) + ", got " + std::to_string(rows.size()) +
+           (rows.empty() ? "" : ": " + sample(rows)) +
+           (static_cast<long long>(rows.size()) > e.number ? leak_note() : "");
+  case rls_expectation::kind::rows: {
+    std::vector<nlohmann::json> missing, extra;
+    row_difference(e.rows, rows, missing, extra);
+    if (missing.empty() && extra.empty()) {
+      if (!e.ordered) return "";
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        if (rows[i] != e.rows[i]) return "the rows came in another order: " + sample(rows);
+      return "";
     }
+    std::string out = "expected " + rows_word(static_cast<long long>(e.rows.size())) + ", got " +
+                      std::to_string(rows.size());
+    if (!extra.empty()) out += "; rows it should not see: " + sample(extra);
+    if (!missing.empty()) out += "; rows it should see but does not: " + sample(missing);
+    if (!extra.empty()) out += leak_note();
+    return out;
+  }
   }
   return "";
 }
@@ -434,7 +437,8 @@ rls_dir scan_rls_dir(const fs::path& dir, const migration_set& set) {
   rls_dir out;
   out.dir = dir;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw input_error("RLS folder \"" + display_path(dir) + "\" is not a folder");
+  if (!fs::is_directory(dir, ec))
+    throw input_error("RLS folder \"" + display_path(dir) + "\" is not a folder");
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (e.path().extension() == ".json") files.push_back(e.path());
@@ -507,15 +511,16 @@ rls_file load_rls_file(const fs::path& path, const std::string& version,
   if (j.contains("setup")) {
     if (j["setup"].is_string()) {
       f.setup = j["setup"].get<std::string>();
-    } else if (j["setup"].is_array() &&
-               std::all_of(j["setup"].begin(), j["setup"].end(), [](const auto& x) { return x.is_string(); })) {
+    } else if (j["setup"].is_array() && std::all_of(j["setup"].begin(), j["setup"].end(),
+                                                    [](const auto& x) { return x.is_string(); })) {
       for (const auto& s : j["setup"]) f.setup += s.get<std::string>() + ";\n";
     } else {
       err.fail("setup", "must be SQL: a string, or an array of strings");
     }
   }
   if (!j.contains("expect") || !j["expect"].is_array() || j["expect"].empty())
-    err.fail("expect", "missing or empty; list the expectations ([{\"as\": ..., \"sql\": ..., \"count\": 0}])");
+    err.fail("expect",
+             "missing or empty; list the expectations ([{\"as\": ..., \"sql\": ..., \"count\": 0}])");
   for (std::size_t i = 0; i < j["expect"].size(); ++i)
     f.expect.push_back(parse_expectation(err, i, j["expect"][i], f.users));
   return f;
@@ -533,11 +538,14 @@ std::vector<std::string> run_rls_file(connection& conn, const rls_file& f, const
         if (!u.claims || !u.claims->contains("sub")) continue;
         const auto& c = *u.claims;
         conn.exec_params(
-            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, "
-            "updated_at, email_confirmed_at) values ($1::uuid, 'authenticated', $2, $3, $4::jsonb, $5::jsonb, "
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, "
+            "created_at, "
+            "updated_at, email_confirmed_at) values ($1::uuid, 'authenticated', $2, $3, $4::jsonb, "
+            "$5::jsonb, "
             "now(), now(), now()) on conflict (id) do nothing",
             {c["sub"].get<std::string>(), u.role,
-             c.contains("email") && c["email"].is_string() ? c["email"].get<std::string>() : name + "@pgmt.test",
+             c.contains("email") && c["email"].is_string() ? c["email"].get<std::string>()
+                                                           : name + "@pgmt.test",
              c.contains("app_metadata") ? c["app_metadata"].dump() : std::string("{\"provider\": \"email\"}"),
              c.contains("user_metadata") ? c["user_metadata"].dump() : std::string("{}")});
       }
@@ -546,16 +554,16 @@ std::vector<std::string> run_rls_file(connection& conn, const rls_file& f, const
       try {
         conn.exec(f.setup);
       } catch (const sql_error& e) {
-        findings.push_back(file + ": setup failed: " + e.diagnostics().message + " (SQLSTATE " + e.sqlstate() +
-                           ")");
+        findings.push_back(file + ": setup failed: " + e.diagnostics().message + " (SQLSTATE " +
+                           e.sqlstate() + ")");
         conn.exec("rollback");
         return findings;
       }
     }
     for (const auto& e : f.expect) {
       const rls_user& u = f.users.at(e.as);
-      const std::string head = file + ": " + e.where + (e.it.empty() ? "" : " (" + e.it + ")") + " as " + e.as +
-                               ": " + one_line(e.sql) + ": ";
+      const std::string head = file + ": " + e.where + (e.it.empty() ? "" : " (" + e.it + ")") + " as " +
+                               e.as + ": " + one_line(e.sql) + ": ";
       conn.exec("savepoint pgmt_expect");
       std::string why = bypass_reason(conn, u, e);
       if (!why.empty()) {
@@ -587,7 +595,8 @@ rls_coverage rls_coverage_of(connection& conn, const std::vector<rls_file>& file
   rls_coverage out;
   nlohmann::json wanted = api_roles;
   result existing = conn.exec_params(
-      "select rolname from pg_roles where rolname in (select jsonb_array_elements_text($1::jsonb)) order by 1",
+      "select rolname from pg_roles where rolname in (select jsonb_array_elements_text($1::jsonb)) order by "
+      "1",
       {wanted.dump()});
   std::vector<std::string> roles;
   for (int i = 0; i < existing.rows(); ++i) roles.push_back(existing.value(i, 0));
@@ -636,8 +645,8 @@ rls_coverage rls_coverage_of(connection& conn, const std::vector<rls_file>& file
     for (int c = 0; c < 4; ++c)
       if (tables.value(i, 4 + c) == "t") t.may[tables.value(i, 3)].push_back(commands[c]);
   }
-  result pol = conn.exec(
-      "select schemaname || '.' || tablename, policyname, cmd from pg_policies order by 1, 2");
+  result pol =
+      conn.exec("select schemaname || '.' || tablename, policyname, cmd from pg_policies order by 1, 2");
   std::map<std::string, std::vector<std::string>> policies;
   for (int i = 0; i < pol.rows(); ++i)
     policies[pol.value(i, 0)].push_back(pol.value(i, 1) + " (" + pol.value(i, 2) + ")");
@@ -652,7 +661,8 @@ rls_coverage rls_coverage_of(connection& conn, const std::vector<rls_file>& file
     std::string head = name + ": row level security " + (t.rls ? (t.forced ? "on (forced)" : "on") : "OFF");
     const auto& ps = policies[name];
     if (t.rls) {
-      head += ps.empty() ? "; no policies (nobody but the owner and bypassing roles sees a row)" : "; policies: ";
+      head +=
+          ps.empty() ? "; no policies (nobody but the owner and bypassing roles sees a row)" : "; policies: ";
       for (std::size_t i = 0; i < ps.size(); ++i) head += (i ? ", " : "") + ps[i];
     }
     out.lines.push_back(head);
@@ -687,7 +697,9 @@ rls_coverage rls_coverage_of(connection& conn, const std::vector<rls_file>& file
     if (!t.rls)
       out.failures.push_back(name + ": " + reach +
                              " can reach it, but row level security is off, so every row is open to them; "
-                             "ALTER TABLE " + name + " ENABLE ROW LEVEL SECURITY and add policies, or revoke "
+                             "ALTER TABLE " +
+                             name +
+                             " ENABLE ROW LEVEL SECURITY and add policies, or revoke "
                              "the privileges");
     else if (!any_assertion)
       out.warnings.push_back("warning: " + name + ": " + reach +

@@ -513,22 +513,28 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   stats.mode = plan.mode;
   const auto t0 = std::chrono::steady_clock::now();
   const bool wrap = plan.mode == tx_mode::single_transaction;
+  const bool nested = opts.nested;
+  if (nested && !wrap)
+    throw nesting_error(
+        "\"" + display_path(src.path) + "\" runs " +
+        (plan.mode == tx_mode::self_managed ? "its own transactions" : "without a transaction") +
+        " and cannot run inside another");
   const std::string scope = wrap ? "set local " : "set ";
 
   // Whatever a script SETs (search_path, role) stays with the session after
   // commit; the next script on this connection must start as on a new one.
-  auto reset_session = [&conn] {
-    if (conn.transaction_status() != tx_status::idle) return;
+  auto reset_session = [&conn, nested] {
+    if (conn.transaction_status() != (nested ? tx_status::in_transaction : tx_status::idle)) return;
     try {
       conn.exec("reset session authorization; reset all");
     } catch (...) {
     }
   };
-  auto rollback_quietly = [&conn, &reset_session] {
+  auto rollback_quietly = [&conn, &reset_session, nested] {
     if (conn.transaction_status() == tx_status::in_transaction ||
         conn.transaction_status() == tx_status::in_error) {
       try {
-        conn.exec("rollback");
+        conn.exec(nested ? "rollback to savepoint pgmt_script; release savepoint pgmt_script" : "rollback");
       } catch (...) {
       }
     }
@@ -544,7 +550,7 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   std::map<std::string, std::pair<long long, long long>> catalog_stats_before;
   bool track_counts = false;
   if (wrap) {
-    conn.exec("begin");
+    conn.exec(nested ? "savepoint pgmt_script" : "begin");
     track_counts = conn.exec("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on";
     if (track_counts) {
       result r = conn.exec(catalog_stats_sql);
@@ -633,7 +639,14 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   }
   if (wrap) {
     try {
-      conn.exec("commit");
+      if (nested)
+        // What COMMIT would check, in a savepoint of its own so that the
+        // constraints stay deferred for whatever runs next in the transaction.
+        conn.exec(
+            "savepoint pgmt_commit; set constraints all immediate; rollback to savepoint pgmt_commit; "
+            "release savepoint pgmt_commit; release savepoint pgmt_script");
+      else
+        conn.exec("commit");
     } catch (const sql_error& e) {
       // Deferred constraints are checked at commit.
       rollback_quietly();

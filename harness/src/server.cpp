@@ -4,8 +4,9 @@
 #include "pgmt/process.hpp"
 #include "pgmt/text.hpp"
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
+
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -209,7 +210,8 @@ void drop_run_databases(const server_info& info) {
     if (ch == '_' || ch == '%' || ch == '\\') pattern += '\\';
     pattern += ch;
   }
-  result r = c.exec_params("select datname from pg_database where datname like $1 || '%' order by 1", {pattern});
+  result r =
+      c.exec_params("select datname from pg_database where datname like $1 || '%' order by 1", {pattern});
   for (int i = 0; i < r.rows(); ++i) {
     const std::string name = r.value(i, 0);
     try {
@@ -243,7 +245,8 @@ std::string trimmed(std::string s) {
 fs::path stop_impl(const server_info& info, bool own_child, const std::string& keep, bool failed) {
   if (info.kind == "container") {
     if (should_keep(keep, failed)) {
-      std::ofstream(info.folder / "kept") << "container " << info.container << " kept by PGMT_KEEP=" << keep << "\n";
+      std::ofstream(info.folder / "kept")
+          << "container " << info.container << " kept by PGMT_KEEP=" << keep << "\n";
       return info.folder;
     }
     try {
@@ -429,13 +432,20 @@ std::string server_info::conninfo(const std::string& dbname) const {
 std::string server_info::describe() const { return "PostgreSQL " + version + " (" + kind + ")"; }
 
 nlohmann::json server_info::to_json() const {
-  return {{"kind", kind},           {"version", version},
-          {"version_num", version_num}, {"host", host},
-          {"port", port},           {"user", user},
-          {"folder", folder.string()},  {"log", log.string()},
-          {"pid", pid},             {"pid_start", pid_start},
-          {"db_prefix", db_prefix}, {"params", params},
-          {"maintenance_db", maintenance_db}, {"container", container},
+  return {{"kind", kind},
+          {"version", version},
+          {"version_num", version_num},
+          {"host", host},
+          {"port", port},
+          {"user", user},
+          {"folder", folder.string()},
+          {"log", log.string()},
+          {"pid", pid},
+          {"pid_start", pid_start},
+          {"db_prefix", db_prefix},
+          {"params", params},
+          {"maintenance_db", maintenance_db},
+          {"container", container},
           {"engine", engine}};
 }
 
@@ -559,8 +569,8 @@ std::unique_ptr<server> start_external(const server_options& opts) {
         "select current_user, rolsuper, rolcreatedb, rolcreaterole, current_setting('server_version'), "
         "current_setting('server_version_num') from pg_roles where rolname = current_user");
   } catch (const pg_error& e) {
-    throw harness_error("could not use the server of PGMT_DATABASE_URL (" + masked + "): " +
-                        mask_password(e.what()));
+    throw harness_error("could not use the server of PGMT_DATABASE_URL (" + masked +
+                        "): " + mask_password(e.what()));
   }
   info.user = who.value(0, 0);
   info.version = who.value(0, 4);
@@ -594,7 +604,8 @@ std::string container_engine() {
 
 bool engine_answers(const std::string& engine, std::string* why) {
   if (engine.empty()) {
-    if (why) *why = "no container engine: neither podman nor docker is on the PATH (or set PGMT_CONTAINER_CLI)";
+    if (why)
+      *why = "no container engine: neither podman nor docker is on the PATH (or set PGMT_CONTAINER_CLI)";
     return false;
   }
   try {
@@ -643,7 +654,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   } catch (const harness_error&) {
   }
   const std::string image = env_or("PGMT_IMAGE", "postgres:" + major);
-  std::string network = env_or("PGMT_CONTAINER_NETWORK", engine.find("podman") != std::string::npos ? "socket" : "port");
+  std::string network =
+      env_or("PGMT_CONTAINER_NETWORK", engine.find("podman") != std::string::npos ? "socket" : "port");
   if (network != "socket" && network != "port")
     throw harness_error("PGMT_CONTAINER_NETWORK must be socket or port, not \"" + network + "\"");
 
@@ -658,12 +670,13 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   fs::permissions(sock, fs::perms::all, ec);
   const pid_t owner = opts.owner ? opts.owner : getpid();
   const unsigned long long owner_start = detail::process_start_time(owner).value_or(0);
-  std::vector<std::string> args = {"run", "-d",
-                                   "--label", "pgmt.run=" + random_hex(12),
-                                   "--label", "pgmt.owner=" + std::to_string(owner) + ":" + std::to_string(owner_start),
-                                   "--mount", "type=tmpfs,destination=/var/lib/postgresql/data,tmpfs-mode=1777",
-                                   "-e", "PGDATA=/var/lib/postgresql/data/pgdata",
-                                   "-e", "POSTGRES_HOST_AUTH_METHOD=trust"};
+  std::vector<std::string> args = {
+      "run",     "-d",
+      "--label", "pgmt.run=" + random_hex(12),
+      "--label", "pgmt.owner=" + std::to_string(owner) + ":" + std::to_string(owner_start),
+      "--mount", "type=tmpfs,destination=/var/lib/postgresql/data,tmpfs-mode=1777",
+      "-e",      "PGDATA=/var/lib/postgresql/data/pgdata",
+      "-e",      "POSTGRES_HOST_AUTH_METHOD=trust"};
   if (network == "socket") {
     args.insert(args.end(), {"--network=none", "-v", sock.string() + ":/sock"});
   } else {
@@ -671,14 +684,15 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   }
   args.insert(args.end(), {image, "postgres", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
                            "synchronous_commit=off", "-c", "max_connections=200"});
-  if (network == "socket") args.insert(args.end(), {"-c", "unix_socket_directories=/sock", "-c", "listen_addresses="});
+  if (network == "socket")
+    args.insert(args.end(), {"-c", "unix_socket_directories=/sock", "-c", "listen_addresses="});
   auto run = run_engine(engine, args);
   if (run.exit_code != 0) {
     fs::remove_all(folder, ec);
     std::string out = trimmed(run.output);
     std::string hint = "; check the engine (\"" + engine + " info\")";
-    for (const char* s : {"manifest unknown", "pull", "no such image", "not found", "initializing source",
-                          "image not known"})
+    for (const char* s :
+         {"manifest unknown", "pull", "no such image", "not found", "initializing source", "image not known"})
       if (out.find(s) != std::string::npos)
         hint = "; the image \"" + image + "\" is not available: pull it (" + engine + " pull " + image +
                "), build one from this machine's PostgreSQL (ci/container-image " + engine +
@@ -689,7 +703,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   info.kind = "container";
   info.engine = engine;
   info.container = trimmed(run.output);
-  if (auto nl = info.container.rfind('\n'); nl != std::string::npos) info.container = info.container.substr(nl + 1);
+  if (auto nl = info.container.rfind('\n'); nl != std::string::npos)
+    info.container = info.container.substr(nl + 1);
   info.folder = folder;
   info.user = "postgres";
   auto fail = [&](const std::string& what) -> harness_error {
@@ -705,7 +720,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
     auto p = run_engine(engine, {"port", info.container, "5432/tcp"});
     std::string mapped = trimmed(p.output);
     auto colon = mapped.rfind(':');
-    if (p.exit_code != 0 || colon == std::string::npos) throw fail("the container publishes no port for 5432");
+    if (p.exit_code != 0 || colon == std::string::npos)
+      throw fail("the container publishes no port for 5432");
     info.host = "127.0.0.1";
     info.port = std::atoi(mapped.substr(colon + 1).c_str());
   }
@@ -724,7 +740,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
       auto st = run_engine(engine, {"inspect", "-f", "{{.State.Running}}", info.container});
       if (trimmed(st.output) == "false") {
         unregister_server(info.folder);
-        throw fail("the container " + info.container.substr(0, 12) + " (" + image + ") stopped before it was ready");
+        throw fail("the container " + info.container.substr(0, 12) + " (" + image +
+                   ") stopped before it was ready");
       }
     }
     std::this_thread::sleep_for(50ms);
@@ -755,12 +772,13 @@ std::unique_ptr<server> start_server(const server_options& opts) {
     if (no_binaries.empty()) return start_temp_cluster(opts);
     std::string no_engine;
     if (engine_answers(container_engine(), &no_engine)) return start_container(opts);
-    throw harness_error(
-        "no server to test on: " + no_binaries + "; and " + no_engine +
-        ".\nEither install PostgreSQL's server binaries (Debian: apt-get install postgresql) for a disposable "
-        "temp cluster, or install podman or docker for a disposable container (PGMT_IMAGE names the image), or "
-        "point pgmt at an existing server: PGMT_SERVER=external "
-        "PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
+    throw harness_error("no server to test on: " + no_binaries + "; and " + no_engine +
+                        ".\nEither install PostgreSQL's server binaries (Debian: apt-get install postgresql) "
+                        "for a disposable "
+                        "temp cluster, or install podman or docker for a disposable container (PGMT_IMAGE "
+                        "names the image), or "
+                        "point pgmt at an existing server: PGMT_SERVER=external "
+                        "PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
   }
   if (opts.kind == "container") return start_container(opts);
   if (opts.kind == "external") return start_external(opts);

@@ -367,8 +367,24 @@ std::string oid_array(const std::vector<std::string>& oids) {
 }
 
 // Runs f in a read-only repeatable read transaction with an empty
-// search_path, which makes pg_get_*def qualify every name.
+// search_path, which makes pg_get_*def qualify every name. Inside a
+// transaction the caller has open (a check that rolls everything back), in a
+// savepoint that is rolled back.
 template <typename F> void in_read_transaction(connection& conn, F&& f) {
+  if (conn.transaction_status() == tx_status::in_transaction) {
+    conn.exec("savepoint pgmt_read; set local search_path = ''");
+    try {
+      f();
+      conn.exec("rollback to savepoint pgmt_read; release savepoint pgmt_read");
+    } catch (...) {
+      try {
+        conn.exec("rollback to savepoint pgmt_read; release savepoint pgmt_read");
+      } catch (...) {
+      }
+      throw;
+    }
+    return;
+  }
   conn.exec("begin isolation level repeatable read read only");
   try {
     conn.exec("set local search_path = ''");

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -113,8 +114,9 @@ void ensure_tracking_table(connection& conn) {
       "  duration_ms double precision not null)");
 }
 
-run_stats apply_migration(connection& conn, const migration& m, const suite& s) {
+run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested) {
   run_options opts;
+  opts.nested = nested;
   opts.statement_timeout = s.statement_timeout;
   opts.lock_timeout = s.lock_timeout;
   opts.label = "migration \"" + m.id() + "\"";
@@ -151,6 +153,16 @@ state_cache::state_cache(server_info server, suite s, migration_set set)
     }
     if (max_states_ < 2)
       throw input_error("PGMT_MAX_STATES must be a number of at least 2, not \"" + std::string(cap) + "\"");
+  }
+  if (const char* work = std::getenv("PGMT_WORK_DBS"); work && *work) {
+    try {
+      std::size_t used = 0;
+      max_work_ = std::stoul(work, &used);
+      if (used != std::string(work).size()) throw std::invalid_argument(work);
+    } catch (...) {
+      throw input_error("PGMT_WORK_DBS must be a number (0 turns work databases off), not \"" +
+                        std::string(work) + "\"");
+    }
   }
   // S(k) is named after everything it is made of, so an edited file never reuses a stale state.
   std::string acc = "pgmt-state-v1|options:" + suite_.session_options();
@@ -203,12 +215,14 @@ std::string state_cache::ensure(std::size_t k) {
     }
   }
   if (from == k) return template_name(k);
-  std::size_t start = from == k + 1 ? 0 : from + 1;
-  for (std::size_t i = start; i <= k; ++i) build(i);
+  // S(k) straight from the highest state below it: the states in between
+  // would each cost a copy of the whole schema, and most are never cloned.
+  if (from == k + 1) build(0, std::nullopt);
+  if (k > 0) build(k, from == k + 1 ? 0 : from);
   return template_name(k);
 }
 
-void state_cache::build(std::size_t k) {
+void state_cache::build(std::size_t k, std::optional<std::size_t> below) {
   connection maint(server_.conninfo("postgres"));
   const std::string name = template_name(k);
   advisory_lock lock(maint, name);
@@ -216,31 +230,32 @@ void state_cache::build(std::size_t k) {
   maint.exec("drop database if exists \"" + name + "\"");  // a half-built one from a killed run
   for (int attempt = 0;; ++attempt) {
     try {
-      create_database(maint, create_db_sql(name, k == 0 ? "template0" : template_name(k - 1)));
-      if (k > 0) touch(maint, template_name(k - 1));
+      create_database(maint, create_db_sql(name, below ? template_name(*below) : "template0"));
+      if (below) touch(maint, template_name(*below));
       break;
     } catch (const sql_error& e) {
       // The state below was evicted after we looked: build it again.
-      if (!missing_database(e) || attempt >= 3) throw;
-      ensure(k - 1);
+      if (!missing_database(e) || attempt >= 3 || !below) throw;
+      ensure(*below);
     }
   }
+  std::size_t at = below ? *below + 1 : 0;
   try {
     connection c(conninfo(name));
     catalog_reader reader(c);
     reader.trust_reports();  // a fresh clone of the state below
-    if (k == 0) {
+    if (!below) {
       ensure_tracking_table(c);
       run_sources(c, suite_.fixture_sources(), suite_, "fixture");
       reader.wrote(std::nullopt);
     } else {
-      reader.wrote(apply_migration(c, set_.migrations[k - 1], suite_));
+      for (; at <= k; ++at) reader.wrote(apply_migration(c, set_.migrations[at - 1], suite_));
     }
     // Clones of the state start from its catalog, so checks re-read only what they change.
     reader.store();
   } catch (const script_error& e) {
     drop(name);
-    throw state_error(k, k == 0 ? "fixtures" : set_.migrations[k - 1].id(), e.diag());
+    throw state_error(at, at == 0 ? "fixtures" : set_.migrations[at - 1].id(), e.diag());
   } catch (...) {
     drop(name);
     throw;
@@ -410,6 +425,149 @@ void state_cache::drop(const std::string& db) {
     maint.exec("drop database if exists \"" + db + "\" with (force)");
   else
     maint.exec("drop database if exists \"" + db + "\"");
+}
+
+std::string state_cache::work_comment(std::size_t k) const {
+  return "pgmt work " + keys_.at(k).substr(0, 16) + " " + std::to_string(k);
+}
+
+std::unique_ptr<work_lease> state_cache::lease(std::size_t k) {
+  if (max_work_ == 0 || k >= keys_.size()) return nullptr;
+  // Walking further costs more than a clone would save.
+  constexpr std::size_t max_walk = 8;
+  auto maint = std::make_unique<connection>(server_.conninfo("postgres"));
+  result r = maint->exec_params(
+      "select datname, coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname "
+      "like $1",
+      {like_prefix(server_.db_prefix) + "w\\_%"});
+  std::vector<std::pair<std::size_t, std::string>> usable;  // (state, name)
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string comment = r.value(i, 1);
+    const std::size_t space = comment.rfind(' ');
+    if (comment.rfind("pgmt work ", 0) != 0 || space == std::string::npos) continue;
+    std::size_t at = 0;
+    try {
+      at = std::stoul(comment.substr(space + 1));
+    } catch (...) {
+      continue;
+    }
+    if (at <= k && k - at <= max_walk && at < keys_.size() && comment == work_comment(at))
+      usable.emplace_back(at, r.value(i, 0));
+  }
+  std::sort(usable.rbegin(), usable.rend());
+  for (const auto& [at, name] : usable) {
+    if (maint->exec("select pg_try_advisory_lock(" + lock_key(name) + ")").value(0, 0) != "t") continue;
+    // Another check may have moved it between the listing and the lock.
+    result now = maint->exec_params(
+        "select coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname = $1",
+        {name});
+    if (now.rows() != 1 || now.value(0, 0) != work_comment(at)) {
+      maint->exec("select pg_advisory_unlock(" + lock_key(name) + ")");
+      continue;
+    }
+    maint->exec("comment on database \"" + name + "\" is 'pgmt work busy'");
+    auto lease = std::make_unique<work_lease>(*this, name, at, std::move(maint));
+    if (at < k) {
+      catalog_reader reader(lease->conn());
+      reader.trust_reports();  // its stored catalog is its state's
+      for (std::size_t i = at + 1; i <= k; ++i) {
+        const migration& m = set_.migrations[i - 1];
+        try {
+          reader.wrote(apply_migration(lease->conn(), m, suite_));
+        } catch (const script_error& e) {
+          // A migration in one transaction left nothing behind: the database is still at i - 1.
+          if (plan_script(m.up).mode == tx_mode::single_transaction) lease->give_back();
+          throw state_error(i, m.id(), e.diag());
+        }
+        lease->advanced_to(i);
+      }
+      reader.store();
+    }
+    return lease;
+  }
+  if (static_cast<std::size_t>(r.rows()) >= max_work_) {
+    // Make room: drop one that no check holds and this one cannot use (another
+    // suite's, or past k).
+    bool room = false;
+    for (int i = 0; i < r.rows() && !room; ++i) {
+      const std::string name = r.value(i, 0);
+      if (std::any_of(usable.begin(), usable.end(), [&](const auto& u) { return u.second == name; }))
+        continue;
+      advisory_lock busy(*maint, name, std::try_to_lock);
+      if (!busy.held()) continue;
+      drop(name);
+      room = true;
+    }
+    if (!room) return nullptr;
+  }
+  static std::atomic<unsigned> counter{0};
+  const std::string name =
+      server_.db_prefix + "w_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  maint->exec("select pg_advisory_lock(" + lock_key(name) + ")");
+  for (int attempt = 0;; ++attempt) {
+    try {
+      const std::string from = ensure(k);
+      create_database(*maint, create_db_sql(name, from));
+      touch(*maint, from);
+      break;
+    } catch (const sql_error& e) {
+      if (!missing_database(e) || attempt >= 3) throw;  // evicted after ensure(): again
+    }
+  }
+  maint->exec("comment on database \"" + name + "\" is 'pgmt work busy'");
+  return std::make_unique<work_lease>(*this, name, k, std::move(maint));
+}
+
+work_lease::work_lease(state_cache& cache, std::string name, std::size_t k, std::unique_ptr<connection> maint)
+    : cache_(cache), name_(std::move(name)), k_(k), maint_(std::move(maint)) {
+  conn_ = std::make_unique<connection>(cache_.conninfo(name_));
+  sequences_ = read_sequences();
+}
+
+work_lease::~work_lease() {
+  if (given_back_) return;
+  conn_.reset();
+  try {
+    cache_.drop(name_);
+  } catch (...) {
+    // The server is disposable; a leftover database goes with it.
+  }
+}
+
+void work_lease::advanced_to(std::size_t k) {
+  k_ = k;
+  sequences_ = read_sequences();  // a committed migration moves them for good
+}
+
+std::map<std::string, std::pair<std::string, std::string>> work_lease::read_sequences() {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  result names = conn_->exec("select c.oid::regclass::text from pg_class c where c.relkind = 'S'");
+  std::string sql;
+  for (int i = 0; i < names.rows(); ++i) {
+    const std::string n = names.value(i, 0);
+    sql += (sql.empty() ? "" : " union all ") + std::string("select ") + conn_->quote_literal(n) +
+           ", last_value::text, is_called::text from " + n;
+  }
+  if (sql.empty()) return out;
+  result r = conn_->exec(sql);
+  for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
+  return out;
+}
+
+void work_lease::give_back() {
+  if (given_back_) return;
+  if (conn_->transaction_status() != tx_status::idle) conn_->exec("rollback");
+  // nextval() is not undone by a rollback.
+  for (const auto& [seq, now] : read_sequences()) {
+    auto was = sequences_.find(seq);
+    if (was != sequences_.end() && was->second != now)
+      conn_->exec_params("select pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)",
+                         {seq, was->second.first, was->second.second});
+  }
+  conn_.reset();
+  maint_->exec("comment on database \"" + name_ + "\" is '" + cache_.work_comment(k_) + "'");
+  maint_.reset();  // and with it the advisory lock
+  given_back_ = true;
 }
 
 }  // namespace pgmt

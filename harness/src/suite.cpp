@@ -123,7 +123,8 @@ std::vector<sql_source> suite::fixture_sources() const {
 
 void suite::validate(const std::string& where) const {
   if (!pgtap_helpers.empty() && pgtap_helpers != "supabase")
-    throw input_error(where + "pgTAP helpers \"" + pgtap_helpers + "\" are not known; the helpers are: supabase");
+    throw input_error(where + "pgTAP helpers \"" + pgtap_helpers +
+                      "\" are not known; the helpers are: supabase");
   if (pgtap_helpers == "supabase" && profile != "supabase")
     throw input_error(where +
                       "the supabase pgTAP helpers need the supabase profile (auth.users, the anon and "

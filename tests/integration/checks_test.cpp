@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace pgmt {
 namespace {
 
@@ -53,6 +55,7 @@ TEST_F(Checks, ApplyKeepsWhatItBuiltAsTheNextState) {
   // A fixture makes the state keys unique to this test.
   test::temp_dir dir;
   s.fixtures = {dir.write("fx.sql", "select 'adopt-test';\n")};
+  test::scoped_env no_work("PGMT_WORK_DBS", "0");  // every check on a clone
   state_cache cache(test::shared_server(), s, s.discover_migrations());
   ASSERT_TRUE(check_apply(cache, 0).passed());
   connection maint(test::shared_server().conninfo());
@@ -61,6 +64,91 @@ TEST_F(Checks, ApplyKeepsWhatItBuiltAsTheNextState) {
                              {cache.template_name(1)})
                 .value(0, 0),
             "1");
+}
+
+// The work databases on the server whose comment says they hold a state of cache's suite.
+std::map<std::string, std::string> work_databases(connection& maint, const state_cache& cache) {
+  std::map<std::string, std::string> out;
+  auto r = maint.exec_params(
+      "select datname, coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname "
+      "like $1",
+      {cache.server().db_prefix + "w\\_%"});
+  for (int i = 0; i < r.rows(); ++i)
+    for (std::size_t k = 0; k <= cache.migrations().migrations.size(); ++k)
+      if (r.value(i, 1).rfind(
+              "pgmt work " + cache.template_name(k).substr(cache.template_name(k).size() - 16) + " ", 0) == 0)
+        out[r.value(i, 0)] = r.value(i, 1).substr(r.value(i, 1).rfind(' ') + 1);
+  return out;
+}
+
+// Checks borrow a work database and move it forward one migration at a time
+// instead of cloning a template each: apply commits, the others roll back.
+TEST_F(Checks, ChecksMoveOneWorkDatabaseForward) {
+  test::temp_dir dir;
+  dir.write("0001_a.up.sql",
+            "create table if not exists public.a (id bigint generated always as identity, v text);\n");
+  dir.write("0001_a.down.sql", "drop table public.a;\n");
+  dir.write("0002_b.up.sql", "insert into public.a (v) values ('x'), ('y');\n");
+  dir.write("0002_b.down.sql", "delete from public.a where v in ('x', 'y');\n");
+  dir.write("0003_c.up.sql", "create index if not exists a_v_idx on public.a (v);\n");
+  dir.write("0003_c.down.sql", "drop index public.a_v_idx;\n");
+  suite s;
+  s.name = "walk";
+  s.migrations_dir = dir.path();
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  connection maint(test::shared_server().conninfo());
+  ASSERT_TRUE(check_apply(cache, 0).passed());
+  auto work = work_databases(maint, cache);
+  ASSERT_EQ(work.size(), 1u);
+  const std::string name = work.begin()->first;
+  EXPECT_EQ(work.begin()->second, "1") << "apply moved it to S(1)";
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (i > 0) {
+      EXPECT_TRUE(check_apply(cache, i).passed()) << i;
+    }
+    auto idem = check_idempotency(cache, i);
+    EXPECT_EQ(idem.outcome, i == 1 ? check_result::status::failed : check_result::status::passed)
+        << i << ": " << (idem.findings.empty() ? idem.note : idem.findings[0]);
+    auto rt = check_roundtrip(cache, i);
+    EXPECT_TRUE(rt.passed()) << i << ": " << (rt.findings.empty() ? rt.note : rt.findings[0]);
+  }
+  work = work_databases(maint, cache);
+  EXPECT_TRUE(work.count(name)) << "the same work database all along";
+  EXPECT_EQ(work[name], "3");
+  // Rolled back, and the identity sequence set back: the rows of 0002 kept their ids.
+  connection c(test::shared_server().conninfo(name));
+  EXPECT_EQ(c.exec("select string_agg(id::text || v, ',' order by id) from public.a").value(0, 0), "1x,2y");
+  EXPECT_EQ(c.exec("select nextval('public.a_id_seq')").value(0, 0), "3");
+}
+
+// Whatever runs a check, a work database or a clone, the verdict and the
+// findings are the same, for every kind of mistake the test data holds.
+TEST_F(Checks, AWorkDatabaseGivesTheVerdictsOfAClone) {
+  for (const char* name :
+       {"rt_column_order", "rt_column_type", "rt_down_fails", "rt_enum_label", "rt_exact", "rt_forgets_index",
+        "rt_forgets_policy", "rt_loses_grant", "rt_missing_down", "rt_search_path", "idem_inserts_twice",
+        "idem_unguarded_do", "idem_clean", "enum_add_value", "self_managed"}) {
+    auto s = test::data_suite(name);
+    test::temp_dir out;
+    s.output_dir = out.path();
+    std::vector<std::string> verdicts[2];
+    for (int clone = 0; clone < 2; ++clone) {
+      test::scoped_env work("PGMT_WORK_DBS", clone ? "0" : "4");
+      state_cache cache(test::shared_server(), s, s.discover_migrations());
+      for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i)
+        for (const char* kind : {"apply", "idempotency", "roundtrip"}) {
+          auto r = std::string(kind) == "apply"       ? check_apply(cache, i)
+                   : std::string(kind) == "roundtrip" ? check_roundtrip(cache, i)
+                                                      : check_idempotency(cache, i);
+          std::string line =
+              std::to_string(i) + " " + kind + " " + std::to_string(static_cast<int>(r.outcome));
+          for (const auto& f : r.findings)
+            if (f.find("full diff:") == std::string::npos) line += "\n" + f;
+          verdicts[clone].push_back(line);
+        }
+    }
+    EXPECT_EQ(verdicts[0], verdicts[1]) << name;
+  }
 }
 
 TEST_F(Checks, ApplyFailureIsOneFindingAtTheLine) {

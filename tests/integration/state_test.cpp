@@ -34,17 +34,32 @@ class State : public ::testing::Test {
   void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
 };
 
+// S(k) is built from the highest state below it, without the states in
+// between (each would be a copy of the whole schema that no test may need).
 TEST_F(State, EachStateIsBuiltOnceAndReused) {
   auto s = test::data_suite("layouts/paired");
+  test::temp_dir dir;
+  s.fixtures = {dir.write("fx.sql", "select 'built-once-test';\n")};  // keys of this test's own
   state_cache cache(test::shared_server(), s, s.discover_migrations());
   cache.ensure(2);
   connection maint(test::shared_server().conninfo());
   auto first = template_oids(maint, cache, 2);
-  ASSERT_EQ(first.size(), 3u) << "S(0), S(1) and S(2)";
+  ASSERT_EQ(first.size(), 2u) << "S(0) and S(2)";
+  EXPECT_TRUE(first.count(cache.template_name(0)));
+  EXPECT_TRUE(first.count(cache.template_name(2)));
   state_cache again(test::shared_server(), s, s.discover_migrations());
   again.ensure(2);
   again.ensure(1);
-  EXPECT_EQ(template_oids(maint, again, 2), first) << "a second run reuses every state";
+  auto second = template_oids(maint, again, 2);
+  EXPECT_EQ(second.size(), 3u) << "S(1) built from S(0) when asked for";
+  for (const auto& [name, oid] : first) EXPECT_EQ(second[name], oid) << "a second run reuses " << name;
+  std::string db = again.clone(1, "built");
+  {
+    connection c(test::shared_server().conninfo(db));
+    EXPECT_EQ(c.exec("select string_agg(version, ',' order by version) from pgmt.migrations").value(0, 0),
+              "0001");
+  }
+  again.drop(db);
 }
 
 TEST_F(State, CloneHoldsExactlyTheFirstKMigrations) {
@@ -142,7 +157,9 @@ TEST_F(State, ParallelBuildersAgree) {
   for (const auto& e : errors) EXPECT_EQ(e, "");
   state_cache cache(test::shared_server(), s, set);
   connection maint(test::shared_server().conninfo());
-  EXPECT_EQ(template_oids(maint, cache, n).size(), n + 1);
+  auto built = template_oids(maint, cache, n);
+  for (std::size_t k : {std::size_t{0}, n - 1, n})
+    EXPECT_TRUE(built.count(cache.template_name(k))) << "S(" << k << ")";
 }
 
 TEST_F(State, EditedMigrationGetsAFreshState) {
@@ -232,6 +249,22 @@ TEST_F(State, MaxStatesMustBeANumber) {
   auto s = test::data_suite("layouts/flat");
   EXPECT_THROW(state_cache(test::shared_server(), s, s.discover_migrations()), input_error);
   unsetenv("PGMT_MAX_STATES");
+}
+
+TEST_F(State, WorkDatabasesMustBeANumber) {
+  auto s = test::data_suite("layouts/flat");
+  for (const char* bad : {"four", "4x", "-"}) {
+    test::scoped_env work("PGMT_WORK_DBS", bad);
+    try {
+      state_cache cache(test::shared_server(), s, s.discover_migrations());
+      ADD_FAILURE() << bad << " was taken";
+    } catch (const input_error& e) {
+      EXPECT_NE(std::string(e.what()).find("PGMT_WORK_DBS must be a number"), std::string::npos) << e.what();
+    }
+  }
+  test::scoped_env off("PGMT_WORK_DBS", "0");
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  EXPECT_EQ(cache.lease(1), nullptr) << "0 turns work databases off";
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace pgmt::test {
@@ -41,6 +43,27 @@ class temp_dir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// Sets an environment variable for the life of the object, then restores it.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* was = std::getenv(name)) was_ = was;
+    setenv(name, value, 1);
+  }
+  ~scoped_env() {
+    if (was_)
+      setenv(name_, was_->c_str(), 1);
+    else
+      unsetenv(name_);
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> was_;
 };
 
 }  // namespace pgmt::test

@@ -107,6 +107,18 @@ struct run_options {
   std::function<void(const result&)> on_result;
   /// Statements for which this returns true are not sent (counted as run).
   std::function<bool(std::string_view)> skip_statement;
+  /// Runs inside the transaction the caller has open, as a savepoint that is
+  /// released where the source would commit (deferred constraints are checked
+  /// there, as at a commit); the caller rolls everything back in the end. A
+  /// source that cannot run inside a transaction throws nesting_error.
+  bool nested = false;
+};
+
+/// A source asked to run inside the caller's transaction that cannot: it has
+/// its own BEGIN/COMMIT or statements that refuse a transaction block.
+class nesting_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// The system catalogs a script changed, by name.
