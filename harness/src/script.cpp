@@ -544,9 +544,14 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   // The statistics of the session's catalog writes as the transaction starts:
   // they still hold what earlier transactions did until the server collects
   // them (never inside a transaction), so what this one did is the difference.
+  // (The pg_stat_xact_* views join every relation of the database; the
+  // functions they are made of are cheap.)
   const char* const catalog_stats_sql =
-      "select relname, n_tup_ins + n_tup_upd + n_tup_del, n_tup_del from pg_catalog.pg_stat_xact_sys_tables "
-      "where schemaname = 'pg_catalog' and (n_tup_ins > 0 or n_tup_upd > 0 or n_tup_del > 0)";
+      "select relname, ins + upd + del, del from (select c.relname, "
+      "pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) as ins, "
+      "pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) as upd, "
+      "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) as del from pg_catalog.pg_class c "
+      "where c.relnamespace = 'pg_catalog'::regnamespace and c.relkind = 'r') s where ins + upd + del > 0";
   std::map<std::string, std::pair<long long, long long>> catalog_stats_before;
   bool track_counts = false;
   if (wrap) {
@@ -609,8 +614,12 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     try {
       if (track_counts) {
         result w = conn.exec(
-            "select pg_catalog.concat(schemaname, '.', relname) from pg_catalog.pg_stat_xact_user_tables "
-            "where n_tup_ins > 0 or n_tup_del > 0");
+            "select pg_catalog.concat(n.nspname, '.', c.relname) from pg_catalog.pg_class c join "
+            "pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p') and "
+            "n.nspname "
+            "not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast' and "
+            "(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) > 0 or "
+            "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0)");
         stats.written.emplace();
         for (int i = 0; i < w.rows(); ++i) stats.written->push_back(w.value(i, 0));
         result cat = conn.exec(catalog_stats_sql);

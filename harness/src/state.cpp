@@ -433,8 +433,6 @@ std::string state_cache::work_comment(std::size_t k) const {
 
 std::unique_ptr<work_lease> state_cache::lease(std::size_t k) {
   if (max_work_ == 0 || k >= keys_.size()) return nullptr;
-  // Walking further costs more than a clone would save.
-  constexpr std::size_t max_walk = 8;
   auto maint = std::make_unique<connection>(server_.conninfo("postgres"));
   result r = maint->exec_params(
       "select datname, coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname "
@@ -451,7 +449,7 @@ std::unique_ptr<work_lease> state_cache::lease(std::size_t k) {
     } catch (...) {
       continue;
     }
-    if (at <= k && k - at <= max_walk && at < keys_.size() && comment == work_comment(at))
+    if (at <= k && k - at <= checkpoint_every && at < keys_.size() && comment == work_comment(at))
       usable.emplace_back(at, r.value(i, 0));
   }
   std::sort(usable.rbegin(), usable.rend());
@@ -467,27 +465,12 @@ std::unique_ptr<work_lease> state_cache::lease(std::size_t k) {
     }
     maint->exec("comment on database \"" + name + "\" is 'pgmt work busy'");
     auto lease = std::make_unique<work_lease>(*this, name, at, std::move(maint));
-    if (at < k) {
-      catalog_reader reader(lease->conn());
-      reader.trust_reports();  // its stored catalog is its state's
-      for (std::size_t i = at + 1; i <= k; ++i) {
-        const migration& m = set_.migrations[i - 1];
-        try {
-          reader.wrote(apply_migration(lease->conn(), m, suite_));
-        } catch (const script_error& e) {
-          // A migration in one transaction left nothing behind: the database is still at i - 1.
-          if (plan_script(m.up).mode == tx_mode::single_transaction) lease->give_back();
-          throw state_error(i, m.id(), e.diag());
-        }
-        lease->advanced_to(i);
-      }
-      reader.store();
-    }
+    walk(*lease, k);
     return lease;
   }
   if (static_cast<std::size_t>(r.rows()) >= max_work_) {
     // Make room: drop one that no check holds and this one cannot use (another
-    // suite's, or past k).
+    // suite's, or past k, or far below it).
     bool room = false;
     for (int i = 0; i < r.rows() && !room; ++i) {
       const std::string name = r.value(i, 0);
@@ -500,22 +483,54 @@ std::unique_ptr<work_lease> state_cache::lease(std::size_t k) {
     }
     if (!room) return nullptr;
   }
+  // A new one, cloned from the highest state at or below k that exists (at
+  // worst S(0)) and walked up to k.
   static std::atomic<unsigned> counter{0};
   const std::string name =
       server_.db_prefix + "w_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
   maint->exec("select pg_advisory_lock(" + lock_key(name) + ")");
+  std::size_t from = 0;
   for (int attempt = 0;; ++attempt) {
     try {
-      const std::string from = ensure(k);
-      create_database(*maint, create_db_sql(name, from));
-      touch(*maint, from);
+      std::set<std::string> done;
+      result t = maint->exec_params("select datname from pg_database where datistemplate and datname like $1",
+                                    {like_prefix(server_.db_prefix) + "s%"});
+      for (int i = 0; i < t.rows(); ++i) done.insert(t.value(i, 0));
+      from = 0;
+      for (std::size_t j = k + 1; j-- > 0;)
+        if (done.count(template_name(j))) {
+          from = j;
+          break;
+        }
+      create_database(*maint, create_db_sql(name, ensure(from)));
+      touch(*maint, template_name(from));
       break;
     } catch (const sql_error& e) {
-      if (!missing_database(e) || attempt >= 3) throw;  // evicted after ensure(): again
+      if (!missing_database(e) || attempt >= 3) throw;  // evicted after we looked: again
     }
   }
   maint->exec("comment on database \"" + name + "\" is 'pgmt work busy'");
-  return std::make_unique<work_lease>(*this, name, k, std::move(maint));
+  auto lease = std::make_unique<work_lease>(*this, name, from, std::move(maint));
+  walk(*lease, k);
+  return lease;
+}
+
+void state_cache::walk(work_lease& lease, std::size_t k) {
+  if (lease.state() >= k) return;
+  catalog_reader reader(lease.conn());
+  reader.trust_reports();  // its stored catalog is its state's
+  for (std::size_t i = lease.state() + 1; i <= k; ++i) {
+    const migration& m = set_.migrations[i - 1];
+    try {
+      reader.wrote(apply_migration(lease.conn(), m, suite_));
+    } catch (const script_error& e) {
+      // A migration in one transaction left nothing behind: the database is still at i - 1.
+      if (plan_script(m.up).mode == tx_mode::single_transaction) lease.give_back();
+      throw state_error(i, m.id(), e.diag());
+    }
+    lease.advanced_to(i);
+  }
+  reader.store();
 }
 
 work_lease::work_lease(state_cache& cache, std::string name, std::size_t k, std::unique_ptr<connection> maint)
@@ -540,17 +555,19 @@ void work_lease::advanced_to(std::size_t k) {
 }
 
 std::map<std::string, std::pair<std::string, std::string>> work_lease::read_sequences() {
+  // pg_sequence_last_value() is cheap but NULL for a sequence nextval() has
+  // not used since its last setval(..., false) or creation; only those are read
+  // whole (one small query each through query_to_xml: a UNION ALL of them all
+  // takes far longer to plan than to run).
+  result r = conn_->exec(
+      "select c.oid::regclass::text, v.last_value::text, case when v.last_value is null then (select "
+      "(xpath('/row/last_value/text()', x))[1]::text from query_to_xml(format('select last_value from %s', "
+      "c.oid::regclass), false, true, '') x) end from pg_class c, lateral (select "
+      "pg_sequence_last_value(c.oid) as last_value) v where c.relkind = 'S'");
   std::map<std::string, std::pair<std::string, std::string>> out;
-  result names = conn_->exec("select c.oid::regclass::text from pg_class c where c.relkind = 'S'");
-  std::string sql;
-  for (int i = 0; i < names.rows(); ++i) {
-    const std::string n = names.value(i, 0);
-    sql += (sql.empty() ? "" : " union all ") + std::string("select ") + conn_->quote_literal(n) +
-           ", last_value::text, is_called::text from " + n;
-  }
-  if (sql.empty()) return out;
-  result r = conn_->exec(sql);
-  for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
+  for (int i = 0; i < r.rows(); ++i)
+    out[r.value(i, 0)] = r.is_null(i, 1) ? std::pair<std::string, std::string>{r.value(i, 2), "false"}
+                                         : std::pair<std::string, std::string>{r.value(i, 1), "true"};
   return out;
 }
 
@@ -565,6 +582,19 @@ void work_lease::give_back() {
                          {seq, was->second.first, was->second.second});
   }
   conn_.reset();
+  // Now and then, a template of the state reached: a database that has to
+  // start from a state no work database can reach walks from there.
+  if (k_ % state_cache::checkpoint_every == 0 && k_ > 0) {
+    const std::string state = cache_.template_name(k_);
+    advisory_lock building(*maint_, state);
+    if (!cache_.complete(*maint_, state)) {
+      maint_->exec("drop database if exists \"" + state + "\"");
+      create_database(*maint_, cache_.create_db_sql(state, name_));
+      maint_->exec("alter database \"" + state + "\" with is_template true allow_connections false");
+      touch(*maint_, state);
+      cache_.evict(*maint_);
+    }
+  }
   maint_->exec("comment on database \"" + name_ + "\" is '" + cache_.work_comment(k_) + "'");
   maint_.reset();  // and with it the advisory lock
   given_back_ = true;

@@ -86,12 +86,16 @@ std::map<std::string, std::string> work_databases(connection& maint, const state
 TEST_F(Checks, ChecksMoveOneWorkDatabaseForward) {
   test::temp_dir dir;
   dir.write("0001_a.up.sql",
-            "create table if not exists public.a (id bigint generated always as identity, v text);\n");
-  dir.write("0001_a.down.sql", "drop table public.a;\n");
+            "create table if not exists public.a (id bigint generated always as identity, v text);\n"
+            "create table if not exists public.c (id bigint generated always as identity);\n");
+  dir.write("0001_a.down.sql", "drop table public.a, public.c;\n");
   dir.write("0002_b.up.sql", "insert into public.a (v) values ('x'), ('y');\n");
   dir.write("0002_b.down.sql", "delete from public.a where v in ('x', 'y');\n");
   dir.write("0003_c.up.sql", "create index if not exists a_v_idx on public.a (v);\n");
-  dir.write("0003_c.down.sql", "drop index public.a_v_idx;\n");
+  dir.write("0003_c.down.sql",
+            "drop index public.a_v_idx;\n"
+            "insert into public.c default values;\n"
+            "delete from public.c;\n");
   suite s;
   s.name = "walk";
   s.migrations_dir = dir.path();
@@ -119,6 +123,8 @@ TEST_F(Checks, ChecksMoveOneWorkDatabaseForward) {
   connection c(test::shared_server().conninfo(name));
   EXPECT_EQ(c.exec("select string_agg(id::text || v, ',' order by id) from public.a").value(0, 0), "1x,2y");
   EXPECT_EQ(c.exec("select nextval('public.a_id_seq')").value(0, 0), "3");
+  EXPECT_EQ(c.exec("select nextval('public.c_id_seq')").value(0, 0), "1")
+      << "never used, as before the checks";
 }
 
 // Whatever runs a check, a work database or a clone, the verdict and the

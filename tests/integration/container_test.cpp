@@ -6,6 +6,7 @@
 #include "support.hpp"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -68,7 +69,8 @@ int containers_of(pid_t owner) {
 }
 
 int containers_labelled(const std::string& label, const std::string& image) {
-  auto r = detail::run({setup().engine, "ps", "-aq", "--filter", "label=" + label, "--filter", "ancestor=" + image});
+  auto r = detail::run(
+      {setup().engine, "ps", "-aq", "--filter", "label=" + label, "--filter", "ancestor=" + image});
   int n = 0;
   for (char ch : r.output) n += ch == '\n';
   return n;
@@ -82,15 +84,25 @@ class ContainerServer : public ::testing::Test {
 };
 
 TEST_F(ContainerServer, TheExamplePassesAsOnATempCluster) {
-  std::vector<std::string> args = {"test", "--migrations", (source_dir / "migrations").string(),
-                                   "--seed", (source_dir / "seed/seed.sql").string(),
-                                   "--data", (source_dir / "seed/roundtrip").string(),
-                                   "--snapshot", (source_dir / "schema.snapshot.json").string(),
-                                   "--rls", (source_dir / "rls").string(),
-                                   "--pgtap", (source_dir / "pgtap").string(), "--name", "example"};
+  std::vector<std::string> args = {"test",
+                                   "--migrations",
+                                   (source_dir / "migrations").string(),
+                                   "--seed",
+                                   (source_dir / "seed/seed.sql").string(),
+                                   "--data",
+                                   (source_dir / "seed/roundtrip").string(),
+                                   "--snapshot",
+                                   (source_dir / "schema.snapshot.json").string(),
+                                   "--rls",
+                                   (source_dir / "rls").string(),
+                                   "--pgtap",
+                                   (source_dir / "pgtap").string(),
+                                   "--name",
+                                   "example"};
   auto r = pgmt_in_container(args);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("on PostgreSQL " + test::shared_server().version + " (container)"), std::string::npos)
+  EXPECT_NE(r.output.find("on PostgreSQL " + test::shared_server().version + " (container)"),
+            std::string::npos)
       << r.output;
   // The same checks pass on the temp cluster.
   std::vector<std::string> temp = {"env", "PGMT_SERVER=temp", PGMT_EXE};
@@ -109,8 +121,8 @@ TEST_F(ContainerServer, AKilledRunsContainerIsRemovedByTheNextRun) {
     pause();
     _exit(0);
   }
-  auto r = pgmt_in_container({"server", "start", "--state", (dir.path() / "a.json").string(), "--owner",
-                              std::to_string(owner)});
+  auto r = pgmt_in_container(
+      {"server", "start", "--state", (dir.path() / "a.json").string(), "--owner", std::to_string(owner)});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream state(dir.path() / "a.json");
   server_info info = server_info::from_json(nlohmann::json::parse(state));
@@ -147,7 +159,8 @@ TEST_F(ContainerServer, AContainerThatNeverGetsReadyShowsItsLog) {
   auto r = pgmt_in_container({"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "bad_sql").string()},
                              {"PGMT_IMAGE=" + broken, "PGMT_START_TIMEOUT=20"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("stopped before it was ready; the container's log:\nthe disk is full"), std::string::npos)
+  EXPECT_NE(r.output.find("stopped before it was ready; the container's log:\nthe disk is full"),
+            std::string::npos)
       << r.output;
   EXPECT_EQ(containers_labelled("pgmt.owner", broken), 0) << "the failed container was left behind";
   detail::run({setup().engine, "rmi", "-f", broken});
@@ -178,7 +191,8 @@ TEST_F(ContainerServer, TheSuitesServerAndImageOptions) {
                         "--server", "container", "--image", setup().image});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("(container)"), std::string::npos) << r.output;
-  auto stop = detail::run({"env", "PGMT_CONTAINER_CLI=" + setup().engine, PGMT_EXE, "server", "stop", "--state", state});
+  auto stop = detail::run(
+      {"env", "PGMT_CONTAINER_CLI=" + setup().engine, PGMT_EXE, "server", "stop", "--state", state});
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
 }
 

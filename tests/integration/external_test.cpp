@@ -19,8 +19,8 @@ const char* const password = "s3cr3t-pw-do-not-print";
 
 std::string url_for(const std::string& user, const std::string& extra = "") {
   const auto& s = test::shared_server();
-  return "postgresql://" + user + ":" + password + "@/postgres?host=" + s.host + "&port=" + std::to_string(s.port) +
-         extra;
+  return "postgresql://" + user + ":" + password + "@/postgres?host=" + s.host +
+         "&port=" + std::to_string(s.port) + extra;
 }
 
 detail::run_result run_external(const std::string& url, std::vector<std::string> args) {
@@ -47,7 +47,8 @@ class ExternalServer : public ::testing::Test {
         "  create role pgmt_ext login createdb createrole password 's3cr3t-pw-do-not-print'; end if; "
         "if not exists (select from pg_roles where rolname = 'pgmt_ext_nocreatedb') then "
         "  create role pgmt_ext_nocreatedb login; end if; "
-        "if not exists (select from pg_roles where rolname = 'app_user') then create role app_user nologin; end if; "
+        "if not exists (select from pg_roles where rolname = 'app_user') then create role app_user nologin; "
+        "end if; "
         "end $$");
     // To assert row level security as app_user, pgmt's role must be able to become it.
     admin_->exec("grant app_user to pgmt_ext");
@@ -65,12 +66,13 @@ class ExternalServer : public ::testing::Test {
 TEST_F(ExternalServer, RunsTheExampleAndTouchesNothingElse) {
   const std::set<std::string> before = databases(*admin_);
   const fs::path root = fs::path(PGMT_TEST_DATA).parent_path().parent_path();
-  auto r = run_external(url_for("pgmt_ext"),
-                        {"test", "--migrations", (root / "migrations").string(), "--seed",
-                         (root / "seed/seed.sql").string(), "--data", (root / "seed/roundtrip").string(), "--rls",
-                         (root / "rls").string(), "--name", "example"});
+  auto r = run_external(
+      url_for("pgmt_ext"),
+      {"test", "--migrations", (root / "migrations").string(), "--seed", (root / "seed/seed.sql").string(),
+       "--data", (root / "seed/roundtrip").string(), "--rls", (root / "rls").string(), "--name", "example"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("on PostgreSQL " + test::shared_server().version + " (external)"), std::string::npos)
+  EXPECT_NE(r.output.find("on PostgreSQL " + test::shared_server().version + " (external)"),
+            std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("PASS example.20260126120000.rls"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find(password), std::string::npos) << "the password was printed:\n" << r.output;
@@ -84,7 +86,8 @@ TEST_F(ExternalServer, ARoleWithoutCreatedbIsToldWhatToDo) {
   auto r = run_external(url_for("pgmt_ext_nocreatedb"),
                         {"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "bad_sql").string()});
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("the role \"pgmt_ext_nocreatedb\" of PGMT_DATABASE_URL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the role \"pgmt_ext_nocreatedb\" of PGMT_DATABASE_URL"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("lacks CREATEDB"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("postgresql://pgmt_ext_nocreatedb:********@"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find(password), std::string::npos) << r.output;
@@ -92,7 +95,8 @@ TEST_F(ExternalServer, ARoleWithoutCreatedbIsToldWhatToDo) {
 
 TEST_F(ExternalServer, AnUnreachableServerMasksThePassword) {
   const auto& s = test::shared_server();
-  std::string url = "postgresql://pgmt_ext:" + std::string(password) + "@/postgres?host=" + s.host + "&port=1";
+  std::string url =
+      "postgresql://pgmt_ext:" + std::string(password) + "@/postgres?host=" + s.host + "&port=1";
   auto r = run_external(url, {"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "bad_sql").string()});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("could not use the server of PGMT_DATABASE_URL"), std::string::npos) << r.output;

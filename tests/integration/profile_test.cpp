@@ -20,8 +20,7 @@ class SupabaseProfile : public ::testing::Test {
     suite s;
     s.profile = "supabase";
     // As pgmt connects for a suite with the profile.
-    conninfo_ = test::shared_server().conninfo(db_) + " " +
-                make_conninfo({{"options", s.session_options()}});
+    conninfo_ = test::shared_server().conninfo(db_) + " " + make_conninfo({{"options", s.session_options()}});
     conn_ = std::make_unique<connection>(conninfo_);
     run_sources(*conn_, s.fixture_sources(), s, "fixture");
   }

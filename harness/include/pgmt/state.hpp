@@ -138,6 +138,10 @@ class state_cache {
   void evict(connection& maint);
   std::string create_db_sql(const std::string& name, const std::string& from) const;
   std::string work_comment(std::size_t k) const;
+  /// Runs the migrations that take lease's database up to S(k).
+  void walk(work_lease& lease, std::size_t k);
+  /// How far a work database walks at most, and how often one leaves a template behind.
+  static constexpr std::size_t checkpoint_every = 16;
   friend class work_lease;
 
   server_info server_;
