@@ -563,7 +563,9 @@ std::optional<std::map<std::string, category_plan>> plan_read(connection& conn, 
 // row). Returns nullopt when an object of prev was renamed (its name may
 // appear in other objects' descriptions, whose rows did not change): the
 // caller reads everything again.
-std::optional<catalog> read_objects(connection& conn, const catalog* prev, const std::string& global,
+// With plans, the objects taken over are moved out of prev, which is left
+// unusable.
+std::optional<catalog> read_objects(connection& conn, catalog* prev, const std::string& global,
                                     std::size_t* fetched = nullptr,
                                     const std::map<std::string, category_plan>* plans = nullptr,
                                     std::size_t* listed = nullptr) {
@@ -575,10 +577,10 @@ std::optional<catalog> read_objects(connection& conn, const catalog* prev, const
     auto& objects = out.objects[cat.name];
     const std::string full = "select " + cat.key + ", " + cat.oid + "::text, " + cat.fingerprint + ", (" +
                              cat.value + ")::text " + cat.from;
-    const std::map<std::string, catalog::object>* before = nullptr;
+    std::map<std::string, catalog::object>* before = nullptr;
+    std::map<std::string, catalog::object> none;
     if (prev) {
       auto it = prev->objects.find(cat.name);
-      static const std::map<std::string, catalog::object> none;
       before = it == prev->objects.end() ? &none : &it->second;
     }
     if (!before) {
@@ -598,7 +600,7 @@ std::optional<catalog> read_objects(connection& conn, const catalog* prev, const
       if (auto it = plans->find(cat.name); it != plans->end()) plan = &it->second;
     std::vector<std::string> wanted;
     if (plan && plan->mode == category_plan::how::reuse) {
-      objects = *before;
+      objects = std::move(*before);
       continue;
     } else if (plan && plan->mode == category_plan::how::fetch) {
       std::set<std::string> gone;
@@ -611,8 +613,9 @@ std::optional<catalog> read_objects(connection& conn, const catalog* prev, const
                                     {oid_array(all)});
         for (int i = 0; i < r.rows(); ++i) gone.insert(r.value(i, 0));
       }
-      for (const auto& [name, o] : *before)
-        if (!gone.count(o.oid) && !plan->candidates.count(o.oid)) objects.insert({name, o});
+      for (auto& [name, o] : *before)
+        // Moved: only candidates' entries are looked at below.
+        if (!gone.count(o.oid) && !plan->candidates.count(o.oid)) objects.emplace(name, std::move(o));
       wanted.assign(plan->candidates.begin(), plan->candidates.end());
     } else {
       if (listed) ++*listed;
@@ -737,15 +740,25 @@ const catalog& catalog_reader::read() {
     // Roles and the like are shared with every other database of the server:
     // checked every time, even when no script here changed anything.
     const bool follow = trusted_ && changes_known_ && last_ && last_->global == global;
+    bool consumed = false;  // last_ was moved from
     if (follow && pending_changed_.empty()) {
-      now = *last_;
       objects_read_ = 0;
       categories_listed_ = 0;
+      if (verify_reads()) {
+        catalog full = *read_objects(conn_, nullptr, global);
+        std::string where;
+        if (!same_objects(full, *last_, where) || !same_objects(*last_, full, where))
+          throw std::logic_error("pgmt: a catalog taken as unchanged differs from a full read at " + where);
+      }
+      last_->horizon = g.value(0, 1);
+      return;
     } else if (follow) {
-      if (auto plans = plan_read(conn_, *last_, pending_changed_, pending_deleted_))
+      if (auto plans = plan_read(conn_, *last_, pending_changed_, pending_deleted_)) {
         now = read_objects(conn_, &*last_, global, &objects_read_, &*plans, &categories_listed_);
+        consumed = true;  // failing here (a rename), a listing would fail too: read everything
+      }
     }
-    if (!now && last_ && last_->global == global)
+    if (!now && !consumed && last_ && last_->global == global)
       now = read_objects(conn_, &*last_, global, &objects_read_, nullptr, &categories_listed_);
     const bool incremental = now.has_value();
     if (!now) {
