@@ -306,7 +306,7 @@ const char* const global_fingerprint_sql =
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper), "
     "(select md5(string_agg(classid::text || ':' || objid::text, ',' order by classid, objid)) from "
     "pg_depend "
-    "where deptype = 'e')), "
+    "where refclassid = 'pg_extension'::regclass and deptype = 'e')), "
     "txid_snapshot_xmax(txid_current_snapshot()) % 4294967296";
 
 // Names every stored catalog with the queries that made it, so a catalog
