@@ -2,7 +2,8 @@
 # pgmt benchmark: for synthetic suites of N migrations, the time of every
 # pgmt test (apply, idempotency and roundtrip per migration, reset) under
 # `ctest -j2` against the time psql takes to run the up scripts once, and the
-# cost per migration. Linear growth shows as a flat ms/migration.
+# cost per migration. Linear growth shows as a flat ms/migration and a growth
+# exponent of 1.
 #
 #   tests/bench/run.sh <pgmt-executable> [N ...]      (default N: 50 100 200)
 #
@@ -89,5 +90,12 @@ for n in $sizes; do
   ctest --test-dir "$dir/build" -j2 -L migrations >"$dir/ctest.log" 2>&1 || { cat "$dir/ctest.log"; exit 1; }
   t3=$(now)
   awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
-    'BEGIN { p = b - a; g = d - c; printf "%6d %10.2f %12.2f %8.2f %16.1f\n", n, p, g, g / p, 1000 * g / n }'
+    'BEGIN { p = b - a; g = d - c; printf "%6d %10.2f %12.2f %8.2f %16.1f\n", n, p, g, g / p, 1000 * g / n }' |
+    tee -a "$work/rows"
 done
+
+# How the cost grows: the exponent e of t ~ N^e between the smallest and the
+# largest N (1 is linear, 2 quadratic), for psql and for pgmt.
+awk 'NR == 1 { n0 = $1; p0 = $2; g0 = $3 } { n1 = $1; p1 = $2; g1 = $3 }
+  END { if (NR > 1) printf "growth exponent from N=%d to N=%d: psql %.2f, pgmt %.2f (1 = linear)\n",
+          n0, n1, log(p1 / p0) / log(n1 / n0), log(g1 / g0) / log(n1 / n0) }' "$work/rows"
