@@ -157,6 +157,32 @@ TEST_F(Checks, AWorkDatabaseGivesTheVerdictsOfAClone) {
   }
 }
 
+// The same for assertion files: leaks, denials and refusals are found alike
+// on a work database (the file's transaction rolled back) and on a clone.
+TEST_F(Checks, RlsOnAWorkDatabaseGivesTheVerdictsOfAClone) {
+  for (const char* name : {"rls_notes", "rls_leak", "rls_owner", "rls_tenants"}) {
+    suite s;
+    s.name = name;
+    s.migrations_dir = std::filesystem::path(PGMT_TEST_DATA) / name / "migrations";
+    s.rls_dir = std::filesystem::path(PGMT_TEST_DATA) / name / "rls";
+    if (std::string(name) == "rls_notes" || std::string(name) == "rls_leak") s.profile = "supabase";
+    std::vector<std::string> verdicts[2];
+    for (int clone = 0; clone < 2; ++clone) {
+      test::scoped_env work("PGMT_WORK_DBS", clone ? "0" : "4");
+      state_cache cache(test::shared_server(), s, s.discover_migrations());
+      for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i) {
+        auto r = check_rls(cache, i);
+        std::string line =
+            std::to_string(i) + " " + std::to_string(static_cast<int>(r.outcome)) + " " + r.note;
+        for (const auto& f : r.findings) line += "\n" + f;
+        verdicts[clone].push_back(line);
+      }
+    }
+    EXPECT_EQ(verdicts[0], verdicts[1]) << name;
+    EXPECT_FALSE(verdicts[0].empty()) << name;
+  }
+}
+
 TEST_F(Checks, ApplyFailureIsOneFindingAtTheLine) {
   auto s = test::data_suite("bad_sql");
   state_cache cache(test::shared_server(), s, s.discover_migrations());
