@@ -127,7 +127,7 @@ run_stats apply_migration(connection& conn, const migration& m, const suite& s, 
         "insert into pgmt.migrations (version, name, checksum, duration_ms) values ($1, $2, $3, $4) "
         "on conflict (version) do update set name = excluded.name, checksum = excluded.checksum, "
         "applied_at = clock_timestamp(), duration_ms = excluded.duration_ms",
-        {m.version, m.name, m.checksum, std::to_string(ms.count())});
+        {m.version, m.name, m.checksum(), std::to_string(ms.count())});
   };
   opts.skip_statement = profile_statement_filter(s.profile, conn);
   return run_script(conn, m.up, opts);
@@ -169,7 +169,8 @@ state_cache::state_cache(server_info server, suite s, migration_set set)
   for (const auto& f : suite_.fixture_sources()) acc += "|fixture:" + migration_checksum(f.text);
   keys_.push_back(sha256_hex(acc));
   for (const auto& m : set_.migrations) {
-    acc = keys_.back() + "|" + m.version + ":" + m.checksum + (m.up.no_transaction ? ":nt" : "");
+    acc = keys_.back() + "|" + m.version + ":" + fast_fingerprint(m.up.text) +
+          (m.up.no_transaction ? ":nt" : "");
     keys_.push_back(sha256_hex(acc));
   }
 }

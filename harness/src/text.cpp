@@ -1,5 +1,7 @@
 #include "pgmt/text.hpp"
 
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -117,6 +119,17 @@ std::string display_path(const std::filesystem::path& path) {
   auto rel = path.lexically_relative(cwd);
   if (rel.empty() || rel.begin()->string() == "..") return path.string();
   return rel.string();
+}
+
+std::string fast_fingerprint(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char out[40];
+  std::snprintf(out, sizeof out, "%016llx-%zx", static_cast<unsigned long long>(h), bytes.size());
+  return out;
 }
 
 }  // namespace pgmt

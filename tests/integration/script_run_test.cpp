@@ -183,7 +183,7 @@ TEST_F(ScriptRun, TrackingTableRecordsEachMigration) {
   ASSERT_EQ(r.rows(), 2);
   EXPECT_EQ(r.value(0, 0), "0001");
   EXPECT_EQ(r.value(0, 1), "users");
-  EXPECT_EQ(r.value(0, 2), set.migrations[0].checksum);
+  EXPECT_EQ(r.value(0, 2), set.migrations[0].checksum());
   EXPECT_EQ(r.value(1, 1), "posts");
   EXPECT_EQ(r.value(1, 3), "t");
 }

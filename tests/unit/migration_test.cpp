@@ -38,7 +38,7 @@ TEST_P(Layouts, DetectedWithUpsAndDowns) {
     ASSERT_TRUE(set.migrations[0].down);
     EXPECT_NE(set.migrations[0].down->text.find("drop table public.users"), std::string::npos);
   }
-  EXPECT_EQ(set.migrations[0].checksum, migration_checksum(set.migrations[0].up.text));
+  EXPECT_EQ(set.migrations[0].checksum(), migration_checksum(set.migrations[0].up.text));
   // Forcing the layout it has gives the same result.
   EXPECT_EQ(discover(data / "layouts" / name, expected).migrations.size(), 2u);
 }

@@ -24,6 +24,19 @@ TEST(Checksum, IgnoresBomAndCrlf) {
   EXPECT_NE(migration_checksum(lf), migration_checksum(lf + " "));
 }
 
+TEST(FastFingerprint, KnownValueAndOneByteChanges) {
+  EXPECT_EQ(fast_fingerprint(""), "cbf29ce484222325-0");  // FNV-1a's offset basis
+  EXPECT_EQ(fast_fingerprint("a"), "af63dc4c8601ec8c-1");
+  const std::string text = "create table a (id int);\n";
+  EXPECT_EQ(fast_fingerprint(text), fast_fingerprint(std::string(text)));
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    std::string edited = text;
+    edited[i] = static_cast<char>(edited[i] ^ 1);
+    EXPECT_NE(fast_fingerprint(edited), fast_fingerprint(text)) << "byte " << i;
+  }
+  EXPECT_NE(fast_fingerprint(text), fast_fingerprint(text + "\n"));
+}
+
 TEST(Utf8, FindsFirstInvalidByte) {
   EXPECT_EQ(find_invalid_utf8("plain ascii"), std::string_view::npos);
   EXPECT_EQ(find_invalid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), std::string_view::npos);

@@ -33,11 +33,13 @@ struct migration {
   std::string name;     ///< e.g. profiles
   sql_source up;
   std::optional<sql_source> down;
-  std::string checksum;         ///< SHA-256 of the up text (BOM removed, CRLF read as LF)
   bool irreversible = false;    ///< -- pgmt:irreversible
   bool not_idempotent = false;  ///< -- pgmt:not-idempotent
   std::string not_idempotent_reason;
 
+  /// SHA-256 of the up text (BOM removed, CRLF read as LF), computed on each
+  /// call: a check needs it for one migration, not for the whole set.
+  [[nodiscard]] std::string checksum() const;
   /// version_name, how messages and databases name it.
   [[nodiscard]] std::string id() const { return name.empty() ? version : version + "_" + name; }
 };

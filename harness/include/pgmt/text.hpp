@@ -42,6 +42,10 @@ std::string_view line_text(std::string_view text, int line) noexcept;
 /// SHA-256 hex digest of text after removing a BOM and reading CRLF as LF.
 std::string migration_checksum(std::string_view text);
 
+/// A fast 64-bit fingerprint of bytes (FNV-1a with the length), as hex: for
+/// naming states after their text, not for anything an attacker controls.
+std::string fast_fingerprint(std::string_view bytes);
+
 /// SHA-256 hex digest of bytes.
 std::string sha256_hex(std::string_view bytes);
 
