@@ -425,7 +425,8 @@ struct category_sources {
 const std::map<std::string, category_sources>& sources_by_category() {
   static const std::map<std::string, category_sources> m = {
       {"schemas", {"pg_namespace", {"pg_namespace", "comment:pg_namespace"}, {"pg_description"}}},
-      {"extensions", {"pg_extension", {"pg_extension", "pg_namespace"}, {}}},
+      // (A renamed schema is found through its own category, which then reads everything.)
+      {"extensions", {"pg_extension", {"pg_extension"}, {}}},
       {"types",
        {"pg_type",
         {"pg_type", "pg_enum", "pg_constraint.contypid", "pg_range", "comment:pg_type", "rel:pg_class",

@@ -282,6 +282,10 @@ TEST_F(Snapshot, FollowingTheScriptsEqualsAFullRead) {
       EXPECT_EQ(reader.objects_read(), 1u) << "only the function owns a new row";
       EXPECT_EQ(reader.categories_listed(), 0u);
     }
+    if (sql == "revoke usage on schema app from public") {
+      EXPECT_EQ(reader.objects_read(), 1u) << "only the schema's row changed";
+      EXPECT_EQ(reader.categories_listed(), 0u);
+    }
     if (sql == "comment on function app.touch() is null") {
       EXPECT_GT(reader.categories_listed(), 0u) << "a deleted comment leaves no new row: listed";
     }
