@@ -262,6 +262,11 @@ TEST_F(Snapshot, FollowingTheScriptsEqualsAFullRead) {
       "alter extension pgcrypto drop function digest(text, text)",
       "create function app.f() returns int language sql as 'select 1'; drop function app.f()",
       "drop aggregate app.total(int)",
+      "create role pgmt_follow_role",
+      "alter table app.users owner to pgmt_follow_role",
+      "alter role pgmt_follow_role rename to pgmt_follow_renamed",
+      "alter table app.users owner to current_user",
+      "drop role pgmt_follow_renamed",
       "drop extension pgcrypto",
   };
   for (const auto& sql : changes) {
