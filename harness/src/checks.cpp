@@ -288,7 +288,10 @@ struct retry_with_commits {};
 // Runs body on S(k): on a work database inside a transaction that is rolled
 // back (the database stays at S(k) for the next check), or, when none is
 // free or the scripts need commits of their own, on a clone that is dropped.
-// body(conn, nested) runs its scripts with run_options::nested = nested.
+// body(conn, nested) runs its scripts with run_options::nested = nested. A
+// check that fails inside the one transaction runs again on a clone, where
+// each script commits as in a real deployment: its findings are those (a
+// temporary table ON COMMIT DROP, say, outlives its script in a transaction).
 template <typename Body>
 check_result on_state(state_cache& cache, std::size_t k, std::string_view purpose, Body body) {
   if (auto lease = cache.lease(k)) {
@@ -296,11 +299,12 @@ check_result on_state(state_cache& cache, std::size_t k, std::string_view purpos
       lease->conn().exec("begin");
       check_result r = body(lease->conn(), true);
       lease->give_back();
-      return r;
+      if (r.outcome != check_result::status::failed) return r;
     } catch (const nesting_error&) {
+      lease->give_back();
     } catch (const retry_with_commits&) {
+      lease->give_back();
     }
-    lease->give_back();
   }
   scratch_db db(cache, cache.clone(k, purpose));
   connection c(cache.conninfo(db.name()));

@@ -157,6 +157,28 @@ TEST_F(Checks, AWorkDatabaseGivesTheVerdictsOfAClone) {
   }
 }
 
+// Inside one transaction a temporary table ON COMMIT DROP outlives its script,
+// and the second up of a round trip trips on it; the check is judged again on
+// a clone, where every script commits as in a deployment.
+TEST_F(Checks, AFailureInsideOneTransactionIsJudgedOnAClone) {
+  test::temp_dir dir;
+  dir.write("0001_t.up.sql",
+            "create table if not exists public.t (id int);\n"
+            "create temp table staging on commit drop as select 1 as id;\n"
+            "insert into public.t select id from staging where not exists (select from public.t);\n");
+  dir.write("0001_t.down.sql", "drop table public.t;\n");
+  suite s;
+  s.name = "oncommit";
+  s.migrations_dir = dir.path();
+  s.output_dir = dir.path();
+  state_cache cache(test::shared_server(), s, s.discover_migrations());
+  ASSERT_TRUE(check_apply(cache, 0).passed());
+  auto rt = check_roundtrip(cache, 0);
+  EXPECT_TRUE(rt.passed()) << (rt.findings.empty() ? rt.note : rt.findings[0]);
+  auto idem = check_idempotency(cache, 0);
+  EXPECT_TRUE(idem.passed()) << (idem.findings.empty() ? idem.note : idem.findings[0]);
+}
+
 // The same for assertion files: leaks, denials and refusals are found alike
 // on a work database (the file's transaction rolled back) and on a clone.
 TEST_F(Checks, RlsOnAWorkDatabaseGivesTheVerdictsOfAClone) {
