@@ -400,28 +400,16 @@ std::string oid_array(const std::vector<std::string>& oids) {
 // transaction the caller has open (a check that rolls everything back), in a
 // savepoint that is rolled back.
 template <typename F> void in_read_transaction(connection& conn, F&& f) {
-  if (conn.transaction_status() == tx_status::in_transaction) {
-    conn.exec("savepoint pgmt_read; set local search_path = ''");
-    try {
-      f();
-      conn.exec("rollback to savepoint pgmt_read; release savepoint pgmt_read");
-    } catch (...) {
-      try {
-        conn.exec("rollback to savepoint pgmt_read; release savepoint pgmt_read");
-      } catch (...) {
-      }
-      throw;
-    }
-    return;
-  }
-  conn.exec("begin isolation level repeatable read read only");
+  const bool nested = conn.transaction_status() == tx_status::in_transaction;
+  const char* const done = nested ? "rollback to savepoint pgmt_read; release savepoint pgmt_read" : "commit";
+  conn.exec(nested ? "savepoint pgmt_read" : "begin isolation level repeatable read read only");
   try {
     conn.exec("set local search_path = ''");
     f();
-    conn.exec("commit");
+    conn.exec(done);
   } catch (...) {
     try {
-      conn.exec("rollback");
+      conn.exec(nested ? done : "rollback");
     } catch (...) {
     }
     throw;
