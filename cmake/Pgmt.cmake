@@ -362,7 +362,11 @@ function(pgmt_add_migration_tests suite)
   if(DEFINED arg_POSTGRES_IMAGE)
     list(APPEND server_args --image "${arg_POSTGRES_IMAGE}")
   endif()
-  add_test(NAME "${name}.server.start" COMMAND "${pgmt_exe}" server start --state "${state_file}" ${server_args})
+  # The server's fixture starts the run's engine: it walks the migrations once
+  # and answers every test of the suite (see docs/design.md).
+  add_test(NAME "${name}.server.start"
+    COMMAND "${pgmt_exe}" server start --state "${state_file}" --suite "${suite_file}" ${server_args}
+    WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
   add_test(NAME "${name}.server.stop" COMMAND "${pgmt_exe}" server stop --state "${state_file}")
   set_tests_properties("${name}.server.start" PROPERTIES FIXTURES_SETUP "${fixture}" LABELS "${labels};server"
     ${arg_PROPERTIES})

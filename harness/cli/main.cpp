@@ -1,9 +1,11 @@
 // The pgmt command: what CTest runs, and what people run without CMake.
 #include "pgmt/checks.hpp"
+#include "pgmt/engine.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/profiles.hpp"
 #include "pgmt/report.hpp"
 #include "pgmt/server.hpp"
+#include "pgmt/service.hpp"
 #include "pgmt/snapshot.hpp"
 #include "pgmt/state.hpp"
 #include "pgmt/suite.hpp"
@@ -102,60 +104,34 @@ struct suite_options {
   }
 };
 
-fs::path failed_marker(const fs::path& state) {
-  fs::path p = state;
-  p += ".failed";
-  return p;
-}
-
-int cmd_server_start(const std::string& state, pid_t owner, const std::string& kind, const std::string& image) {
-  auto opts = server_options::from_environment();
-  // PGMT_IMAGE, set at test time, wins over the suite's POSTGRES_IMAGE.
-  if (!image.empty() && !std::getenv("PGMT_IMAGE")) setenv("PGMT_IMAGE", image.c_str(), 1);
-  // PGMT_SERVER, set at test time, wins over the suite's SERVER.
-  if (!kind.empty() && !std::getenv("PGMT_SERVER")) opts.kind = kind;
-  opts.owner = owner ? owner : getppid();
-  remove_abandoned_servers();
-  if (fs::exists(state)) {
-    server_info old = read_state_file(state);
-    if (fs::exists(old.folder))
-      throw harness_error("a server from another run is still using \"" + state +
-                          "\"; stop it with `pgmt server stop --state " + state + "`");
-    fs::remove(state);
-  }
-  fs::remove(failed_marker(state));
-  auto srv = start_server(opts);
-  write_state_file(state, srv->info());
-  srv->detach();
-  std::cout << "pgmt: started " << srv->info().describe() << " at " << srv->info().host << "\n";
-  return exit_code::passed;
+int cmd_server_start(const std::string& state, pid_t owner, const std::string& kind, const std::string& image,
+                     const std::string& suite_file) {
+  service_request req;
+  req.state = fs::absolute(state).lexically_normal();
+  if (!suite_file.empty()) req.suite_file = fs::absolute(suite_file).lexically_normal();
+  req.owner = owner;
+  req.server_kind = kind;
+  req.image = image;
+  return start_service(req);
 }
 
 int cmd_server_stop(const std::string& state) {
-  if (!fs::exists(state)) {
-    std::cout << "pgmt: no server state at \"" << state << "\"; nothing to stop\n";
-    return exit_code::passed;
-  }
-  server_info info = read_state_file(state);
-  bool failed = fs::exists(failed_marker(state));
-  fs::path kept = stop_server(info, server_options::from_environment(), failed);
-  fs::remove(state);
-  fs::remove(failed_marker(state));
-  std::cout << "pgmt: stopped " << info.describe() << "\n";
-  if (!kept.empty()) std::cout << "pgmt: kept the server folder \"" << kept.string() << "\" (PGMT_KEEP)\n";
+  std::cout << stop_service(fs::absolute(state).lexically_normal(), false);
   return exit_code::passed;
 }
 
 // A server for this command: the suite's shared one, or our own.
 struct server_handle {
   std::unique_ptr<server> own;
+  std::optional<service_info> run;  // the run's service, when it has one
   server_info info;
 };
 
 server_handle get_server(const std::string& state) {
   server_handle h;
   if (!state.empty()) {
-    h.info = read_state_file(state);
+    h.run = find_service(fs::absolute(state).lexically_normal());
+    h.info = h.run->server;
   } else {
     h.own = start_server(server_options::from_environment());
     h.info = h.own->info();
@@ -211,13 +187,22 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   }
   server_handle srv = get_server(state);
   std::cout << "pgmt: " << test_name << " on " << srv.info.describe() << "\n";
-  state_cache cache(srv.info, s, std::move(set));
-  check_result r = !suite_level            ? run_check(kind, cache, index)
-                   : kind == "reset" || kind == "drift" ? run_check(kind, cache, index)
-                                                       : run_suite_check(kind, cache);
+  std::cout.flush();
+  // The run's engine walks the chain once and has every verdict it plans;
+  // the others (a check the suite does not plan, a suite changed since) run here.
+  std::optional<check_result> verdict;
+  if (srv.run && !so.suite_file.empty())
+    verdict = ask_verdict(*srv.run, test_name.substr(s.name.size() + 1),
+                          fs::absolute(so.suite_file).lexically_normal());
+  if (!verdict) {
+    state_cache cache(srv.info, s, std::move(set));
+    verdict = !suite_level                          ? run_check(kind, cache, index)
+              : kind == "reset" || kind == "drift" ? run_check(kind, cache, index)
+                                                   : run_suite_check(kind, cache);
+  }
+  const check_result& r = *verdict;
   print_result(std::cout, test_name, r);
-  if (r.outcome == check_result::status::failed && !state.empty())
-    std::ofstream(failed_marker(state)) << test_name << "\n";
+  if (r.outcome == check_result::status::failed && srv.run) mark_failed(*srv.run, test_name);
   if (srv.own) srv.own->stop(r.outcome == check_result::status::failed);
   return exit_code_of(r);
 }
@@ -263,10 +248,11 @@ int cmd_test(const suite_options& so) {
   auto srv = start_server(server_options::from_environment());
   std::cout << "pgmt: suite " << s.name << ": " << n << (n == 1 ? " migration (" : " migrations (")
             << to_string(set.kind) << ") on " << srv->info().describe() << "\n";
-  state_cache cache(srv->info(), s, std::move(set));
+  std::cout.flush();
+  engine eng(srv->info(), s, std::move(set));
   int passed = 0, failed = 0, skipped = 0;
-  auto tally = [&](const std::string& name, const check_result& r) {
-    print_result(std::cout, name, r);
+  eng.run([&](const std::string& key, const check_result& r) {
+    print_result(std::cout, s.name + "." + key, r);
     std::cout.flush();
     if (r.outcome == check_result::status::passed)
       ++passed;
@@ -274,14 +260,7 @@ int cmd_test(const suite_options& so) {
       ++failed;
     else
       ++skipped;
-  };
-  for (std::size_t i = 0; i < n; ++i)
-    for (const auto& kind : checks_for(cache.config(), cache.migrations(), i))
-      tally(s.name + "." + cache.migrations().migrations[i].version + "." + kind, run_check(kind, cache, i));
-  tally(s.name + ".reset", check_reset(cache));
-  if (!s.snapshot_file.empty()) tally(s.name + ".drift", check_drift(cache));
-  for (const auto& kind : suite_checks(cache.config(), cache.migrations()))
-    tally(s.name + "." + kind, run_suite_check(kind, cache));
+  });
   fs::path kept = srv->stop(failed > 0);
   if (!kept.empty()) std::cout << "pgmt: kept the server folder \"" << kept.string() << "\" (PGMT_KEEP)\n";
   std::cout << passed << " passed, " << failed << " failed"
@@ -360,6 +339,9 @@ int main(int argc, char** argv) {
   start->add_option("--server", server_kind,
                     "auto, temp, container or external (PGMT_DATABASE_URL); PGMT_SERVER, when set, wins");
   start->add_option("--image", image, "Image for a container server; PGMT_IMAGE, when set, wins");
+  std::string start_suite;
+  start->add_option("--suite", start_suite,
+                    "Suite file: the run's engine walks its migrations once and serves every check's verdict");
   auto* stop = server_cmd->add_subcommand("stop", "Stop the server of a state file");
   stop->add_option("--state", state, "State file of the server")->required();
 
@@ -411,7 +393,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (start->parsed()) return finish(cmd_server_start(state, owner, server_kind, image));
+    if (start->parsed()) return finish(cmd_server_start(state, owner, server_kind, image, start_suite));
     if (stop->parsed()) return finish(cmd_server_stop(state));
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
     if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks));

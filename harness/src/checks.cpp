@@ -45,10 +45,17 @@ class scratch_db {
   std::string name_;
 };
 
+}  // namespace
+
+namespace detail {
 check_result skipped_because(const state_error& e) {
   return check_result::skip("the state before it could not be built: " + e.culprit() + " fails (" +
                             e.diag().headline() + "); see its own test");
 }
+}  // namespace detail
+
+namespace {
+using detail::skipped_because;
 
 // Findings for snapshot differences: one line each (at most max_lines, the
 // rest counted), the full material in a file whose path ends the list.
@@ -63,8 +70,7 @@ void add_diff_findings(std::vector<std::string>& findings, const std::vector<dif
   findings.push_back("  full diff: " + file.string());
 }
 
-std::filesystem::path output_file(const state_cache& cache, const migration* m, const std::string& check) {
-  const auto& s = cache.config();
+std::filesystem::path output_file(const suite& s, const migration* m, const std::string& check) {
   return s.output_dir / (s.name + (m ? "." + m->version : std::string()) + "." + check + ".diff");
 }
 
@@ -191,7 +197,7 @@ check_result check_pgtap(state_cache& cache, const std::string& name) {
                             " passed");
 }
 
-namespace {
+namespace detail {
 
 check_result rls_result(const rls_file& f, const std::vector<std::string>& findings) {
   if (!findings.empty()) return check_result::fail(findings);
@@ -202,12 +208,6 @@ check_result rls_result(const rls_file& f, const std::vector<std::string>& findi
   return check_result::pass(std::to_string(f.expect.size()) +
                             (f.expect.size() == 1 ? " expectation" : " expectations") + " of " +
                             display_path(f.path) + " held, as " + who);
-}
-
-check_result run_rls(state_cache& cache, const std::string& db_name, const rls_file& f) {
-  scratch_db db(cache, db_name);
-  connection c(cache.conninfo(db.name()));
-  return rls_result(f, run_rls_file(c, f, cache.config().profile));
 }
 
 // Whether the file's SQL ends or opens transactions itself (COMMIT in a
@@ -227,6 +227,18 @@ bool controls_transactions(const rls_file& f) {
   };
   if (has(f.setup)) return true;
   return std::any_of(f.expect.begin(), f.expect.end(), [&](const rls_expectation& e) { return has(e.sql); });
+}
+
+}  // namespace detail
+
+namespace {
+using detail::controls_transactions;
+using detail::rls_result;
+
+check_result run_rls(state_cache& cache, const std::string& db_name, const rls_file& f) {
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  return rls_result(f, run_rls_file(c, f, cache.config().profile));
 }
 
 }  // namespace
@@ -281,9 +293,6 @@ bool needs_commits(const script_error& e) {
   return e.diag().sqlstate == "55P04" || e.diag().sqlstate == "25001";
 }
 
-// Thrown by a check body that ran inside one transaction and met an error
-// that committing between scripts would not have raised.
-struct retry_with_commits {};
 
 // Runs body on S(k): on a work database inside a transaction that is rolled
 // back (the database stays at S(k) for the next check), or, when none is
@@ -297,30 +306,37 @@ check_result on_state(state_cache& cache, std::size_t k, std::string_view purpos
   if (auto lease = cache.lease(k)) {
     try {
       lease->conn().exec("begin");
-      check_result r = body(lease->conn(), true);
+      catalog_reader reader(lease->conn());
+      reader.trust_reports();  // S(k), changed only by the scripts of the body
+      check_result r = body(lease->conn(), reader, true);
       lease->give_back();
       if (r.outcome != check_result::status::failed) return r;
     } catch (const nesting_error&) {
       lease->give_back();
-    } catch (const retry_with_commits&) {
+    } catch (const detail::needs_own_commits&) {
       lease->give_back();
     }
   }
   scratch_db db(cache, cache.clone(k, purpose));
   connection c(cache.conninfo(db.name()));
-  return body(c, false);
+  catalog_reader reader(c);
+  reader.trust_reports();  // a fresh clone of S(k)
+  return body(c, reader, false);
 }
 
-check_result idempotency_on(state_cache& cache, connection& c, const migration& m, bool nested) {
-  catalog_reader reader(c);
-  reader.trust_reports();  // S(K), changed only by the scripts below
+}  // namespace
+
+namespace detail {
+
+check_result idempotency_on(const suite& s, connection& c, catalog_reader& reader, const migration& m,
+                            bool nested) {
   const catalog before = reader.read();
   auto counts_before = reader.counts();
   std::vector<std::string> findings;
   try {
-    reader.wrote(apply_migration(c, m, cache.config(), nested));
+    reader.wrote(apply_migration(c, m, s, nested));
   } catch (const script_error& e) {
-    if (nested && needs_commits(e)) throw retry_with_commits{};
+    if (nested && needs_commits(e)) throw detail::needs_own_commits{};
     diagnostic d = e.diag();
     d.notes.push_back(
         "running the migration a second time fails; guard it (IF NOT EXISTS, CREATE OR REPLACE, "
@@ -334,7 +350,7 @@ check_result idempotency_on(state_cache& cache, connection& c, const migration& 
       diff_catalogs(
           before, after,
           {"dropped by running it again", "created by running it again", "changed by running it again"}),
-      output_file(cache, &m, "idempotency"), "migration " + m.id() + ": before and after running it again");
+      output_file(s, &m, "idempotency"), "migration " + m.id() + ": before and after running it again");
   for (const auto& [table, n] : counts_before) {
     auto it = counts_after.find(table);
     if (it != counts_after.end() && it->second != n)
@@ -352,10 +368,8 @@ check_result idempotency_on(state_cache& cache, connection& c, const migration& 
                             std::to_string(counts_after.size()) + " tables");
 }
 
-check_result roundtrip_on(state_cache& cache, connection& c, const migration& m, bool nested) {
-  const auto& s = cache.config();
-  catalog_reader reader(c);
-  reader.trust_reports();  // S(K-1), changed only by the scripts below
+check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader, const migration& m,
+                          bool nested) {
   std::vector<std::string> findings;
   std::string data_note;
   auto opts = [&](std::string label) {
@@ -369,7 +383,7 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
       data_note = ", with data from " + display_path(data->path);
     }
   } catch (const script_error& e) {
-    if (nested && needs_commits(e)) throw retry_with_commits{};
+    if (nested && needs_commits(e)) throw detail::needs_own_commits{};
     return check_result::fail({e.diag().format()}, "the data file failed");
   }
   const catalog before = reader.read();
@@ -377,7 +391,7 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
   try {
     reader.wrote(apply_migration(c, m, s, nested));
   } catch (const script_error& e) {
-    if (nested && needs_commits(e)) throw retry_with_commits{};
+    if (nested && needs_commits(e)) throw detail::needs_own_commits{};
     return check_result::fail({e.diag().format()}, "up failed");
   }
   const catalog up = reader.read();
@@ -388,7 +402,7 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
     };
     reader.wrote(run_script(c, *m.down, o));
   } catch (const script_error& e) {
-    if (nested && needs_commits(e)) throw retry_with_commits{};
+    if (nested && needs_commits(e)) throw detail::needs_own_commits{};
     return check_result::fail({e.diag().format()}, "down failed");
   }
   const catalog down = reader.read();
@@ -396,7 +410,7 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
   add_diff_findings(
       findings,
       diff_catalogs(before, down, {"missing after down", "left behind by down", "changed by up/down:"}),
-      output_file(cache, &m, "roundtrip-down"),
+      output_file(s, &m, "roundtrip-down"),
       "migration " + m.id() + ": before up (expected) and after down (actual)");
   for (const auto& [table, n] : counts_before) {
     auto it = counts_down.find(table);
@@ -411,7 +425,7 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
   try {
     reader.wrote(apply_migration(c, m, s, nested));
   } catch (const script_error& e) {
-    if (nested && needs_commits(e)) throw retry_with_commits{};
+    if (nested && needs_commits(e)) throw detail::needs_own_commits{};
     findings.push_back(e.diag().format());
     return check_result::fail(findings, "up after down failed");
   }
@@ -419,7 +433,7 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
   add_diff_findings(
       findings,
       diff_catalogs(up, again, {"missing after up again", "extra after up again", "changed by down/up:"}),
-      output_file(cache, &m, "roundtrip-up"),
+      output_file(s, &m, "roundtrip-up"),
       "migration " + m.id() + ": after the first up (expected) and after up again (actual)");
   if (!findings.empty()) return check_result::fail(findings);
   return check_result::pass("up, down, up: down restored the schema and the " +
@@ -427,13 +441,39 @@ check_result roundtrip_on(state_cache& cache, connection& c, const migration& m,
                             "; up again gave the same schema");
 }
 
-}  // namespace
+check_result missing_down(const migration& m) {
+  if (m.irreversible) return check_result::skip("marked -- pgmt:irreversible and has no down script");
+  diagnostic d;
+  d.path = m.up.path;
+  d.message = "migration \"" + m.id() + "\" has no down script, but this set has down scripts";
+  d.hint = "add its down script, or mark it irreversible with a leading comment -- pgmt:irreversible";
+  return check_result::fail({d.format()});
+}
+
+std::string applied_note(const migration& m, const run_stats& stats) {
+  std::string how = stats.mode == tx_mode::single_transaction ? "in one transaction"
+                    : stats.mode == tx_mode::per_statement    ? "without a transaction"
+                                                              : "in its own transactions";
+  std::string note = "applied " + display_path(m.up.path) + ": " + std::to_string(stats.statements) +
+                     (stats.statements == 1 ? " statement " : " statements ") + how + " in " +
+                     ms(stats.elapsed);
+  if (!stats.skipped.empty()) {
+    note +=
+        "; left out, as on Supabase these extensions are always there and this server does not have them:";
+    for (const auto& st : stats.skipped) note += " [" + st + "]";
+  }
+  return note;
+}
+
+}  // namespace detail
 
 check_result check_idempotency(state_cache& cache, std::size_t index) {
   const migration& m = cache.migrations().migrations.at(index);
   try {
     return on_state(cache, index + 1, "idem",
-                    [&](connection& c, bool nested) { return idempotency_on(cache, c, m, nested); });
+                    [&](connection& c, catalog_reader& reader, bool nested) {
+                      return detail::idempotency_on(cache.config(), c, reader, m, nested);
+                    });
   } catch (const state_error& e) {
     return skipped_because(e);
   }
@@ -441,17 +481,12 @@ check_result check_idempotency(state_cache& cache, std::size_t index) {
 
 check_result check_roundtrip(state_cache& cache, std::size_t index) {
   const migration& m = cache.migrations().migrations.at(index);
-  if (!m.down) {
-    if (m.irreversible) return check_result::skip("marked -- pgmt:irreversible and has no down script");
-    diagnostic d;
-    d.path = m.up.path;
-    d.message = "migration \"" + m.id() + "\" has no down script, but this set has down scripts";
-    d.hint = "add its down script, or mark it irreversible with a leading comment -- pgmt:irreversible";
-    return check_result::fail({d.format()});
-  }
+  if (!m.down) return detail::missing_down(m);
   try {
     return on_state(cache, index, "round",
-                    [&](connection& c, bool nested) { return roundtrip_on(cache, c, m, nested); });
+                    [&](connection& c, catalog_reader& reader, bool nested) {
+                      return detail::roundtrip_on(cache.config(), c, reader, m, nested);
+                    });
   } catch (const state_error& e) {
     if (e.culprit() == "fixtures") return check_result::fail({e.diag().format()}, "fixtures failed to load");
     return skipped_because(e);
@@ -476,6 +511,10 @@ check_result check_drift(state_cache& cache) {
     reader.trust_reports();
     actual = reader.read().snapshot();
   }
+  return detail::drift_of(s, actual, n);
+}
+
+check_result detail::drift_of(const suite& s, const nlohmann::json& actual, std::size_t n) {
   std::filesystem::path actual_file = s.output_dir / (s.name + ".snapshot.json");
   {
     std::error_code ec;
@@ -501,7 +540,7 @@ check_result check_drift(state_cache& cache) {
                                    {"in " + display_path(s.snapshot_file) + " but not in the database",
                                     "in the database but not in " + display_path(s.snapshot_file),
                                     "differs from " + display_path(s.snapshot_file) + ":"}),
-                    output_file(cache, nullptr, "drift"),
+                    output_file(s, nullptr, "drift"),
                     "snapshot file (expected) and database after every migration (actual)");
   if (!findings.empty()) {
     findings.push_back("  " + update_hint);
@@ -545,17 +584,7 @@ check_result check_apply(state_cache& cache, std::size_t index) {
     if (lease && plan_script(m.up).mode == tx_mode::single_transaction) lease->give_back();
     return check_result::fail({e.diag().format()});
   }
-  std::string how = stats.mode == tx_mode::single_transaction ? "in one transaction"
-                    : stats.mode == tx_mode::per_statement    ? "without a transaction"
-                                                              : "in its own transactions";
-  std::string note = "applied " + display_path(m.up.path) + ": " + std::to_string(stats.statements) +
-                     (stats.statements == 1 ? " statement " : " statements ") + how + " in " +
-                     ms(stats.elapsed);
-  if (!stats.skipped.empty()) {
-    note +=
-        "; left out, as on Supabase these extensions are always there and this server does not have them:";
-    for (const auto& st : stats.skipped) note += " [" + st + "]";
-  }
+  std::string note = detail::applied_note(m, stats);
   if (lease) {
     lease->advanced_to(index + 1);
     lease->give_back();

@@ -859,6 +859,22 @@ std::map<std::string, long long> catalog_reader::counts() {
   return out;
 }
 
+catalog_reader::position catalog_reader::mark() {
+  read();
+  counts();
+  return {*last_, rows_};
+}
+
+void catalog_reader::restore(const position& p) {
+  last_ = p.cat;
+  rows_ = p.rows;
+  dirty_.clear();
+  all_dirty_ = false;
+  changes_known_ = trusted_;
+  pending_changed_.clear();
+  pending_deleted_.clear();
+}
+
 void catalog_reader::store() {
   // Always read: last_ may be the catalog this reader started from, from before
   // the scripts that ran since (a state stores its own catalog, not its parent's).

@@ -99,6 +99,32 @@ std::string scratch_name(const std::string& prefix, std::string_view purpose) {
 
 }  // namespace
 
+sequence_values read_sequence_values(connection& conn) {
+  // pg_sequence_last_value() is cheap but NULL for a sequence nextval() has
+  // not used since its last setval(..., false) or creation; only those are read
+  // whole (one small query each through query_to_xml: a UNION ALL of them all
+  // takes far longer to plan than to run).
+  result r = conn.exec(
+      "select c.oid::regclass::text, v.last_value::text, case when v.last_value is null then (select "
+      "(xpath('/row/last_value/text()', x))[1]::text from query_to_xml(format('select last_value from %s', "
+      "c.oid::regclass), false, true, '') x) end from pg_class c, lateral (select "
+      "pg_sequence_last_value(c.oid) as last_value) v where c.relkind = 'S'");
+  sequence_values out;
+  for (int i = 0; i < r.rows(); ++i)
+    out[r.value(i, 0)] = r.is_null(i, 1) ? std::pair<std::string, std::string>{r.value(i, 2), "false"}
+                                         : std::pair<std::string, std::string>{r.value(i, 1), "true"};
+  return out;
+}
+
+void set_sequences_back(connection& conn, const sequence_values& was) {
+  for (const auto& [seq, now] : read_sequence_values(conn)) {
+    auto it = was.find(seq);
+    if (it != was.end() && it->second != now)
+      conn.exec_params("select pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)",
+                       {seq, it->second.first, it->second.second});
+  }
+}
+
 state_error::state_error(std::size_t k, std::string culprit, diagnostic d)
     : std::runtime_error(d.headline()), k_(k), culprit_(std::move(culprit)), diag_(std::move(d)) {}
 
@@ -428,6 +454,18 @@ void state_cache::drop(const std::string& db) {
     maint.exec("drop database if exists \"" + db + "\"");
 }
 
+void state_cache::keep_template(std::size_t k, const std::string& db) {
+  connection maint(server_.conninfo("postgres"));
+  const std::string state = template_name(k);
+  advisory_lock building(maint, state);
+  if (complete(maint, state)) return;
+  maint.exec("drop database if exists \"" + state + "\"");
+  create_database(maint, create_db_sql(state, db));
+  maint.exec("alter database \"" + state + "\" with is_template true allow_connections false");
+  touch(maint, state);
+  evict(maint);
+}
+
 std::string state_cache::work_comment(std::size_t k) const {
   return "pgmt work " + keys_.at(k).substr(0, 16) + " " + std::to_string(k);
 }
@@ -556,32 +594,13 @@ void work_lease::advanced_to(std::size_t k) {
 }
 
 std::map<std::string, std::pair<std::string, std::string>> work_lease::read_sequences() {
-  // pg_sequence_last_value() is cheap but NULL for a sequence nextval() has
-  // not used since its last setval(..., false) or creation; only those are read
-  // whole (one small query each through query_to_xml: a UNION ALL of them all
-  // takes far longer to plan than to run).
-  result r = conn_->exec(
-      "select c.oid::regclass::text, v.last_value::text, case when v.last_value is null then (select "
-      "(xpath('/row/last_value/text()', x))[1]::text from query_to_xml(format('select last_value from %s', "
-      "c.oid::regclass), false, true, '') x) end from pg_class c, lateral (select "
-      "pg_sequence_last_value(c.oid) as last_value) v where c.relkind = 'S'");
-  std::map<std::string, std::pair<std::string, std::string>> out;
-  for (int i = 0; i < r.rows(); ++i)
-    out[r.value(i, 0)] = r.is_null(i, 1) ? std::pair<std::string, std::string>{r.value(i, 2), "false"}
-                                         : std::pair<std::string, std::string>{r.value(i, 1), "true"};
-  return out;
+  return read_sequence_values(*conn_);
 }
 
 void work_lease::give_back() {
   if (given_back_) return;
   if (conn_->transaction_status() != tx_status::idle) conn_->exec("rollback");
-  // nextval() is not undone by a rollback.
-  for (const auto& [seq, now] : read_sequences()) {
-    auto was = sequences_.find(seq);
-    if (was != sequences_.end() && was->second != now)
-      conn_->exec_params("select pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)",
-                         {seq, was->second.first, was->second.second});
-  }
+  set_sequences_back(*conn_, sequences_);  // nextval() is not undone by a rollback
   conn_.reset();
   // Now and then, a template of the state reached: a database that has to
   // start from a state no work database can reach walks from there.

@@ -1,9 +1,11 @@
 #!/bin/sh
-# pgmt benchmark: for synthetic suites of N migrations, the time of every
-# pgmt test (apply, idempotency and roundtrip per migration, reset) under
-# `ctest -j2` against the time psql takes to run the up scripts once, and the
-# cost per migration. Linear growth shows as a flat ms/migration and a growth
-# exponent of 1.
+# pgmt benchmark: for synthetic suites of N migrations (golang-migrate layout,
+# up and down), every test of the suite (apply and roundtrip per migration,
+# reset) under `ctest -j2 -L migrations`, and `pgmt test` on the same suite,
+# against the psql floor measured side by side in the same run: one psql
+# session running, per migration, up, down, up, down, up, each in its own
+# transaction (more SQL than the checks run). Prints the ratios, the cost per
+# migration, the growth exponent (time ~ N^e) and the engine's peak RSS.
 #
 #   tests/bench/run.sh <pgmt-executable> [N ...]      (default N: 50 100 200)
 #
@@ -31,32 +33,47 @@ fi
 
 now() { date +%s.%N; }
 
-# A migration that looks like real ones: a table with constraints, an index,
-# a function, a trigger, two rows; written to be idempotent, with a down script,
-# so every per-migration check runs (apply, idempotency, roundtrip).
+# Migrations that look like real ones: most create a table with an identity
+# key, an index, a policy, a trigger function and its trigger, and 20 rows;
+# every fourth adds a column and an index to the table before it. Each down
+# script is the exact inverse of its up.
 write_suite() {
   dir=$1 n=$2
   mkdir -p "$dir/migrations"
   i=1
   while [ "$i" -le "$n" ]; do
     v=$(printf '%06d' "$i")
-    cat > "$dir/migrations/${v}_t$i.up.sql" <<SQL
-create table if not exists public.t$i (
+    if [ $((i % 4)) -eq 0 ]; then
+      j=$((i - 1))
+      cat > "$dir/migrations/${v}_alter_t$j.up.sql" <<SQL
+alter table public.t$j add column c$i text not null default 'x';
+create index t${j}_c${i}_idx on public.t$j (c$i);
+SQL
+      cat > "$dir/migrations/${v}_alter_t$j.down.sql" <<SQL
+drop index public.t${j}_c${i}_idx;
+alter table public.t$j drop column c$i;
+SQL
+    else
+      cat > "$dir/migrations/${v}_t$i.up.sql" <<SQL
+create table public.t$i (
   id bigint generated always as identity primary key,
-  name text not null unique check (length(name) < 200),
-  ref bigint,
+  owner text not null default current_user,
+  name text not null check (length(name) < 200),
   created_at timestamptz not null default now()
 );
-create index if not exists t${i}_lower_name_idx on public.t$i (lower(name));
-create or replace function public.t${i}_touch() returns trigger language plpgsql as \$\$
+create index t${i}_name_idx on public.t$i (lower(name));
+alter table public.t$i enable row level security;
+create policy t${i}_owner on public.t$i using (owner = current_user);
+create function public.t${i}_touch() returns trigger language plpgsql as \$\$
 begin new.created_at := now(); return new; end \$\$;
-create or replace trigger t${i}_touch before update on public.t$i for each row execute function public.t${i}_touch();
-insert into public.t$i (name) values ('a'), ('b') on conflict (name) do nothing;
+create trigger t${i}_touch before update on public.t$i for each row execute function public.t${i}_touch();
+insert into public.t$i (name) select 'row ' || g from generate_series(1, 20) g;
 SQL
-    cat > "$dir/migrations/${v}_t$i.down.sql" <<SQL
+      cat > "$dir/migrations/${v}_t$i.down.sql" <<SQL
 drop table public.t$i;
 drop function public.t${i}_touch();
 SQL
+    fi
     i=$((i + 1))
   done
   cat > "$dir/CMakeLists.txt" <<CMAKE
@@ -65,37 +82,52 @@ project(bench LANGUAGES NONE)
 enable_testing()
 set(PGMT_EXECUTABLE "$pgmt")
 include("$module")
-pgmt_add_migration_tests(bench MIGRATIONS_DIR migrations IDEMPOTENCY ON)
+pgmt_add_migration_tests(bench MIGRATIONS_DIR migrations)
 CMAKE
+  # The floor: one psql session, per migration up, down, up, down, up.
+  for up in "$dir"/migrations/*.up.sql; do
+    down=${up%.up.sql}.down.sql
+    for f in "$up" "$down" "$up" "$down" "$up"; do
+      printf 'begin;\n\\i %s\ncommit;\n' "$f"
+    done
+  done > "$dir/floor.sql"
 }
 
-printf '%6s %10s %12s %8s %16s\n' N "psql (s)" "pgmt -j2 (s)" ratio "ms per migration"
+printf '%5s %9s %10s %7s %8s %11s %7s %9s\n' N "psql (s)" "ctest (s)" ratio "ms/mig" "pgmt test" ratio "RSS (MB)"
 for n in $sizes; do
   dir="$work/n$n"
   write_suite "$dir" "$n"
 
-  # Baseline: psql runs each file once, in order, on a server pgmt starts.
   state="$dir/server.json"
   sock=$("$pgmt" server start --state "$state" --owner $$ | sed 's/.* at //')
   psql -X -q -h "$sock" -U postgres -d postgres -c "create database bench" >/dev/null
   t0=$(now)
-  for f in "$dir"/migrations/*.up.sql; do
-    psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres -d bench -1 -f "$f" >/dev/null
-  done
+  psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres -d bench -f "$dir/floor.sql" >/dev/null
   t1=$(now)
   "$pgmt" server stop --state "$state" >/dev/null
 
   cmake -S "$dir" -B "$dir/build" >/dev/null
   t2=$(now)
-  ctest --test-dir "$dir/build" -j2 -L migrations >"$dir/ctest.log" 2>&1 || { cat "$dir/ctest.log"; exit 1; }
+  ctest --test-dir "$dir/build" -j2 -L migrations -V >"$dir/ctest.log" 2>&1 || {
+    tail -50 "$dir/ctest.log"
+    exit 1
+  }
   t3=$(now)
-  awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
-    'BEGIN { p = b - a; g = d - c; printf "%6d %10.2f %12.2f %8.2f %16.1f\n", n, p, g, g / p, 1000 * g / n }' |
+  rss=$(sed -n 's/.*engine peak RSS \([0-9]*\) MB.*/\1/p' "$dir/ctest.log" | tail -1)
+  t4=$(now)
+  "$pgmt" test --migrations "$dir/migrations" >"$dir/test.log" 2>&1 || {
+    tail -50 "$dir/test.log"
+    exit 1
+  }
+  t5=$(now)
+  awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" -v rss="${rss:-?}" \
+    'BEGIN { p = b - a; g = d - c; t = f - e
+      printf "%5d %9.2f %10.2f %7.2f %8.1f %11.2f %7.2f %9s\n", n, p, g, g / p, 1000 * g / n, t, t / p, rss }' |
     tee -a "$work/rows"
 done
 
 # How the cost grows: the exponent e of t ~ N^e between the smallest and the
-# largest N (1 is linear, 2 quadratic), for psql and for pgmt.
-awk 'NR == 1 { n0 = $1; p0 = $2; g0 = $3 } { n1 = $1; p1 = $2; g1 = $3 }
-  END { if (NR > 1) printf "growth exponent from N=%d to N=%d: psql %.2f, pgmt %.2f (1 = linear)\n",
-          n0, n1, log(p1 / p0) / log(n1 / n0), log(g1 / g0) / log(n1 / n0) }' "$work/rows"
+# largest N (1 is linear, 2 quadratic).
+awk 'NR == 1 { n0 = $1; p0 = $2; g0 = $3; t0 = $6 } { n1 = $1; p1 = $2; g1 = $3; t1 = $6 }
+  END { if (NR > 1) printf "growth exponent from N=%d to N=%d: psql %.2f, ctest %.2f, pgmt test %.2f (1 = linear)\n",
+          n0, n1, log(p1 / p0) / log(n1 / n0), log(g1 / g0) / log(n1 / n0), log(t1 / t0) / log(n1 / n0) }' "$work/rows"

@@ -3,15 +3,18 @@
 // Where no engine works, every test here is skipped with the reason.
 #include "pgmt/process.hpp"
 #include "pgmt/server.hpp"
+#include "pgmt/service.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -115,25 +118,34 @@ TEST_F(ContainerServer, TheExamplePassesAsOnATempCluster) {
 
 TEST_F(ContainerServer, AKilledRunsContainerIsRemovedByTheNextRun) {
   test::temp_dir dir;
-  // A stand-in for a CTest process that is killed: it exits right away.
+  // A stand-in for a CTest process.
   pid_t owner = fork();
   if (owner == 0) {
     pause();
     _exit(0);
   }
-  auto r = pgmt_in_container(
-      {"server", "start", "--state", (dir.path() / "a.json").string(), "--owner", std::to_string(owner)});
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      kill(pid, SIGKILL);
+      detail::wait_child(pid);
+    }
+  } reap_owner{owner};
+  const fs::path a = dir.path() / "a.json";
+  auto r = pgmt_in_container({"server", "start", "--state", a.string(), "--owner", std::to_string(owner)});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream state(dir.path() / "a.json");
-  server_info info = server_info::from_json(nlohmann::json::parse(state));
-  EXPECT_EQ(containers_of(owner), 1);
-  kill(owner, SIGKILL);
-  detail::wait_child(owner);
+  // The run's engine owns the container; it is killed, and cannot stop it.
+  service_info svc = find_service(a);
+  ASSERT_NE(svc.pid, 0);
+  EXPECT_EQ(containers_of(svc.pid), 1);
+  kill(svc.pid, SIGKILL);
+  for (int i = 0; i < 100 && detail::process_alive(svc.pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(containers_of(svc.pid), 1);
   // The next run starts its own server and removes the orphan.
   auto next = pgmt_in_container({"server", "start", "--state", (dir.path() / "b.json").string()});
   ASSERT_EQ(next.exit_code, 0) << next.output;
-  EXPECT_EQ(containers_of(owner), 0);
-  EXPECT_FALSE(fs::exists(info.folder)) << "the killed run's folder is still there";
+  EXPECT_EQ(containers_of(svc.pid), 0);
+  EXPECT_FALSE(fs::exists(svc.server.folder)) << "the killed run's folder is still there";
   pgmt_in_container({"server", "stop", "--state", (dir.path() / "b.json").string()});
 }
 

@@ -4,6 +4,7 @@
 
 #include "pgmt/pg.hpp"
 #include "pgmt/process.hpp"
+#include "pgmt/service.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -126,23 +127,26 @@ TEST_F(Server, CliStartReplacesTheServerOfAKilledCtestRun) {
   auto r =
       detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(fake_ctest)});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  server_info first = read_state_file(state);
+  const fs::path first_file = run_state_file(state, fake_ctest);
+  server_info first = read_state_file(first_file);
   ASSERT_TRUE(alive(first.pid));
   kill(fake_ctest, SIGKILL);
   detail::wait_child(fake_ctest);
 
   r = detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(getpid())});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  server_info second = read_state_file(state);
+  server_info second = read_state_file(run_state_file(state, getpid()));
+  for (int i = 0; i < 100 && alive(first.pid); ++i) std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(alive(first.pid)) << "the killed run's server is gone";
   EXPECT_FALSE(fs::exists(first.folder));
+  EXPECT_FALSE(fs::exists(first_file));
   EXPECT_TRUE(alive(second.pid));
 
   r = detail::run({PGMT_EXE, "server", "stop", "--state", state});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(alive(second.pid));
   EXPECT_FALSE(fs::exists(second.folder));
-  EXPECT_FALSE(fs::exists(state));
+  EXPECT_FALSE(fs::exists(run_state_file(state, getpid())));
 }
 
 TEST_F(Server, PostmasterThatDiesAtStartFailsAtOnceWithItsLog) {

@@ -2,6 +2,7 @@
 /// checks: each check is a function from a context to a result. A check that
 /// finds a problem returns it; exceptions are for the unexpected.
 
+#include "pgmt/rls.hpp"
 #include "pgmt/snapshot.hpp"
 #include "pgmt/state.hpp"
 
@@ -75,6 +76,43 @@ struct check_result {
 /// The suite-level checks besides reset and drift, in order: "rls" when the
 /// RLS folder has final.json, "pgtap.<name>" for each pgTAP file.
 [[nodiscard]] std::vector<std::string> suite_checks(const suite& s, const migration_set& set);
+
+namespace detail {
+
+/// Thrown by a check body run inside the caller's transaction (nested) that
+/// met an error committing between scripts would not have raised (SQLSTATE
+/// 55P04, a new enum label used; 25001): the check must run where each script commits.
+struct needs_own_commits {};
+
+/// The skip verdict of a check whose state could not be built.
+[[nodiscard]] check_result skipped_because(const state_error& e);
+
+/// The body of `idempotency K` on conn at S(K); reader is conn's, at S(K),
+/// and is told of every script. nested: the scripts run as savepoints of the
+/// transaction the caller has open and rolls back.
+[[nodiscard]] check_result idempotency_on(const suite& s, connection& c, catalog_reader& reader,
+                                          const migration& m, bool nested);
+
+/// The body of `roundtrip K` on conn at S(K-1), as idempotency_on.
+[[nodiscard]] check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader,
+                                        const migration& m, bool nested);
+
+/// The verdict of `drift` for actual, the snapshot after the n migrations.
+[[nodiscard]] check_result drift_of(const suite& s, const nlohmann::json& actual, std::size_t n);
+
+/// The verdict of `roundtrip K` for a migration without a down script.
+[[nodiscard]] check_result missing_down(const migration& m);
+
+/// The note of a passing `apply`: what ran, how, and how long it took.
+[[nodiscard]] std::string applied_note(const migration& m, const run_stats& stats);
+
+/// The verdict of an RLS file from the findings run_rls_file gave.
+[[nodiscard]] check_result rls_result(const rls_file& f, const std::vector<std::string>& findings);
+
+/// Whether an RLS file's SQL ends or opens transactions itself: it then runs on a clone.
+[[nodiscard]] bool controls_transactions(const rls_file& f);
+
+}  // namespace detail
 
 /// `reset`: from an empty database, fixtures, every migration in order, then
 /// the seeds; pass when all of it runs and the tracking table lists every migration.

@@ -69,6 +69,14 @@ class catalog_reader {
   /// Saves the catalog and counts in the database (pgmt.catalog_cache), so
   /// that readers of its clones start from them.
   void store();
+  /// What the reader knows now: the catalog and the row counts.
+  struct position;
+  /// Reads the catalog and the row counts now and returns them, so that the
+  /// reader can go back to them after the caller rolls back (restore()).
+  [[nodiscard]] position mark();
+  /// The database was rolled back to where mark() gave p: takes p as
+  /// current, and follows changes from there as before.
+  void restore(const position& p);
   /// How many objects the last read() read in full (the rest were unchanged).
   [[nodiscard]] std::size_t objects_read() const noexcept { return objects_read_; }
   /// How many categories (tables, indexes, ...) the last read() listed object
@@ -81,6 +89,14 @@ class catalog_reader {
     std::string fingerprint;
     long long rows = 0;
   };
+
+ public:
+  struct position {
+    catalog cat;
+    std::map<std::string, table_rows> rows;
+  };
+
+ private:
   connection& conn_;
   std::optional<catalog> last_;
   std::optional<catalog> stored_;

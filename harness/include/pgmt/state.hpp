@@ -50,6 +50,16 @@ run_stats apply_migration(connection& conn, const migration& m, const suite& s, 
 /// Runs each source on conn, committed one by one. Throws script_error.
 void run_sources(connection& conn, const std::vector<sql_source>& sources, const suite& s, const char* what);
 
+/// Each sequence's (last_value, is_called), by qualified name.
+using sequence_values = std::map<std::string, std::pair<std::string, std::string>>;
+
+/// The sequences of conn's database and where they stand.
+sequence_values read_sequence_values(connection& conn);
+
+/// Sets every sequence of was that moved since back to where it was:
+/// nextval() is not undone by a rollback.
+void set_sequences_back(connection& conn, const sequence_values& was);
+
 class state_cache;
 
 /// A work database lent to one check: it holds S(k) and is connected. The
@@ -121,6 +131,11 @@ class state_cache {
   bool adopt(std::size_t k, const std::string& db);
   /// Drops db (forcing other sessions off it).
   void drop(const std::string& db);
+  /// Turns work databases off for this cache: checks clone templates.
+  void without_work_databases() noexcept { max_work_ = 0; }
+  /// Makes a template of S(k) as a copy of db, which holds S(k) and has no
+  /// session, unless that template exists.
+  void keep_template(std::size_t k, const std::string& db);
   /// Name of the template database for S(k).
   [[nodiscard]] std::string template_name(std::size_t k) const;
   /// A connection string for database db.

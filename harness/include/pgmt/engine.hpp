@@ -1,0 +1,54 @@
+#pragma once
+/// engine: one walk of a suite's migration chain, in order, on one database,
+/// giving every check its verdict. At S(K-1) it runs K's round trip in a
+/// transaction it rolls back, commits K (apply, and S(K)), runs K again in a
+/// transaction it rolls back (idempotency) and K's RLS file, whose
+/// transaction is rolled back; catalogs are read incrementally and kept in
+/// memory. Checks that need a fresh database (scripts with transactions of
+/// their own, a verdict judged again where each script commits) get a
+/// template made from the walk and a clone of it. The suite checks come
+/// after the walk: drift from the walk's catalog, the RLS ones on a clone of
+/// the last state, reset and pgTAP from nothing. One thing at a time changes
+/// the server, so migrations never race on roles, which every database shares.
+
+#include "pgmt/checks.hpp"
+#include "pgmt/migration.hpp"
+#include "pgmt/server.hpp"
+#include "pgmt/suite.hpp"
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pgmt {
+
+/// Receives a test's key ("<version>.<check>", or "<check>" for a suite
+/// check) and its verdict.
+using verdict_sink = std::function<void(const std::string& key, const check_result& r)>;
+
+/// The walk of one suite on one server.
+class engine {
+ public:
+  engine(server_info server, suite s, migration_set set);
+
+  /// The keys of every test the walk gives a verdict for, in the order run() gives them:
+  /// each migration's checks (apply, idempotency, roundtrip, rls where they apply), then
+  /// reset, drift (with a snapshot file) and the other suite checks.
+  [[nodiscard]] std::vector<std::string> planned() const;
+
+  /// Walks the chain and gives sink every planned verdict, in planned() order.
+  /// Returns early, between two migrations, once stop is true. Throws for
+  /// the unexpected (the server went away).
+  void run(const verdict_sink& sink, const std::atomic<bool>* stop = nullptr);
+
+  [[nodiscard]] const suite& config() const noexcept { return suite_; }
+  [[nodiscard]] const migration_set& migrations() const noexcept { return set_; }
+
+ private:
+  server_info server_;
+  suite suite_;
+  migration_set set_;
+};
+
+}  // namespace pgmt

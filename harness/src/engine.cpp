@@ -1,0 +1,224 @@
+#include "pgmt/engine.hpp"
+
+#include "pgmt/pg.hpp"
+#include "pgmt/pgtap.hpp"
+#include "pgmt/rls.hpp"
+#include "pgmt/snapshot.hpp"
+#include "pgmt/state.hpp"
+#include "pgmt/text.hpp"
+
+#include <exception>
+#include <map>
+#include <optional>
+
+namespace pgmt {
+
+namespace {
+
+// The walk's database: S(k) for the k reached, its catalog and row counts as
+// last read, and where its sequences stood.
+class walk {
+ public:
+  walk(state_cache& cache, const suite& s) : cache_(cache), suite_(s), name_(cache.create_empty("walk")) {
+    conn_.emplace(cache_.conninfo(name_));
+    reader_.emplace(*conn_);
+    reader_->trust_reports();
+  }
+  ~walk() {
+    reader_.reset();
+    conn_.reset();
+    try {
+      cache_.drop(name_);
+    } catch (...) {
+      // The server is disposable; a leftover database goes with it.
+    }
+  }
+  walk(const walk&) = delete;
+  walk& operator=(const walk&) = delete;
+
+  connection& conn() { return *conn_; }
+  catalog_reader& reader() { return *reader_; }
+
+  // The database holds a new state, committed: remember it.
+  void settle() {
+    at_.emplace(reader_->mark());
+    sequences_ = read_sequence_values(*conn_);
+  }
+
+  // Back to the settled state after a transaction that is rolled back.
+  void back() {
+    if (conn_->transaction_status() != tx_status::idle) conn_->exec("rollback");
+    reader_->restore(*at_);
+    set_sequences_back(*conn_, sequences_);
+  }
+
+  // A template of the settled state, S(k), for checks that need a clone.
+  void keep_template(std::size_t k) {
+    reader_.reset();
+    { connection leaving = std::move(*conn_); }
+    conn_.reset();
+    cache_.keep_template(k, name_);
+    conn_.emplace(cache_.conninfo(name_));
+    reader_.emplace(*conn_);
+    reader_->trust_reports();
+    reader_->restore(*at_);
+  }
+
+  // The settled catalog.
+  const catalog& settled() const { return at_->cat; }
+
+ private:
+  state_cache& cache_;
+  const suite& suite_;
+  std::string name_;
+  std::optional<connection> conn_;
+  std::optional<catalog_reader> reader_;
+  std::optional<catalog_reader::position> at_;
+  sequence_values sequences_;
+};
+
+check_result fixtures_failed(const state_error& e) {
+  return check_result::fail({e.diag().format()}, "fixtures failed to load");
+}
+
+// The verdict of a check that needs a state the walk could not reach.
+check_result unreachable(const std::string& check, const state_error& e) {
+  if ((check == "apply" || check == "roundtrip") && e.culprit() == "fixtures") return fixtures_failed(e);
+  return detail::skipped_because(e);
+}
+
+}  // namespace
+
+engine::engine(server_info server, suite s, migration_set set)
+    : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {}
+
+std::vector<std::string> engine::planned() const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < set_.migrations.size(); ++i)
+    for (const auto& c : checks_for(suite_, set_, i)) out.push_back(set_.migrations[i].version + "." + c);
+  out.push_back("reset");
+  if (!suite_.snapshot_file.empty()) out.push_back("drift");
+  for (const auto& c : suite_checks(suite_, set_)) out.push_back(c);
+  return out;
+}
+
+void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
+  auto stopping = [stop] { return stop && stop->load(); };
+  const auto extra = suite_checks(suite_, set_);
+
+  state_cache cache(server_, suite_, set_);
+  cache.without_work_databases();
+  walk w(cache, suite_);
+  std::optional<state_error> blocked;
+  try {
+    ensure_tracking_table(w.conn());
+    run_sources(w.conn(), suite_.fixture_sources(), suite_, "fixture");
+    w.reader().wrote(std::nullopt);
+    w.settle();
+  } catch (const script_error& e) {
+    blocked.emplace(0, "fixtures", e.diag());
+  }
+
+  // Runs body inside a transaction that is rolled back; where it cannot run
+  // there, or fails there, fallback judges it on a clone of S(k).
+  auto in_transaction = [&](std::size_t k, auto body, auto fallback) -> check_result {
+    std::optional<check_result> r;
+    try {
+      w.conn().exec("begin");
+      r = body();
+    } catch (const nesting_error&) {
+    } catch (const detail::needs_own_commits&) {
+    }
+    w.back();
+    if (r && r->outcome != check_result::status::failed) return *r;
+    w.keep_template(k);
+    return fallback();
+  };
+
+  const std::size_t n = set_.migrations.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (stopping()) return;
+    const migration& m = set_.migrations[i];
+    const auto checks = checks_for(suite_, set_, i);
+    std::map<std::string, check_result> out;
+    auto has = [&](const char* c) { return std::find(checks.begin(), checks.end(), c) != checks.end(); };
+
+    if (has("roundtrip") && !m.down) out.emplace("roundtrip", detail::missing_down(m));
+    if (!blocked && has("roundtrip") && !out.count("roundtrip"))
+      out.emplace("roundtrip", in_transaction(
+                                   i,
+                                   [&] { return detail::roundtrip_on(suite_, w.conn(), w.reader(), m, true); },
+                                   [&] { return check_roundtrip(cache, i); }));
+    if (!blocked) {
+      try {
+        run_stats stats = apply_migration(w.conn(), m, suite_);
+        w.reader().wrote(stats);
+        w.settle();
+        out.emplace("apply", check_result::pass(detail::applied_note(m, stats)));
+      } catch (const script_error& e) {
+        out.emplace("apply", check_result::fail({e.diag().format()}));
+        blocked.emplace(i + 1, m.id(), e.diag());
+        if (w.conn().transaction_status() != tx_status::idle) w.conn().exec("rollback");
+      }
+    }
+    if (!blocked && has("idempotency"))
+      out.emplace("idempotency", in_transaction(
+                                     i + 1,
+                                     [&] { return detail::idempotency_on(suite_, w.conn(), w.reader(), m, true); },
+                                     [&] { return check_idempotency(cache, i); }));
+    if (!blocked && has("rls")) {
+      rls_dir dir = scan_rls_dir(suite_.rls_dir, set_);
+      rls_file f = load_rls_file(dir.by_version.at(m.version), m.version, suite_rls_users(dir, suite_.profile),
+                                 suite_.profile);
+      if (detail::controls_transactions(f)) {
+        w.keep_template(i + 1);
+        out.emplace("rls", check_rls(cache, i));
+      } else {
+        // The file runs in one transaction that it rolls back.
+        auto findings = run_rls_file(w.conn(), f, suite_.profile);
+        w.back();
+        out.emplace("rls", detail::rls_result(f, findings));
+      }
+    }
+    for (const auto& c : checks) {
+      auto it = out.find(c);
+      sink(m.version + "." + c, it != out.end() ? it->second : unreachable(c, *blocked));
+    }
+  }
+  if (stopping()) return;
+
+  // The suite checks that start from the last state.
+  std::map<std::string, check_result> last;
+  if (!suite_.snapshot_file.empty()) {
+    if (blocked) {
+      last.emplace("drift", detail::skipped_because(*blocked));
+    } else {
+      last.emplace("drift", detail::drift_of(suite_, w.settled().snapshot(), n));
+    }
+  }
+  for (const auto& c : extra) {
+    if (c.rfind("pgtap.", 0) == 0) continue;
+    if (blocked) {
+      last.emplace(c, detail::skipped_because(*blocked));
+      continue;
+    }
+    w.keep_template(n);
+    last.emplace(c, c == "rls" ? check_rls_final(cache) : check_rls_coverage(cache));
+  }
+  // Then the checks that build from nothing. They start only now: roles and
+  // other objects shared by every database of the server must never be
+  // changed by two migrations at once (a down that drops a role while
+  // another database still has grants to it fails for no fault of its own).
+  last.emplace("reset", check_reset(cache));
+  for (const auto& c : extra) {
+    if (c.rfind("pgtap.", 0) != 0) continue;
+    if (stopping()) return;
+    last.emplace(c, check_pgtap(cache, c.substr(6)));
+  }
+  if (stopping()) return;
+  sink("reset", last.at("reset"));
+  if (last.count("drift")) sink("drift", last.at("drift"));
+  for (const auto& c : extra) sink(c, last.at(c));
+}
+
+}  // namespace pgmt

@@ -1,0 +1,200 @@
+// The run's engine under CTest: one per run, two runs of one build tree at
+// once, Ctrl-C and kill -9 of ctest, a killed engine, and migrations that
+// share roles across the server whatever order CTest picks.
+#include "pgmt/service.hpp"
+
+#include "pgmt/process.hpp"
+#include "support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace pgmt {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A project using pgmt_add_migration_tests on a folder of migrations, configured.
+class project {
+ public:
+  explicit project(const std::string& options = "") {
+    dir_.write("CMakeLists.txt", "cmake_minimum_required(VERSION 3.25)\nproject(p LANGUAGES NONE)\nenable_testing()\n"
+                                 "set(PGMT_EXECUTABLE \"" PGMT_EXE "\")\ninclude(\"" PGMT_SOURCE_DIR
+                                 "/cmake/Pgmt.cmake\")\npgmt_add_migration_tests(app MIGRATIONS_DIR migrations " +
+                                     options + ")\n");
+  }
+  void write(const std::string& rel, const std::string& text) { dir_.write("migrations/" + rel, text); }
+  void configure() {
+    auto r = detail::run({PGMT_CMAKE_COMMAND, "-S", dir_.path().string(), "-B", build().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  [[nodiscard]] fs::path build() const { return dir_.path() / "build"; }
+  [[nodiscard]] fs::path state() const { return build() / "pgmt_suites" / "app" / "server.json"; }
+  // ctest in the background, in a process group of its own, output to log.
+  pid_t start_ctest(const fs::path& log, const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> argv = {PGMT_CTEST_COMMAND, "--test-dir", build().string(), "-j2",
+                                     "--output-on-failure"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    detail::spawn_options o;
+    o.output = log;
+    o.new_session = true;
+    return detail::spawn(argv, o);
+  }
+  // The run files the fixture wrote (one per live run).
+  [[nodiscard]] std::vector<fs::path> runs() const {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(state().parent_path(), ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("server.json.", 0) == 0 && name.find_first_not_of("0123456789", 12) == std::string::npos)
+        out.push_back(e.path());
+    }
+    return out;
+  }
+
+ private:
+  test::temp_dir dir_;
+};
+
+// Waits up to limit for pred.
+template <typename Pred> bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+// The service of the run that is under way (its engine and server pids).
+service_info running(const project& p) {
+  service_info svc;
+  eventually([&] { return !p.runs().empty(); });
+  auto runs = p.runs();
+  if (runs.empty()) return svc;
+  return find_service(p.state());  // the only live one
+}
+
+void slow_suite(project& p) {
+  p.write("0001_a.up.sql", "create table a (id int);\n");
+  p.write("0001_a.down.sql", "drop table a;\n");
+  p.write("0002_slow.up.sql", "select pg_sleep(30);\ncreate table b (id int);\n");
+  p.write("0002_slow.down.sql", "drop table b;\n");
+}
+
+class Engine : public ::testing::Test {
+ protected:
+  void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
+};
+
+TEST_F(Engine, TwoRunsOfOneBuildTreeAtOnceBothPassAndLeaveNothing) {
+  project p;
+  p.write("0001_a.up.sql", "create table a (id int primary key);\nselect pg_sleep(1);\n");
+  p.write("0001_a.down.sql", "drop table a;\n");
+  p.write("0002_b.up.sql", "create table b (id int references a (id));\n");
+  p.write("0002_b.down.sql", "drop table b;\n");
+  p.configure();
+  test::temp_dir logs;
+  pid_t first = p.start_ctest(logs.path() / "1.log");
+  pid_t second = p.start_ctest(logs.path() / "2.log");
+  EXPECT_EQ(detail::wait_child(first), 0) << read_text(logs.path() / "1.log");
+  EXPECT_EQ(detail::wait_child(second), 0) << read_text(logs.path() / "2.log");
+  for (const auto& f : {"1.log", "2.log"})
+    EXPECT_NE(read_text(logs.path() / f).find("100% tests passed, 0 tests failed out of 7"), std::string::npos)
+        << read_text(logs.path() / f);
+  EXPECT_TRUE(p.runs().empty()) << "every run's state file is removed at its stop";
+}
+
+// Ctrl-C in a terminal sends SIGINT to ctest's whole process group.
+TEST_F(Engine, SigintToCtestLeavesNoEngineAndNoServer) {
+  project p;
+  slow_suite(p);
+  p.configure();
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log");
+  service_info svc = running(p);
+  ASSERT_NE(svc.pid, 0) << read_text(logs.path() / "ctest.log");
+  std::this_thread::sleep_for(1s);  // the walk is in the slow migration
+  kill(-ctest, SIGINT);
+  detail::wait_child(ctest);
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s)) << "the server is gone";
+}
+
+TEST_F(Engine, KillNineOfCtestLeavesNoEngineAndNoServer) {
+  project p;
+  slow_suite(p);
+  p.configure();
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log");
+  service_info svc = running(p);
+  ASSERT_NE(svc.pid, 0) << read_text(logs.path() / "ctest.log");
+  kill(ctest, SIGKILL);
+  detail::wait_child(ctest);
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s)) << "the server is gone";
+  EXPECT_TRUE(eventually([&] { return p.runs().empty(); }, 10s));
+}
+
+TEST_F(Engine, AKilledEngineIsReportedByItsTestsAndReapedByTheNextRun) {
+  project p;
+  slow_suite(p);
+  p.configure();
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log", {"-R", "0002"});
+  service_info svc = running(p);
+  ASSERT_NE(svc.pid, 0) << read_text(logs.path() / "ctest.log");
+  std::this_thread::sleep_for(1s);  // its tests wait for the slow migration
+  kill(svc.pid, SIGKILL);
+  EXPECT_EQ(detail::wait_child(ctest), 8) << read_text(logs.path() / "ctest.log");
+  const std::string log = read_text(logs.path() / "ctest.log");
+  EXPECT_NE(log.find("the suite's engine (pid " + std::to_string(svc.pid) + ") is gone before giving 0002.apply"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("the end of its log"), std::string::npos) << log;
+  // Its server outlived it; the next run of the suite removes it.
+  p.write("0002_slow.up.sql", "create table b (id int);\n");
+  pid_t next = p.start_ctest(logs.path() / "next.log");
+  EXPECT_EQ(detail::wait_child(next), 0) << read_text(logs.path() / "next.log");
+  EXPECT_FALSE(detail::process_alive(svc.server.pid)) << "the killed engine's server is gone";
+  EXPECT_TRUE(p.runs().empty());
+}
+
+// A role created by one migration and dropped by its down, granted to by a
+// later one: every order CTest may pick gives the same verdicts.
+TEST_F(Engine, MigrationsSharingARolePassInAnyOrder) {
+  project p;
+  p.write("0001_role.up.sql",
+          "do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_test_reader') then "
+          "create role pgmt_test_reader nologin; end if; end $$;\n");
+  p.write("0001_role.down.sql", "drop role if exists pgmt_test_reader;\n");
+  p.write("0002_t.up.sql", "create table t (id int);\ngrant select on t to pgmt_test_reader;\n");
+  p.write("0002_t.down.sql", "drop table t;\n");
+  p.write("0003_u.up.sql", "create table u (id int);\ngrant select on u to pgmt_test_reader;\n");
+  p.write("0003_u.down.sql", "drop table u;\n");
+  p.configure();
+  test::temp_dir logs;
+  for (int i = 0; i < 10; ++i) {
+    const fs::path log = logs.path() / ("run" + std::to_string(i) + ".log");
+    pid_t ctest = p.start_ctest(log, {"--schedule-random"});
+    ASSERT_EQ(detail::wait_child(ctest), 0) << "run " << i << ":\n" << read_text(log);
+  }
+}
+
+}  // namespace
+}  // namespace pgmt
