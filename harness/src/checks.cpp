@@ -370,7 +370,6 @@ check_result idempotency_on(const suite& s, connection& c, catalog_reader& reade
 
 check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader, const migration& m,
                           bool nested) {
-  std::vector<std::string> findings;
   std::string data_note;
   auto opts = [&](std::string label) {
     run_options o = options_for(s, std::move(label));
@@ -395,6 +394,19 @@ check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader,
     return check_result::fail({e.diag().format()}, "up failed");
   }
   const catalog up = reader.read();
+  return roundtrip_after_up(s, c, reader, m, nested, before, counts_before, up, data_note);
+}
+
+check_result roundtrip_after_up(const suite& s, connection& c, catalog_reader& reader, const migration& m,
+                                bool nested, const catalog& before,
+                                const std::map<std::string, long long>& counts_before, const catalog& up,
+                                const std::string& data_note) {
+  std::vector<std::string> findings;
+  auto opts = [&](std::string label) {
+    run_options o = options_for(s, std::move(label));
+    o.nested = nested;
+    return o;
+  };
   try {
     run_options o = opts("down script of migration \"" + m.id() + "\"");
     o.before_commit = [&m](connection& conn) {
@@ -440,6 +452,8 @@ check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader,
                             std::to_string(counts_before.size()) + " tables' row counts" + data_note +
                             "; up again gave the same schema");
 }
+
+bool has_data_file(const suite& s, const migration& m) { return data_file(s, m).has_value(); }
 
 check_result missing_down(const migration& m) {
   if (m.irreversible) return check_result::skip("marked -- pgmt:irreversible and has no down script");

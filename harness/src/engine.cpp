@@ -64,6 +64,13 @@ class walk {
     reader_->restore(*at_);
   }
 
+  // The settled state, moved out: the caller settles a new one next.
+  catalog_reader::position take_settled() {
+    catalog_reader::position p = std::move(*at_);
+    at_.reset();
+    return p;
+  }
+
   // The settled catalog.
   const catalog& settled() const { return at_->cat; }
 
@@ -119,9 +126,10 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
     blocked.emplace(0, "fixtures", e.diag());
   }
 
-  // Runs body inside a transaction that is rolled back; where it cannot run
-  // there, or fails there, fallback judges it on a clone of S(k).
-  auto in_transaction = [&](std::size_t k, auto body, auto fallback) -> check_result {
+  // Runs body inside a transaction that is rolled back, back at the settled
+  // state after; where it cannot run there, or fails there, fallback judges
+  // it where each script commits (a clone).
+  auto in_transaction = [&](auto body, auto fallback) -> check_result {
     std::optional<check_result> r;
     try {
       w.conn().exec("begin");
@@ -131,7 +139,6 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
     }
     w.back();
     if (r && r->outcome != check_result::status::failed) return *r;
-    w.keep_template(k);
     return fallback();
   };
 
@@ -142,14 +149,21 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
     const auto checks = checks_for(suite_, set_, i);
     std::map<std::string, check_result> out;
     auto has = [&](const char* c) { return std::find(checks.begin(), checks.end(), c) != checks.end(); };
+    // A round trip with a data file loads it on S(K-1) before up: it runs
+    // before K is applied. The others start from what applying K gives.
+    const bool round_trip = has("roundtrip") && m.down;
+    const bool data_first = round_trip && detail::has_data_file(suite_, m);
 
     if (has("roundtrip") && !m.down) out.emplace("roundtrip", detail::missing_down(m));
-    if (!blocked && has("roundtrip") && !out.count("roundtrip"))
+    if (!blocked && data_first)
       out.emplace("roundtrip", in_transaction(
-                                   i,
                                    [&] { return detail::roundtrip_on(suite_, w.conn(), w.reader(), m, true); },
-                                   [&] { return check_roundtrip(cache, i); }));
+                                   [&] {
+                                     w.keep_template(i);
+                                     return check_roundtrip(cache, i);
+                                   }));
     if (!blocked) {
+      catalog_reader::position before = w.take_settled();  // S(K-1)
       try {
         run_stats stats = apply_migration(w.conn(), m, suite_);
         w.reader().wrote(stats);
@@ -157,15 +171,27 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
         out.emplace("apply", check_result::pass(detail::applied_note(m, stats)));
       } catch (const script_error& e) {
         out.emplace("apply", check_result::fail({e.diag().format()}));
+        if (round_trip && !data_first) out.emplace("roundtrip", check_result::fail({e.diag().format()}, "up failed"));
         blocked.emplace(i + 1, m.id(), e.diag());
         if (w.conn().transaction_status() != tx_status::idle) w.conn().exec("rollback");
       }
+      if (!blocked && round_trip && !data_first)
+        out.emplace("roundtrip", in_transaction(
+                                     [&] {
+                                       return detail::roundtrip_after_up(suite_, w.conn(), w.reader(), m, true,
+                                                                         before.cat, before.counts(),
+                                                                         w.settled(), "");
+                                     },
+                                     // A clone of S(K-1), built from the nearest template below.
+                                     [&] { return check_roundtrip(cache, i); }));
     }
     if (!blocked && has("idempotency"))
       out.emplace("idempotency", in_transaction(
-                                     i + 1,
                                      [&] { return detail::idempotency_on(suite_, w.conn(), w.reader(), m, true); },
-                                     [&] { return check_idempotency(cache, i); }));
+                                     [&] {
+                                       w.keep_template(i + 1);
+                                       return check_idempotency(cache, i);
+                                     }));
     if (!blocked && has("rls")) {
       rls_dir dir = scan_rls_dir(suite_.rls_dir, set_);
       rls_file f = load_rls_file(dir.by_version.at(m.version), m.version, suite_rls_users(dir, suite_.profile),

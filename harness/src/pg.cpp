@@ -145,6 +145,23 @@ result connection::exec_params(std::string_view sql, const std::vector<std::opti
   return checked(raw, conn_.get(), std::move(text));
 }
 
+result connection::exec_prepared(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  if (!prepared_) prepared_ = std::make_unique<std::unordered_map<std::string, std::string>>();
+  auto it = prepared_->find(sql);
+  if (it == prepared_->end()) {
+    std::string name = "pgmt_q" + std::to_string(prepared_->size() + 1);
+    PGresult* raw = PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
+    checked(raw, conn_.get(), sql);
+    it = prepared_->emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* raw = PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(values.size()), values.data(),
+                                 nullptr, nullptr, 0);
+  return checked(raw, conn_.get(), sql);
+}
+
 std::string connection::quote_ident(std::string_view name) const {
   char* q = PQescapeIdentifier(conn_.get(), name.data(), name.size());
   if (!q) throw pg_error("could not quote identifier \"" + std::string(name) + "\"");

@@ -556,9 +556,9 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   bool track_counts = false;
   if (wrap) {
     conn.exec(nested ? "savepoint pgmt_script" : "begin");
-    track_counts = conn.exec("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on";
+    track_counts = conn.exec_prepared("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on";
     if (track_counts) {
-      result r = conn.exec(catalog_stats_sql);
+      result r = conn.exec_prepared(catalog_stats_sql);
       for (int i = 0; i < r.rows(); ++i)
         catalog_stats_before[r.value(i, 0)] = {std::stoll(r.value(i, 1)), std::stoll(r.value(i, 2))};
     }
@@ -570,8 +570,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
             "t")
       conn.exec("lock table pg_catalog.pg_authid in share row exclusive mode");
   }
-  conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()));
-  conn.exec(scope + "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
+  conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()) + "; " + scope +
+            "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
   for (const auto& st : plan.statements) {
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
@@ -613,7 +613,7 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     // spares counting every other table again.
     try {
       if (track_counts) {
-        result w = conn.exec(
+        result w = conn.exec_prepared(
             "select pg_catalog.concat(n.nspname, '.', c.relname) from pg_catalog.pg_class c join "
             "pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p') and "
             "n.nspname "
@@ -622,7 +622,7 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
             "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0)");
         stats.written.emplace();
         for (int i = 0; i < w.rows(); ++i) stats.written->push_back(w.value(i, 0));
-        result cat = conn.exec(catalog_stats_sql);
+        result cat = conn.exec_prepared(catalog_stats_sql);
         stats.catalogs.emplace();
         for (int i = 0; i < cat.rows(); ++i) {
           const std::string name = cat.value(i, 0);

@@ -383,7 +383,7 @@ std::map<std::string, long long> count_tables(connection& conn, const std::optio
           "'select count(*) as n from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text "
           "from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and ") +
       user_schema + " and " + not_extension_member("pg_class", "c.oid");
-  result r = oids ? conn.exec_params(sql + " and c.oid = any($1::oid[])", {*oids}) : conn.exec(sql);
+  result r = oids ? conn.exec_prepared(sql + " and c.oid = any($1::oid[])", {*oids}) : conn.exec_prepared(sql);
   std::map<std::string, long long> out;
   for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)] = std::stoll(r.value(i, 1));
   return out;
@@ -511,12 +511,22 @@ std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
   };
   std::string sql;
   auto add = [&sql](const std::string& part) { sql += (sql.empty() ? "" : " union all ") + part; };
-  const std::string is_new = "pg_catalog.age(x.xmin) <= pg_catalog.age('" + horizon + "'::xid)";
+  // The horizon's age once (an InitPlan), not once a row; each catalog
+  // scanned once, whatever number of owners its rows name.
+  const std::string is_new = "pg_catalog.age(x.xmin) <= (select pg_catalog.age($1::xid))";
   for (const auto& [catalog_name, cols] : columns) {
     if (!changed.count(catalog_name)) continue;
+    if (cols.size() == 1) {
+      const auto& [key, column] = cols.front();
+      add("select '" + key + "', x." + column + "::text from pg_catalog." + catalog_name + " x where " + is_new +
+          " and x." + column + " <> 0");
+      continue;
+    }
+    std::string values;
     for (const auto& [key, column] : cols)
-      add("select '" + key + "', x." + column + "::text from pg_catalog." + catalog_name + " x where " +
-          is_new + " and x." + column + " <> 0");
+      values += (values.empty() ? "" : ", ") + std::string("('") + key + "', x." + column + ")";
+    add("select v.k, v.o::text from pg_catalog." + catalog_name + " x, lateral (values " + values +
+        ") v(k, o) where " + is_new + " and v.o <> 0");
   }
   if (changed.count("pg_description"))
     add("select 'comment:' || x.classoid::regclass::text, x.objoid::text from pg_catalog.pg_description x "
@@ -527,7 +537,7 @@ std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
         is_new);
   std::map<std::string, std::set<std::string>> out;
   if (sql.empty()) return out;
-  result r = conn.exec(sql);
+  result r = conn.exec_prepared(sql, {horizon});
   for (int i = 0; i < r.rows(); ++i) out[r.value(i, 0)].insert(r.value(i, 1));
   return out;
 }
@@ -568,7 +578,7 @@ std::optional<std::map<std::string, category_plan>> plan_read(connection& conn, 
         p.candidates.insert(it->second.begin(), it->second.end());
     }
     if (!relations.empty()) {  // composite types: the type built on a changed relation
-      result r = conn.exec_params("select oid::text from pg_catalog.pg_type where typrelid = any($1::oid[])",
+      result r = conn.exec_prepared("select oid::text from pg_catalog.pg_type where typrelid = any($1::oid[])",
                                   {oid_array({relations.begin(), relations.end()})});
       for (int i = 0; i < r.rows(); ++i) p.candidates.insert(r.value(i, 0));
     }
@@ -602,7 +612,7 @@ std::optional<catalog> read_objects(connection& conn, catalog* prev, const std::
       before = it == prev->objects.end() ? &none : &it->second;
     }
     if (!before) {
-      result r = conn.exec(full);
+      result r = conn.exec_prepared(full);
       for (int i = 0; i < r.rows(); ++i)
         objects[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2), r.value(i, 3)};
       if (fetched) *fetched += static_cast<std::size_t>(r.rows());
@@ -625,7 +635,7 @@ std::optional<catalog> read_objects(connection& conn, catalog* prev, const std::
       if (plan->check_gone) {
         std::vector<std::string> all;
         for (const auto& [oid, entry] : by_oid) all.push_back(oid);
-        result r = conn.exec_params("select x::text from unnest($1::oid[]) x where not exists (select from " +
+        result r = conn.exec_prepared("select x::text from unnest($1::oid[]) x where not exists (select from " +
                                         std::string("pg_catalog.") +
                                         sources_by_category().at(cat.name).primary + " c where c.oid = x)",
                                     {oid_array(all)});
@@ -637,7 +647,7 @@ std::optional<catalog> read_objects(connection& conn, catalog* prev, const std::
       wanted.assign(plan->candidates.begin(), plan->candidates.end());
     } else {
       if (listed) ++*listed;
-      result list = conn.exec("select " + cat.oid + "::text, " + cat.fingerprint + " " + cat.from);
+      result list = conn.exec_prepared("select " + cat.oid + "::text, " + cat.fingerprint + " " + cat.from);
       for (int i = 0; i < list.rows(); ++i) {
         const std::string oid = list.value(i, 0), fp = list.value(i, 1);
         auto it = by_oid.find(oid);
@@ -651,7 +661,7 @@ std::optional<catalog> read_objects(connection& conn, catalog* prev, const std::
     if (std::string(cat.name) == "extensions" && (!wanted.empty() || objects.size() != before->size()))
       return std::nullopt;
     if (wanted.empty()) continue;
-    result r = conn.exec_params(full + " and " + cat.oid + " = any($1::oid[])", {oid_array(wanted)});
+    result r = conn.exec_prepared(full + " and " + cat.oid + " = any($1::oid[])", {oid_array(wanted)});
     if (fetched) *fetched += static_cast<std::size_t>(r.rows());
     for (int i = 0; i < r.rows(); ++i) {
       const std::string name = r.value(i, 0);
@@ -659,11 +669,14 @@ std::optional<catalog> read_objects(connection& conn, catalog* prev, const std::
       if (auto it = by_oid.find(o.oid); it != by_oid.end()) {
         // A renamed object is named in other descriptions whose rows did not change.
         if (it->second->first != name) return std::nullopt;
-        // So is a renamed column, enum label or attribute.
+        // So is a renamed column, enum label or attribute: a name gone and
+        // a new one in its place. A name only gone (a dropped column) or
+        // only new (an added one) renames nothing.
         auto was = inner_names(cat.name, it->second->second.value), now = inner_names(cat.name, o.value);
-        std::set<std::string> now_set(now.begin(), now.end());
-        for (const auto& c : was)
-          if (!now_set.count(c)) return std::nullopt;
+        std::set<std::string> was_set(was.begin(), was.end()), now_set(now.begin(), now.end());
+        const bool gone = std::any_of(was.begin(), was.end(), [&](const auto& c) { return !now_set.count(c); });
+        const bool added = std::any_of(now.begin(), now.end(), [&](const auto& c) { return !was_set.count(c); });
+        if (gone && added) return std::nullopt;
       }
       objects[name] = std::move(o);
     }
@@ -709,7 +722,7 @@ nlohmann::json catalog::snapshot() const {
 catalog read_catalog(connection& conn) {
   catalog out;
   in_read_transaction(conn, [&] {
-    result g = conn.exec(global_fingerprint_sql);
+    result g = conn.exec_prepared(global_fingerprint_sql);
     out = *read_objects(conn, nullptr, g.value(0, 0));
     out.horizon = g.value(0, 1);
   });
@@ -752,7 +765,7 @@ catalog_reader::catalog_reader(connection& conn) : conn_(conn) {
 
 const catalog& catalog_reader::read() {
   in_read_transaction(conn_, [&] {
-    result g = conn_.exec(global_fingerprint_sql);
+    result g = conn_.exec_prepared(global_fingerprint_sql);
     const std::string global = g.value(0, 0);
     std::optional<catalog> now;
     // Roles and the like are shared with every other database of the server:
@@ -827,7 +840,7 @@ void catalog_reader::wrote(const std::optional<std::vector<std::string>>& tables
 std::map<std::string, long long> catalog_reader::counts() {
   std::map<std::string, table_rows> now;
   in_read_transaction(conn_, [&] {
-    result list = conn_.exec(std::string(table_list_sql) + user_schema + " and " +
+    result list = conn_.exec_prepared(std::string(table_list_sql) + user_schema + " and " +
                              not_extension_member("pg_class", "c.oid"));
     std::vector<std::string> wanted;
     for (int i = 0; i < list.rows(); ++i) {

@@ -104,7 +104,7 @@ sequence_values read_sequence_values(connection& conn) {
   // not used since its last setval(..., false) or creation; only those are read
   // whole (one small query each through query_to_xml: a UNION ALL of them all
   // takes far longer to plan than to run).
-  result r = conn.exec(
+  result r = conn.exec_prepared(
       "select c.oid::regclass::text, v.last_value::text, case when v.last_value is null then (select "
       "(xpath('/row/last_value/text()', x))[1]::text from query_to_xml(format('select last_value from %s', "
       "c.oid::regclass), false, true, '') x) end from pg_class c, lateral (select "

@@ -97,6 +97,17 @@ struct needs_own_commits {};
 [[nodiscard]] check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader,
                                         const migration& m, bool nested);
 
+/// The rest of `roundtrip K` once up has run on conn: down, compared with
+/// before (and counts_before), then up again, compared with up. data_note
+/// ends the passing note (", with data from <file>" or empty).
+[[nodiscard]] check_result roundtrip_after_up(const suite& s, connection& c, catalog_reader& reader,
+                                              const migration& m, bool nested, const catalog& before,
+                                              const std::map<std::string, long long>& counts_before,
+                                              const catalog& up, const std::string& data_note);
+
+/// Whether the suite has a data file for m (loaded before its round trip).
+[[nodiscard]] bool has_data_file(const suite& s, const migration& m);
+
 /// The verdict of `drift` for actual, the snapshot after the n migrations.
 [[nodiscard]] check_result drift_of(const suite& s, const nlohmann::json& actual, std::size_t n);
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -137,6 +138,11 @@ class connection {
   result exec(std::string_view sql);
   /// Runs one statement with text parameters ($1, $2, ...); throws sql_error.
   result exec_params(std::string_view sql, const std::vector<std::optional<std::string>>& params);
+  /// Runs one statement with text parameters as exec_params does, prepared
+  /// on this connection the first time this text is run and reused after:
+  /// for the catalog queries pgmt runs again and again, whose planning costs
+  /// more than their running.
+  result exec_prepared(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
   /// Quotes name as an identifier.
   [[nodiscard]] std::string quote_ident(std::string_view name) const;
   /// Quotes text as a literal.
@@ -156,6 +162,7 @@ class connection {
   };
   std::unique_ptr<pg_conn, deleter> conn_;
   std::unique_ptr<std::vector<std::string>> notices_;
+  std::unique_ptr<std::unordered_map<std::string, std::string>> prepared_;  // text -> statement name
 };
 
 /// Builds a libpq connection string from key/value pairs, quoting values.

@@ -94,6 +94,12 @@ class catalog_reader {
   struct position {
     catalog cat;
     std::map<std::string, table_rows> rows;
+    /// The row counts, by qualified table name.
+    [[nodiscard]] std::map<std::string, long long> counts() const {
+      std::map<std::string, long long> out;
+      for (const auto& [name, t] : rows) out[name] = t.rows;
+      return out;
+    }
   };
 
  private:
