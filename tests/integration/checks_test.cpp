@@ -1,5 +1,6 @@
 // The apply and reset checks on real servers.
 #include "pgmt/checks.hpp"
+#include "pgmt/engine.hpp"
 
 #include "pgmt/pg.hpp"
 #include "support.hpp"
@@ -127,33 +128,40 @@ TEST_F(Checks, ChecksMoveOneWorkDatabaseForward) {
       << "never used, as before the checks";
 }
 
-// Whatever runs a check, a work database or a clone, the verdict and the
-// findings are the same, for every kind of mistake the test data holds.
-TEST_F(Checks, AWorkDatabaseGivesTheVerdictsOfAClone) {
+// The verdicts of the engine's walk (transactions rolled back on one
+// database) are those of checks run each on a clone of its state, with the
+// same findings, for every kind of mistake the test data holds.
+TEST_F(Checks, TheEngineGivesTheVerdictsOfClones) {
   for (const char* name :
        {"rt_column_order", "rt_column_type", "rt_down_fails", "rt_enum_label", "rt_exact", "rt_forgets_index",
         "rt_forgets_policy", "rt_loses_grant", "rt_missing_down", "rt_search_path", "idem_inserts_twice",
-        "idem_unguarded_do", "idem_clean", "enum_add_value", "self_managed"}) {
+        "idem_unguarded_do", "idem_clean", "enum_add_value", "self_managed", "bad_sql"}) {
     auto s = test::data_suite(name);
+    s.idempotency = "on";
     test::temp_dir out;
     s.output_dir = out.path();
-    std::vector<std::string> verdicts[2];
-    for (int clone = 0; clone < 2; ++clone) {
-      test::scoped_env work("PGMT_WORK_DBS", clone ? "0" : "4");
-      state_cache cache(test::shared_server(), s, s.discover_migrations());
-      for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i)
-        for (const char* kind : {"apply", "idempotency", "roundtrip"}) {
-          auto r = std::string(kind) == "apply"       ? check_apply(cache, i)
-                   : std::string(kind) == "roundtrip" ? check_roundtrip(cache, i)
-                                                      : check_idempotency(cache, i);
-          std::string line =
-              std::to_string(i) + " " + kind + " " + std::to_string(static_cast<int>(r.outcome));
-          for (const auto& f : r.findings)
-            if (f.find("full diff:") == std::string::npos) line += "\n" + f;
-          verdicts[clone].push_back(line);
-        }
-    }
-    EXPECT_EQ(verdicts[0], verdicts[1]) << name;
+    auto line_of = [](const std::string& key, const check_result& r) {
+      std::string line = key + " " + std::to_string(static_cast<int>(r.outcome));
+      for (const auto& f : r.findings)
+        if (f.find("full diff:") == std::string::npos) line += "\n" + f;
+      return line;
+    };
+    std::vector<std::string> walked, cloned;
+    engine eng(test::shared_server(), s, s.discover_migrations());
+    eng.run([&](const std::string& key, const check_result& r) {
+      if (key.find('.') != std::string::npos) walked.push_back(line_of(key, r));
+    });
+    test::scoped_env work("PGMT_WORK_DBS", "0");
+    state_cache cache(test::shared_server(), s, s.discover_migrations());
+    for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i)
+      for (const auto& kind : checks_for(s, cache.migrations(), i)) {
+        auto r = kind == "apply"       ? check_apply(cache, i)
+                 : kind == "roundtrip" ? check_roundtrip(cache, i)
+                                       : check_idempotency(cache, i);
+        cloned.push_back(line_of(cache.migrations().migrations[i].version + "." + kind, r));
+      }
+    EXPECT_EQ(walked, cloned) << name;
+    EXPECT_FALSE(walked.empty()) << name;
   }
 }
 
@@ -180,28 +188,57 @@ TEST_F(Checks, AFailureInsideOneTransactionIsJudgedOnAClone) {
 }
 
 // The same for assertion files: leaks, denials and refusals are found alike
-// on a work database (the file's transaction rolled back) and on a clone.
-TEST_F(Checks, RlsOnAWorkDatabaseGivesTheVerdictsOfAClone) {
+// on the walk's database (the file's transaction rolled back) and on a clone.
+TEST_F(Checks, RlsInTheEngineGivesTheVerdictsOfClones) {
   for (const char* name : {"rls_notes", "rls_leak", "rls_owner", "rls_tenants"}) {
     suite s;
     s.name = name;
     s.migrations_dir = std::filesystem::path(PGMT_TEST_DATA) / name / "migrations";
     s.rls_dir = std::filesystem::path(PGMT_TEST_DATA) / name / "rls";
     if (std::string(name) == "rls_notes" || std::string(name) == "rls_leak") s.profile = "supabase";
-    std::vector<std::string> verdicts[2];
-    for (int clone = 0; clone < 2; ++clone) {
-      test::scoped_env work("PGMT_WORK_DBS", clone ? "0" : "4");
-      state_cache cache(test::shared_server(), s, s.discover_migrations());
-      for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i) {
-        auto r = check_rls(cache, i);
-        std::string line =
-            std::to_string(i) + " " + std::to_string(static_cast<int>(r.outcome)) + " " + r.note;
-        for (const auto& f : r.findings) line += "\n" + f;
-        verdicts[clone].push_back(line);
-      }
+    auto line_of = [](const std::string& key, const check_result& r) {
+      std::string line = key + " " + std::to_string(static_cast<int>(r.outcome)) + " " + r.note;
+      for (const auto& f : r.findings) line += "\n" + f;
+      return line;
+    };
+    std::vector<std::string> walked, cloned;
+    engine eng(test::shared_server(), s, s.discover_migrations());
+    eng.run([&](const std::string& key, const check_result& r) {
+      if (key.size() > 4 && key.compare(key.size() - 4, 4, ".rls") == 0) walked.push_back(line_of(key, r));
+    });
+    test::scoped_env work("PGMT_WORK_DBS", "0");
+    state_cache cache(test::shared_server(), s, s.discover_migrations());
+    for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i) {
+      const auto checks = checks_for(s, cache.migrations(), i);
+      if (std::find(checks.begin(), checks.end(), "rls") == checks.end()) continue;
+      cloned.push_back(line_of(cache.migrations().migrations[i].version + ".rls", check_rls(cache, i)));
     }
-    EXPECT_EQ(verdicts[0], verdicts[1]) << name;
-    EXPECT_FALSE(verdicts[0].empty()) << name;
+    EXPECT_EQ(walked, cloned) << name;
+    EXPECT_FALSE(walked.empty()) << name;
+  }
+}
+
+// A temporary table ON COMMIT DROP in the walk's transaction: judged again
+// on a clone, the engine's verdicts are those of scripts that commit.
+TEST_F(Checks, TheEngineJudgesAFailureInsideItsTransactionOnAClone) {
+  test::temp_dir dir;
+  dir.write("0001_t.up.sql",
+            "create table if not exists public.t (id int);\n"
+            "create temp table staging on commit drop as select 1 as id;\n"
+            "insert into public.t select id from staging where not exists (select from public.t);\n");
+  dir.write("0001_t.down.sql", "drop table public.t;\n");
+  suite s;
+  s.name = "oncommit";
+  s.migrations_dir = dir.path();
+  s.output_dir = dir.path();
+  s.idempotency = "on";
+  engine eng(test::shared_server(), s, s.discover_migrations());
+  std::map<std::string, check_result> got;
+  eng.run([&](const std::string& key, const check_result& r) { got.emplace(key, r); });
+  for (const char* key : {"0001.apply", "0001.roundtrip", "0001.idempotency", "reset"}) {
+    ASSERT_TRUE(got.count(key)) << key;
+    EXPECT_TRUE(got.at(key).passed()) << key << ": "
+                                      << (got.at(key).findings.empty() ? got.at(key).note : got.at(key).findings[0]);
   }
 }
 
