@@ -373,21 +373,8 @@ function(pgmt_add_migration_tests suite)
   set_tests_properties("${name}.server.stop" PROPERTIES FIXTURES_CLEANUP "${fixture}" LABELS "${labels};server"
     ${arg_PROPERTIES})
 
-  add_test(NAME "${name}.reset"
-    COMMAND "${pgmt_exe}" check reset --suite "${suite_file}" --server-state "${state_file}"
-    WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
-  set_tests_properties("${name}.reset" PROPERTIES FIXTURES_REQUIRED "${fixture}" LABELS "${labels};reset"
-    SKIP_RETURN_CODE 77 ${arg_PROPERTIES})
-
-  if(snapshot)
-    add_test(NAME "${name}.drift"
-      COMMAND "${pgmt_exe}" check drift --suite "${suite_file}" --server-state "${state_file}"
-      WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
-    set_tests_properties("${name}.drift" PROPERTIES FIXTURES_REQUIRED "${fixture}" LABELS "${labels};drift"
-      SKIP_RETURN_CODE 77 ${arg_PROPERTIES})
-  endif()
-
-  # The tests of each migration, listed when CTest runs (see PgmtDiscover.cmake).
+  # The tests of each migration and of the suite (reset, drift, ...), listed
+  # when CTest runs (see PgmtDiscover.cmake).
   set(props "")
   foreach(p IN LISTS arg_PROPERTIES)
     _pgmt_bracket(q "${p}")

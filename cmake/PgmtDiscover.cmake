@@ -3,7 +3,7 @@
 # CTest starts, so new migration files need no re-configure.
 
 execute_process(
-  COMMAND "${PGMT_EXE}" list --checks --suite "${PGMT_SUITE_FILE}"
+  COMMAND "${PGMT_EXE}" list --checks --labels --suite "${PGMT_SUITE_FILE}"
   WORKING_DIRECTORY "${PGMT_WORKDIR}"
   OUTPUT_VARIABLE _pgmt_versions
   ERROR_VARIABLE _pgmt_error
@@ -23,34 +23,26 @@ foreach(_pgmt_line IN LISTS _pgmt_lines)
   if(_pgmt_line STREQUAL "")
     continue()
   endif()
-  # "<version> apply [idempotency] [roundtrip] [rls]", then "* <suite check>..."
+  # "<version> <check>=<labels>...", then "* <suite check>=<labels>...": the
+  # checks, their names and labels come from pgmt's registry of checks.
   string(REPLACE " " ";" _pgmt_words "${_pgmt_line}")
   list(POP_FRONT _pgmt_words _pgmt_v)
-  if(_pgmt_v STREQUAL "*")
-    foreach(_pgmt_check IN LISTS _pgmt_words)
+  foreach(_pgmt_word IN LISTS _pgmt_words)
+    string(REGEX REPLACE "=.*" "" _pgmt_check "${_pgmt_word}")
+    string(REGEX REPLACE "^[^=]*=" "" _pgmt_label "${_pgmt_word}")
+    string(REPLACE "," ";" _pgmt_label "${_pgmt_label}")
+    if(_pgmt_v STREQUAL "*")
       set(_pgmt_test "${PGMT_NAME}.${_pgmt_check}")
-      string(REGEX REPLACE "[.].*" "" _pgmt_label "${_pgmt_check}")
-      if(_pgmt_check STREQUAL "rls_coverage")
-        set(_pgmt_label "rls;rls_coverage")
-      endif()
-      add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"
-        --server-state "${PGMT_STATE_FILE}")
-      set_tests_properties("${_pgmt_test}" PROPERTIES
-        FIXTURES_REQUIRED "${PGMT_FIXTURE}"
-        LABELS "${PGMT_LABELS};${_pgmt_label}"
-        SKIP_RETURN_CODE 77
-        WORKING_DIRECTORY "${PGMT_WORKDIR}"
-        ${PGMT_PROPERTIES})
-    endforeach()
-    continue()
-  endif()
-  foreach(_pgmt_check IN LISTS _pgmt_words)
-    set(_pgmt_test "${PGMT_NAME}.${_pgmt_v}.${_pgmt_check}")
+      set(_pgmt_where "")
+    else()
+      set(_pgmt_test "${PGMT_NAME}.${_pgmt_v}.${_pgmt_check}")
+      set(_pgmt_where --migration "${_pgmt_v}")
+    endif()
     add_test("${_pgmt_test}" "${PGMT_EXE}" check ${_pgmt_check} --suite "${PGMT_SUITE_FILE}"
-      --migration "${_pgmt_v}" --server-state "${PGMT_STATE_FILE}")
+      ${_pgmt_where} --server-state "${PGMT_STATE_FILE}")
     set_tests_properties("${_pgmt_test}" PROPERTIES
       FIXTURES_REQUIRED "${PGMT_FIXTURE}"
-      LABELS "${PGMT_LABELS};${_pgmt_check}"
+      LABELS "${PGMT_LABELS};${_pgmt_label}"
       SKIP_RETURN_CODE 77
       WORKING_DIRECTORY "${PGMT_WORKDIR}"
       ${PGMT_PROPERTIES})

@@ -139,51 +139,22 @@ server_handle get_server(const std::string& state) {
   return h;
 }
 
-std::string unknown_check(const std::string& kind) {
-  return "unknown check \"" + kind +
-         "\"; this version has apply, idempotency, roundtrip, rls, rls_coverage, reset, drift and pgtap.<file>";
-}
-
-// Runs one check by name; index is the migration's position (unused for suite checks).
-check_result run_check(const std::string& kind, state_cache& cache, std::size_t index) {
-  if (kind == "apply") return check_apply(cache, index);
-  if (kind == "idempotency") return check_idempotency(cache, index);
-  if (kind == "roundtrip") return check_roundtrip(cache, index);
-  if (kind == "rls") return check_rls(cache, index);
-  if (kind == "reset") return check_reset(cache);
-  if (kind == "drift") return check_drift(cache);
-  throw input_error(unknown_check(kind));
-}
-
-bool per_migration(const std::string& kind) {
-  return kind == "apply" || kind == "idempotency" || kind == "roundtrip";
-}
-
-// Suite checks besides reset and drift.
-check_result run_suite_check(const std::string& kind, state_cache& cache) {
-  if (kind == "rls") return check_rls_final(cache);
-  if (kind == "rls_coverage") return check_rls_coverage(cache);
-  if (kind.rfind("pgtap.", 0) == 0) return check_pgtap(cache, kind.substr(6));
-  throw input_error(unknown_check(kind));
-}
-
 int cmd_check(const std::string& kind, const suite_options& so, const std::string& version,
               const std::string& state) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
   std::size_t index = 0;
   std::string test_name;
-  const bool suite_level = (kind == "rls" && version.empty()) || kind == "reset" || kind == "drift" ||
-                           kind == "rls_coverage" ||
-                           kind.rfind("pgtap.", 0) == 0;
-  if (per_migration(kind) || (kind == "rls" && !version.empty())) {
-    if (version.empty()) throw input_error("check " + kind + " needs --migration VERSION");
+  using scope = check_kind::scope;
+  const check_kind* k = version.empty() ? nullptr : find_check(kind, scope::migration);
+  if (!k) k = find_check(kind, scope::suite);
+  if (!k && find_check(kind, scope::migration)) throw input_error("check " + kind + " needs --migration VERSION");
+  if (!k) throw input_error("unknown check \"" + kind + "\"; this version has " + known_checks());
+  if (k->where == scope::migration) {
     index = set.index_of(version);
     test_name = s.name + "." + set.migrations[index].version + "." + kind;
-  } else if (suite_level) {
-    test_name = s.name + "." + kind;
   } else {
-    throw input_error(unknown_check(kind));
+    test_name = s.name + "." + kind;
   }
   server_handle srv = get_server(state);
   std::cout << "pgmt: " << test_name << " on " << srv.info.describe() << "\n";
@@ -196,9 +167,7 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
                           fs::absolute(so.suite_file).lexically_normal());
   if (!verdict) {
     state_cache cache(srv.info, s, std::move(set));
-    verdict = !suite_level                          ? run_check(kind, cache, index)
-              : kind == "reset" || kind == "drift" ? run_check(kind, cache, index)
-                                                   : run_suite_check(kind, cache);
+    verdict = k->run(cache, index, kind);
   }
   const check_result& r = *verdict;
   print_result(std::cout, test_name, r);
@@ -207,22 +176,25 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   return exit_code_of(r);
 }
 
-int cmd_list(const suite_options& so, bool versions_only, bool with_checks) {
+int cmd_list(const suite_options& so, bool versions_only, bool with_checks, bool with_labels) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
+  // "<test>" or, with labels, "<test>=<label>,<label>".
+  auto word = [with_labels](const std::string& test, check_kind::scope where) {
+    if (!with_labels) return " " + test;
+    const check_kind* k = find_check(test, where);
+    return " " + test + "=" + (k ? k->labels : test.c_str());
+  };
   for (std::size_t i = 0; i < set.migrations.size(); ++i) {
     const auto& m = set.migrations[i];
     if (with_checks) {
       std::cout << m.version;
-      for (const auto& c : checks_for(s, set, i)) std::cout << " " << c;
+      for (const auto& c : checks_for(s, set, i)) std::cout << word(c, check_kind::scope::migration);
       std::cout << "\n";
       if (i + 1 == set.migrations.size()) {
-        auto extra = suite_checks(s, set);
-        if (!extra.empty()) {
-          std::cout << "*";
-          for (const auto& c : extra) std::cout << " " << c;
-          std::cout << "\n";
-        }
+        std::cout << "*";
+        for (const auto& c : suite_tests(s, set)) std::cout << word(c, check_kind::scope::suite);
+        std::cout << "\n";
       }
     } else if (versions_only) {
       std::cout << m.version << "\n";
@@ -348,7 +320,11 @@ int main(int argc, char** argv) {
   suite_options so;
   auto* check = app.add_subcommand("check", "Run one check (what CTest runs)");
   std::string kind, version;
-  check->add_option("kind", kind, "apply, idempotency, roundtrip, rls, reset or drift")->required();
+  std::string kinds_help;
+  for (const auto& k : check_registry())
+    kinds_help += std::string("\n  ") + (k.name == std::string("pgtap") ? "pgtap.<file>" : k.name) +
+                  (k.where == check_kind::scope::migration ? " (per migration): " : " (suite): ") + k.summary;
+  check->add_option("kind", kind, "The check:" + kinds_help)->required();
   check->add_option("--migration", version,
                     "Version of the migration (apply, idempotency, roundtrip; rls without it runs final.json)");
   check->add_option("--server-state", state, "State file of a running server (default: start one)");
@@ -358,7 +334,9 @@ int main(int argc, char** argv) {
   bool versions_only = false, with_checks = false;
   list->add_flag("--versions", versions_only, "Print versions only, one per line");
   list->add_flag("--checks", with_checks,
-                 "Print each version with the checks it gets (what CTest registers)");
+                 "Print each version with the checks it gets, then \"*\" and the suite's (what CTest registers)");
+  bool with_labels = false;
+  list->add_flag("--labels", with_labels, "With --checks: each check as <test>=<label>,<label>");
   so.add_to(list);
 
   auto* test = app.add_subcommand("test", "Run every check of a suite on its own server");
@@ -396,7 +374,7 @@ int main(int argc, char** argv) {
     if (start->parsed()) return finish(cmd_server_start(state, owner, server_kind, image, start_suite));
     if (stop->parsed()) return finish(cmd_server_stop(state));
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
-    if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks));
+    if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks, with_labels));
     if (test->parsed()) return finish(cmd_test(so));
     if (coverage->parsed()) return finish(cmd_check("rls_coverage", so, "", state));
     if (snapshot->parsed()) return finish(cmd_snapshot(so, url, output, update));

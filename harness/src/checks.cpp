@@ -101,32 +101,123 @@ run_options options_for(const suite& s, std::string label) {
 
 }  // namespace
 
+namespace {
+
+bool has_downs(const migration_set& set) {
+  return std::any_of(set.migrations.begin(), set.migrations.end(),
+                     [](const migration& x) { return x.down.has_value(); });
+}
+
+using tests_fn = std::vector<std::string> (*)(const suite&, const migration_set&, std::size_t);
+std::vector<std::string> one(bool yes, const char* name) {
+  return yes ? std::vector<std::string>{name} : std::vector<std::string>{};
+}
+
+}  // namespace
+
+const std::vector<check_kind>& check_registry() {
+  static const std::vector<check_kind> kinds = {
+      {"apply", check_kind::scope::migration, "apply", "the migration applies on the state before it",
+       [](const suite&, const migration_set&, std::size_t) { return one(true, "apply"); },
+       [](state_cache& c, std::size_t i, const std::string&) { return check_apply(c, i); }},
+      {"idempotency", check_kind::scope::migration, "idempotency",
+       "running it a second time changes neither the schema nor any row count",
+       [](const suite& s, const migration_set& set, std::size_t i) {
+         // Supabase records applied migrations and never runs one twice: its
+         // migrations are plain CREATE statements, so AUTO leaves the check out there.
+         bool on = s.idempotency == "on" ||
+                   (s.idempotency == "auto" && !has_downs(set) && s.profile != "supabase");
+         return one(on && !set.migrations.at(i).not_idempotent, "idempotency");
+       },
+       [](state_cache& c, std::size_t i, const std::string&) { return check_idempotency(c, i); }},
+      {"roundtrip", check_kind::scope::migration, "roundtrip",
+       "up, down, up: down restores the schema and the rows, up again gives the same schema",
+       [](const suite&, const migration_set& set, std::size_t i) {
+         const migration& m = set.migrations.at(i);
+         return one(has_downs(set) && !(m.irreversible && !m.down), "roundtrip");
+       },
+       [](state_cache& c, std::size_t i, const std::string&) { return check_roundtrip(c, i); }},
+      {"rls", check_kind::scope::migration, "rls", "the migration's RLS assertion file holds, as its users",
+       [](const suite& s, const migration_set& set, std::size_t i) {
+         return one(!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).by_version.count(set.migrations.at(i).version),
+                    "rls");
+       },
+       [](state_cache& c, std::size_t i, const std::string&) { return check_rls(c, i); }},
+      {"reset", check_kind::scope::suite, "reset", "fixtures, every migration and the seeds build a database from nothing",
+       [](const suite&, const migration_set&, std::size_t) { return one(true, "reset"); },
+       [](state_cache& c, std::size_t, const std::string&) { return check_reset(c); }},
+      {"drift", check_kind::scope::suite, "drift", "the schema after every migration equals the snapshot file",
+       [](const suite& s, const migration_set&, std::size_t) { return one(!s.snapshot_file.empty(), "drift"); },
+       [](state_cache& c, std::size_t, const std::string&) { return check_drift(c); }},
+      {"rls", check_kind::scope::suite, "rls", "final.json holds on the reset state",
+       [](const suite& s, const migration_set& set, std::size_t) {
+         return one(!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).final_file.has_value(), "rls");
+       },
+       [](state_cache& c, std::size_t, const std::string&) { return check_rls_final(c); }},
+      {"rls_coverage", check_kind::scope::suite, "rls,rls_coverage",
+       "every table the API roles reach has RLS on; what the assertion files exercise",
+       [](const suite& s, const migration_set&, std::size_t) {
+         return one(!s.rls_dir.empty() || s.profile == "supabase", "rls_coverage");
+       },
+       [](state_cache& c, std::size_t, const std::string&) { return check_rls_coverage(c); }},
+      {"pgtap", check_kind::scope::suite, "pgtap", "the pgTAP file passes on a reset state built with pgtap",
+       [](const suite& s, const migration_set&, std::size_t) {
+         std::vector<std::string> out;
+         if (!s.pgtap_dir.empty())
+           for (const auto& f : pgtap_files(s.pgtap_dir)) {
+             const std::string name = pgtap_test_name(f);
+             if (name.find_first_of(" \t;,=") != std::string::npos)
+               throw input_error(display_path(f) +
+                                 ": a pgTAP file name becomes a test name; rename it without spaces");
+             out.push_back("pgtap." + name);
+           }
+         return out;
+       },
+       [](state_cache& c, std::size_t, const std::string& test) { return check_pgtap(c, test.substr(6)); }},
+  };
+  return kinds;
+}
+
+const check_kind* find_check(const std::string& test, check_kind::scope where) {
+  const std::string name = test.substr(0, test.find('.'));
+  for (const auto& k : check_registry())
+    if (k.name == name && k.where == where && (name == "pgtap") == (test.find('.') != std::string::npos))
+      return &k;
+  return nullptr;
+}
+
+std::string known_checks() {
+  std::string out;
+  std::vector<std::string> names;
+  for (const auto& k : check_registry()) {
+    const std::string n = k.name == std::string("pgtap") ? "pgtap.<file>" : k.name;
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  }
+  for (std::size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
+}
+
 std::vector<std::string> checks_for(const suite& s, const migration_set& set, std::size_t index) {
-  const migration& m = set.migrations.at(index);
-  bool has_downs = std::any_of(set.migrations.begin(), set.migrations.end(),
-                               [](const migration& x) { return x.down.has_value(); });
-  std::vector<std::string> out = {"apply"};
-  // Supabase records applied migrations and never runs one twice: its
-  // migrations are plain CREATE statements, so AUTO leaves the check out there.
-  bool idem = s.idempotency == "on" || (s.idempotency == "auto" && !has_downs && s.profile != "supabase");
-  if (idem && !m.not_idempotent) out.push_back("idempotency");
-  if (has_downs && !(m.irreversible && !m.down)) out.push_back("roundtrip");
-  if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).by_version.count(m.version)) out.push_back("rls");
+  std::vector<std::string> out;
+  for (const auto& k : check_registry())
+    if (k.where == check_kind::scope::migration)
+      for (auto& t : k.tests(s, set, index)) out.push_back(std::move(t));
+  return out;
+}
+
+std::vector<std::string> suite_tests(const suite& s, const migration_set& set) {
+  std::vector<std::string> out;
+  for (const auto& k : check_registry())
+    if (k.where == check_kind::scope::suite)
+      for (auto& t : k.tests(s, set, 0)) out.push_back(std::move(t));
   return out;
 }
 
 std::vector<std::string> suite_checks(const suite& s, const migration_set& set) {
   std::vector<std::string> out;
-  if (!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).final_file) out.push_back("rls");
-  if (!s.rls_dir.empty() || s.profile == "supabase") out.push_back("rls_coverage");
-  if (!s.pgtap_dir.empty())
-    for (const auto& f : pgtap_files(s.pgtap_dir)) {
-      const std::string name = pgtap_test_name(f);
-      if (name.find_first_of(" \t;") != std::string::npos)
-        throw input_error(display_path(f) +
-                          ": a pgTAP file name becomes a test name; rename it without spaces");
-      out.push_back("pgtap." + name);
-    }
+  for (auto& t : suite_tests(s, set))
+    if (t != "reset" && t != "drift") out.push_back(std::move(t));
   return out;
 }
 

@@ -32,6 +32,36 @@ struct check_result {
   [[nodiscard]] bool passed() const noexcept { return outcome == status::passed; }
 };
 
+/// One kind of check: the one place its name, scope, CTest labels, when it
+/// applies and how it runs are written. `pgmt list --checks` (what the CMake
+/// discovery reads), the CLI's help and `pgmt check` all read it.
+struct check_kind {
+  enum class scope { migration, suite };
+  const char* name;     ///< in test names; "pgtap" stands for every "pgtap.<file>"
+  scope where;          ///< one test per migration, or per suite
+  const char* labels;   ///< CTest labels besides the suite's, ',' between them
+  const char* summary;  ///< what it proves, one line
+  /// The tests of this kind a suite has: for migration index (scope
+  /// migration), or for the whole suite; empty when it does not apply.
+  std::vector<std::string> (*tests)(const suite& s, const migration_set& set, std::size_t index);
+  /// Runs the check on its own (from templates and clones), for test (its
+  /// name in test names, "pgtap.notes") and migration index.
+  check_result (*run)(state_cache& cache, std::size_t index, const std::string& test);
+};
+
+/// Every kind of check, in the order a suite's verdicts come.
+[[nodiscard]] const std::vector<check_kind>& check_registry();
+
+/// The kind of the check a test runs ("apply", "pgtap.notes") in scope where; nullptr if none.
+[[nodiscard]] const check_kind* find_check(const std::string& test, check_kind::scope where);
+
+/// "apply, idempotency, ... and pgtap.<file>", for messages.
+[[nodiscard]] std::string known_checks();
+
+/// The suite's own tests, in order: reset, drift (with a snapshot file),
+/// then those suite_checks() gives.
+[[nodiscard]] std::vector<std::string> suite_tests(const suite& s, const migration_set& set);
+
 /// `apply K`: clone S(K-1), run migration K; pass when it runs without error.
 /// index is 0-based into the suite's migrations.
 [[nodiscard]] check_result check_apply(state_cache& cache, std::size_t index);
