@@ -142,7 +142,11 @@ server_handle get_server(const std::string& state) {
 int cmd_check(const std::string& kind, const suite_options& so, const std::string& version,
               const std::string& state) {
   suite s = so.load();
-  migration_set set = s.discover_migrations();
+  std::optional<migration_set> set;
+  auto discovered = [&]() -> migration_set& {
+    if (!set) set = s.discover_migrations();
+    return *set;
+  };
   std::size_t index = 0;
   std::string test_name;
   using scope = check_kind::scope;
@@ -150,9 +154,13 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   if (!k) k = find_check(kind, scope::suite);
   if (!k && find_check(kind, scope::migration)) throw input_error("check " + kind + " needs --migration VERSION");
   if (!k) throw input_error("unknown check \"" + kind + "\"; this version has " + known_checks());
+  // Under a run's engine the test's name is all a test needs: the migration
+  // files are the engine's to read (a test that read them all would make a
+  // suite cost N squared file reads).
+  const bool engine_first = !state.empty() && !so.suite_file.empty();
   if (k->where == scope::migration) {
-    index = set.index_of(version);
-    test_name = s.name + "." + set.migrations[index].version + "." + kind;
+    if (!engine_first) index = discovered().index_of(version);
+    test_name = s.name + "." + (engine_first ? version : discovered().migrations[index].version) + "." + kind;
   } else {
     test_name = s.name + "." + kind;
   }
@@ -162,11 +170,12 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   // The run's engine walks the chain once and has every verdict it plans;
   // the others (a check the suite does not plan, a suite changed since) run here.
   std::optional<check_result> verdict;
-  if (srv.run && !so.suite_file.empty())
+  if (srv.run && engine_first)
     verdict = ask_verdict(*srv.run, test_name.substr(s.name.size() + 1),
                           fs::absolute(so.suite_file).lexically_normal());
   if (!verdict) {
-    state_cache cache(srv.info, s, std::move(set));
+    if (k->where == scope::migration) index = discovered().index_of(version);
+    state_cache cache(srv.info, s, std::move(discovered()));
     verdict = k->run(cache, index, kind);
   }
   const check_result& r = *verdict;

@@ -514,11 +514,18 @@ std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
   // The horizon's age once (an InitPlan), not once a row; each catalog
   // scanned once, whatever number of owners its rows name.
   const std::string is_new = "pg_catalog.age(x.xmin) <= (select pg_catalog.age($1::xid))";
+  // Rows of relations initdb made (OIDs below FirstNormalObjectId, 16384)
+  // describe nothing a snapshot holds: the big catalogs are read from their
+  // index past them.
+  static const std::map<std::string, std::string> user_only = {
+      {"pg_attribute", "x.attrelid >= 16384"}, {"pg_attrdef", "x.adrelid >= 16384"}, {"pg_class", "x.oid >= 16384"}};
   for (const auto& [catalog_name, cols] : columns) {
     if (!changed.count(catalog_name)) continue;
+    std::string where = is_new;
+    if (auto it = user_only.find(catalog_name); it != user_only.end()) where = it->second + " and " + where;
     if (cols.size() == 1) {
       const auto& [key, column] = cols.front();
-      add("select '" + key + "', x." + column + "::text from pg_catalog." + catalog_name + " x where " + is_new +
+      add("select '" + key + "', x." + column + "::text from pg_catalog." + catalog_name + " x where " + where +
           " and x." + column + " <> 0");
       continue;
     }
@@ -526,7 +533,7 @@ std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
     for (const auto& [key, column] : cols)
       values += (values.empty() ? "" : ", ") + std::string("('") + key + "', x." + column + ")";
     add("select v.k, v.o::text from pg_catalog." + catalog_name + " x, lateral (values " + values +
-        ") v(k, o) where " + is_new + " and v.o <> 0");
+        ") v(k, o) where " + where + " and v.o <> 0");
   }
   if (changed.count("pg_description"))
     add("select 'comment:' || x.classoid::regclass::text, x.objoid::text from pg_catalog.pg_description x "
