@@ -33,8 +33,8 @@ disposable PostgreSQL server.
       [PROPERTIES <name> <value>...])
 
   Adds, for every migration in ``MIGRATIONS_DIR``, a test
-  ``<prefix><suite>.<version>.apply`` that clones the state after the
-  migrations before it and applies the migration;
+  ``<prefix><suite>.<version>.apply`` that applies the migration on the
+  state after the migrations before it;
   ``<prefix><suite>.<version>.idempotency`` that runs it a second time and
   requires the same schema and row counts; ``<prefix><suite>.<version>.roundtrip``
   (sets with down scripts) that runs up, down and up again and requires down to
@@ -42,7 +42,10 @@ disposable PostgreSQL server.
   that builds a database from nothing (fixtures, every migration, seeds);
   ``<prefix><suite>.drift`` when ``SNAPSHOT`` is given; and the fixture tests
   ``<prefix><suite>.server.start`` and ``<prefix><suite>.server.stop`` that
-  start and stop the server the suite shares. Every test carries the label
+  start and stop the server the suite shares and the run's engine, which
+  walks the migrations once, in order, and gives every test its verdict (each
+  test asks it and prints the answer). Each ``ctest`` run gets its own server
+  and engine; they stop when ctest is gone. Every test carries the label
   ``migrations`` and one label per check (``apply``, ``reset``). Migrations are
   listed when CTest runs, so a migration file added after configuring shows up
   without re-running CMake.
