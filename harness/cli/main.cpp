@@ -201,9 +201,14 @@ int cmd_list(const suite_options& so, bool versions_only, bool with_checks, bool
       for (const auto& c : checks_for(s, set, i)) std::cout << word(c, check_kind::scope::migration);
       std::cout << "\n";
       if (i + 1 == set.migrations.size()) {
-        std::cout << "*";
-        for (const auto& c : suite_tests(s, set)) std::cout << word(c, check_kind::scope::suite);
-        std::cout << "\n";
+        // With labels, every suite test CTest registers; without, as before,
+        // those besides reset and drift.
+        auto suite_level = with_labels ? suite_tests(s, set) : suite_checks(s, set);
+        if (!suite_level.empty()) {
+          std::cout << "*";
+          for (const auto& c : suite_level) std::cout << word(c, check_kind::scope::suite);
+          std::cout << "\n";
+        }
       }
     } else if (versions_only) {
       std::cout << m.version << "\n";
@@ -343,9 +348,10 @@ int main(int argc, char** argv) {
   bool versions_only = false, with_checks = false;
   list->add_flag("--versions", versions_only, "Print versions only, one per line");
   list->add_flag("--checks", with_checks,
-                 "Print each version with the checks it gets, then \"*\" and the suite's (what CTest registers)");
+                 "Print each version with the checks it gets, then \"*\" and the suite's besides reset and drift");
   bool with_labels = false;
-  list->add_flag("--labels", with_labels, "With --checks: each check as <test>=<label>,<label>");
+  list->add_flag("--labels", with_labels,
+                 "With --checks: every test CTest registers (reset and drift too), as <test>=<label>,<label>");
   so.add_to(list);
 
   auto* test = app.add_subcommand("test", "Run every check of a suite on its own server");
