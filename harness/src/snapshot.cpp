@@ -514,11 +514,15 @@ std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
   // The horizon's age once (an InitPlan), not once a row; each catalog
   // scanned once, whatever number of owners its rows name.
   const std::string is_new = "pg_catalog.age(x.xmin) <= (select pg_catalog.age($1::xid))";
-  // Rows of relations initdb made (OIDs below FirstNormalObjectId, 16384)
-  // describe nothing a snapshot holds: the big catalogs are read from their
-  // index past them.
+  // Rows of objects initdb made (OIDs below FirstNormalObjectId, 16384: the
+  // pg_catalog and information_schema ones) describe nothing a snapshot
+  // holds: the catalogs with many such rows are read from their index past
+  // them. (pg_namespace is not: the public schema is one of them.)
   static const std::map<std::string, std::string> user_only = {
-      {"pg_attribute", "x.attrelid >= 16384"}, {"pg_attrdef", "x.adrelid >= 16384"}, {"pg_class", "x.oid >= 16384"}};
+      {"pg_attribute", "x.attrelid >= 16384"}, {"pg_attrdef", "x.adrelid >= 16384"},
+      {"pg_class", "x.oid >= 16384"},          {"pg_proc", "x.oid >= 16384"},
+      {"pg_type", "x.oid >= 16384"},           {"pg_constraint", "x.oid >= 16384"},
+      {"pg_index", "x.indexrelid >= 16384"},   {"pg_rewrite", "x.oid >= 16384"}};
   for (const auto& [catalog_name, cols] : columns) {
     if (!changed.count(catalog_name)) continue;
     std::string where = is_new;
