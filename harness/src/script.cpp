@@ -556,12 +556,19 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   bool track_counts = false;
   if (wrap) {
     conn.exec(nested ? "savepoint pgmt_script" : "begin");
-    track_counts = conn.exec_prepared("select pg_catalog.current_setting('track_counts')").value(0, 0) == "on";
-    if (track_counts) {
-      result r = conn.exec_prepared(catalog_stats_sql);
-      for (int i = 0; i < r.rows(); ++i)
+    // Whether the server counts (track_counts), in the same round trip: the
+    // row with an empty name.
+    result r = conn.exec_prepared(
+        std::string("select ''::text, case when pg_catalog.current_setting('track_counts') = 'on' then 1 else 0 "
+                    "end::bigint, 0::bigint union all select relname::text, n, d from (") +
+        catalog_stats_sql + ") t(relname, n, d)");
+    for (int i = 0; i < r.rows(); ++i) {
+      if (r.value(i, 0).empty())
+        track_counts = r.value(i, 1) == "1";
+      else
         catalog_stats_before[r.value(i, 0)] = {std::stoll(r.value(i, 1)), std::stoll(r.value(i, 2))};
     }
+    if (!track_counts) catalog_stats_before.clear();
     // Held to the end of the transaction, before lock_timeout applies: waits
     // for another test's migration that is creating roles to commit.
     // (A role that may not lock it, on an external server, goes without.)
@@ -613,24 +620,30 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     // spares counting every other table again.
     try {
       if (track_counts) {
-        result w = conn.exec_prepared(
-            "select pg_catalog.concat(n.nspname, '.', c.relname) from pg_catalog.pg_class c join "
-            "pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p') and "
-            "n.nspname "
-            "not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast' and "
-            "(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) > 0 or "
-            "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0)");
+        // The tables it wrote (tag w) and the system catalogs (tag c), in one round trip.
+        result all = conn.exec_prepared(
+            std::string("select 'w', pg_catalog.concat(n.nspname, '.', c.relname), 0::bigint, 0::bigint from "
+                        "pg_catalog.pg_class c join "
+                        "pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p') and "
+                        "n.nspname "
+                        "not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast' and "
+                        "(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) > 0 or "
+                        "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0) union all select 'c', "
+                        "relname::text, n, d from (") +
+            catalog_stats_sql + ") t(relname, n, d)");
         stats.written.emplace();
-        for (int i = 0; i < w.rows(); ++i) stats.written->push_back(w.value(i, 0));
-        result cat = conn.exec_prepared(catalog_stats_sql);
         stats.catalogs.emplace();
-        for (int i = 0; i < cat.rows(); ++i) {
-          const std::string name = cat.value(i, 0);
+        for (int i = 0; i < all.rows(); ++i) {
+          if (all.value(i, 0) == "w") {
+            stats.written->push_back(all.value(i, 1));
+            continue;
+          }
+          const std::string name = all.value(i, 1);
           auto was = catalog_stats_before.find(name);
           const std::pair<long long, long long> before =
               was == catalog_stats_before.end() ? std::pair<long long, long long>{0, 0} : was->second;
-          if (std::stoll(cat.value(i, 1)) > before.first) stats.catalogs->changed.insert(name);
-          if (std::stoll(cat.value(i, 2)) > before.second) stats.catalogs->deleted.insert(name);
+          if (std::stoll(all.value(i, 2)) > before.first) stats.catalogs->changed.insert(name);
+          if (std::stoll(all.value(i, 3)) > before.second) stats.catalogs->deleted.insert(name);
         }
       }
     } catch (...) {
