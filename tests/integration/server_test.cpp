@@ -129,14 +129,19 @@ TEST_F(Server, CliStartReplacesTheServerOfAKilledCtestRun) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const fs::path first_file = run_state_file(state, fake_ctest);
   server_info first = read_state_file(first_file);
+  const pid_t first_engine = find_service(state).pid;  // the only run so far
   ASSERT_TRUE(alive(first.pid));
+  ASSERT_TRUE(alive(first_engine));
   kill(fake_ctest, SIGKILL);
   detail::wait_child(fake_ctest);
 
   r = detail::run({PGMT_EXE, "server", "start", "--state", state, "--owner", std::to_string(getpid())});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   server_info second = read_state_file(run_state_file(state, getpid()));
-  for (int i = 0; i < 100 && alive(first.pid); ++i) std::this_thread::sleep_for(100ms);
+  // The first run's engine saw its owner go: it stops its server, removes
+  // the run's files, then exits.
+  for (int i = 0; i < 100 && alive(first_engine); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(alive(first_engine)) << "the killed run's engine is gone";
   EXPECT_FALSE(alive(first.pid)) << "the killed run's server is gone";
   EXPECT_FALSE(fs::exists(first.folder));
   EXPECT_FALSE(fs::exists(first_file));
