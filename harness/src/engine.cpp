@@ -55,13 +55,18 @@ class walk {
   // A template of the settled state, S(k), for checks that need a clone.
   void keep_template(std::size_t k) {
     reader_.reset();
-    { connection leaving = std::move(*conn_); }
-    conn_.reset();
-    cache_.keep_template(k, name_);
+    conn_.reset();  // a template is copied from a database nobody is connected to
+    std::exception_ptr failure;
+    try {
+      cache_.keep_template(k, name_);
+    } catch (...) {
+      failure = std::current_exception();
+    }
     conn_.emplace(cache_.conninfo(name_));
     reader_.emplace(*conn_);
     reader_->trust_reports();
     reader_->restore(*at_);
+    if (failure) std::rethrow_exception(failure);
   }
 
   // The settled state, moved out: the caller settles a new one next.
@@ -109,13 +114,28 @@ std::vector<std::string> engine::planned() const {
   return out;
 }
 
-void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
+void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const error_sink& errors) {
   auto stopping = [stop] { return stop && stop->load(); };
+  walk* w_ptr = nullptr;
+  // What each check of the current step could not get past.
+  std::map<std::string, std::string> failed;
+  // Runs one check's part of a step; a check that cannot run leaves the walk
+  // at its settled state and an error for its test.
+  auto guarded = [&](const char* check, auto part) {
+    try {
+      part();
+    } catch (const std::exception& e) {
+      if (!errors || (!dynamic_cast<const input_error*>(&e) && !dynamic_cast<const harness_error*>(&e))) throw;
+      failed[check] = e.what();
+      if (w_ptr) w_ptr->back();
+    }
+  };
   const auto extra = suite_checks(suite_, set_);
 
   state_cache cache(server_, suite_, set_);
   cache.without_work_databases();
   walk w(cache, suite_);
+  w_ptr = &w;
   std::optional<state_error> blocked;
   try {
     ensure_tracking_table(w.conn());
@@ -155,13 +175,16 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
     const bool data_first = round_trip && detail::has_data_file(suite_, m);
 
     if (has("roundtrip") && !m.down) out.emplace("roundtrip", detail::missing_down(m));
+    failed.clear();
     if (!blocked && data_first)
+      guarded("roundtrip", [&] {
       out.emplace("roundtrip", in_transaction(
                                    [&] { return detail::roundtrip_on(suite_, w.conn(), w.reader(), m, true); },
                                    [&] {
                                      w.keep_template(i);
                                      return check_roundtrip(cache, i);
                                    }));
+      });
     if (!blocked) {
       catalog_reader::position before = w.take_settled();  // S(K-1)
       try {
@@ -176,6 +199,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
         if (w.conn().transaction_status() != tx_status::idle) w.conn().exec("rollback");
       }
       if (!blocked && round_trip && !data_first)
+        guarded("roundtrip", [&] {
         out.emplace("roundtrip", in_transaction(
                                      [&] {
                                        return detail::roundtrip_after_up(suite_, w.conn(), w.reader(), m, true,
@@ -184,15 +208,19 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
                                      },
                                      // A clone of S(K-1), built from the nearest template below.
                                      [&] { return check_roundtrip(cache, i); }));
+        });
     }
     if (!blocked && has("idempotency"))
+      guarded("idempotency", [&] {
       out.emplace("idempotency", in_transaction(
                                      [&] { return detail::idempotency_on(suite_, w.conn(), w.reader(), m, true); },
                                      [&] {
                                        w.keep_template(i + 1);
                                        return check_idempotency(cache, i);
                                      }));
-    if (!blocked && has("rls")) {
+      });
+    if (!blocked && has("rls"))
+      guarded("rls", [&] {
       rls_dir dir = scan_rls_dir(suite_.rls_dir, set_);
       rls_file f = load_rls_file(dir.by_version.at(m.version), m.version, suite_rls_users(dir, suite_.profile),
                                  suite_.profile);
@@ -205,8 +233,12 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
         w.back();
         out.emplace("rls", detail::rls_result(f, findings));
       }
-    }
+      });
     for (const auto& c : checks) {
+      if (auto e = failed.find(c); e != failed.end()) {
+        errors(m.version + "." + c, e->second);
+        continue;
+      }
       auto it = out.find(c);
       sink(m.version + "." + c, it != out.end() ? it->second : unreachable(c, *blocked));
     }
@@ -214,6 +246,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
   if (stopping()) return;
 
   // The suite checks that start from the last state.
+  failed.clear();
   std::map<std::string, check_result> last;
   if (!suite_.snapshot_file.empty()) {
     if (blocked) {
@@ -228,8 +261,11 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
       last.emplace(c, detail::skipped_because(*blocked));
       continue;
     }
-    w.keep_template(n);
-    last.emplace(c, c == "rls" ? check_rls_final(cache) : check_rls_coverage(cache));
+    failed.erase(c);
+    guarded(c.c_str(), [&] {
+      w.keep_template(n);
+      last.emplace(c, c == "rls" ? check_rls_final(cache) : check_rls_coverage(cache));
+    });
   }
   // Then the checks that build from nothing. They start only now: roles and
   // other objects shared by every database of the server must never be
@@ -239,12 +275,17 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop) {
   for (const auto& c : extra) {
     if (c.rfind("pgtap.", 0) != 0) continue;
     if (stopping()) return;
-    last.emplace(c, check_pgtap(cache, c.substr(6)));
+    guarded(c.c_str(), [&] { last.emplace(c, check_pgtap(cache, c.substr(6))); });
   }
   if (stopping()) return;
   sink("reset", last.at("reset"));
   if (last.count("drift")) sink("drift", last.at("drift"));
-  for (const auto& c : extra) sink(c, last.at(c));
+  for (const auto& c : extra) {
+    if (auto e = failed.find(c); e != failed.end())
+      errors(c, e->second);
+    else
+      sink(c, last.at(c));
+  }
 }
 
 }  // namespace pgmt

@@ -237,6 +237,7 @@ struct board {
   std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, check_result> verdicts;
+  std::map<std::string, std::string> failures;  // tests whose check could not run, and why
   std::set<std::string> planned;
   bool done = false;
   std::string fatal;
@@ -346,7 +347,13 @@ struct board {
                 if (r.outcome == check_result::status::failed) b.any_failed = true;
                 b.cv.notify_all();
               },
-              &stopping);
+              &stopping,
+              [](const std::string& key, const std::string& message) {
+                std::lock_guard<std::mutex> lock(b.mu);
+                b.failures[key] = message;
+                b.any_failed = true;
+                b.cv.notify_all();
+              });
         } catch (const script_error& e) {
           std::lock_guard<std::mutex> lock(b.mu);
           b.fatal = e.diag().format();
@@ -390,9 +397,11 @@ struct board {
     if (!ours || !b.planned.count(key)) {
       reply = {{"unplanned", true}};
     } else {
-      b.cv.wait(lock, [&] { return b.verdicts.count(key) || b.done; });
+      b.cv.wait(lock, [&] { return b.verdicts.count(key) || b.failures.count(key) || b.done; });
       if (auto it = b.verdicts.find(key); it != b.verdicts.end())
         reply = {{"result", to_json(it->second)}};
+      else if (auto f = b.failures.find(key); f != b.failures.end())
+        reply = {{"failure", f->second}};
       else
         reply = {{"error", b.fatal.empty() ? "the walk ended without a verdict for " + key : b.fatal}};
     }
@@ -501,6 +510,8 @@ std::optional<check_result> ask_verdict(const service_info& svc, const std::stri
   try {
     reply = nlohmann::json::parse(line);
     if (reply.contains("unplanned")) return std::nullopt;
+    // What the check could not get past, as the check itself would say it.
+    if (reply.contains("failure")) throw input_error(reply.at("failure").get<std::string>());
     if (reply.contains("error"))
       throw harness_error("the suite's engine could not give " + key + " its verdict: " +
                           reply.at("error").get<std::string>());

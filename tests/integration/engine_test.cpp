@@ -175,6 +175,28 @@ TEST_F(Engine, AKilledEngineIsReportedByItsTestsAndReapedByTheNextRun) {
   EXPECT_TRUE(p.runs().empty());
 }
 
+// A check that cannot run (a malformed assertion file) fails its own test
+// with pgmt's error, as it would on its own; the walk goes on.
+TEST_F(Engine, ACheckThatCannotRunFailsItsTestAndTheWalkGoesOn) {
+  project p("RLS_DIR rls");
+  p.write("0001_a.up.sql", "create table a (id int);\n");
+  p.write("0001_a.down.sql", "drop table a;\n");
+  p.write("0002_b.up.sql", "create table b (id int);\n");
+  p.write("0002_b.down.sql", "drop table b;\n");
+  p.write("../rls/0001.json", "{\"expect\": [\n");
+  p.configure();
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log");
+  EXPECT_EQ(detail::wait_child(ctest), 8);
+  const std::string log = read_text(logs.path() / "ctest.log");
+  EXPECT_NE(log.find("pgmt: error: "), std::string::npos) << log;
+  EXPECT_NE(log.find("0001.json"), std::string::npos) << log;
+  // Only the tests that read the file failed: the walk went on to the others.
+  EXPECT_NE(log.find("2 tests failed out of 9"), std::string::npos) << log;
+  EXPECT_NE(log.find("app.0001.rls (Failed)"), std::string::npos) << log;
+  EXPECT_NE(log.find("app.rls_coverage (Failed)"), std::string::npos) << log;
+}
+
 // A role created by one migration and dropped by its down, granted to by a
 // later one: every order CTest may pick gives the same verdicts.
 TEST_F(Engine, MigrationsSharingARolePassInAnyOrder) {

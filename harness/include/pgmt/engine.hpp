@@ -27,6 +27,11 @@ namespace pgmt {
 /// check) and its verdict.
 using verdict_sink = std::function<void(const std::string& key, const check_result& r)>;
 
+/// Receives a test's key and why it has no verdict: what its check could not
+/// get past (a malformed assertion file), which `pgmt check` reports as an
+/// error (exit 2).
+using error_sink = std::function<void(const std::string& key, const std::string& message)>;
+
 /// The walk of one suite on one server.
 class engine {
  public:
@@ -40,7 +45,9 @@ class engine {
   /// Walks the chain and gives sink every planned verdict, in planned() order.
   /// Returns early, between two migrations, once stop is true. Throws for
   /// the unexpected (the server went away).
-  void run(const verdict_sink& sink, const std::atomic<bool>* stop = nullptr);
+  /// A check that cannot run (input_error, harness_error) goes to errors and
+  /// the walk goes on; without errors the exception ends the walk.
+  void run(const verdict_sink& sink, const std::atomic<bool>* stop = nullptr, const error_sink& errors = {});
 
   [[nodiscard]] const suite& config() const noexcept { return suite_; }
   [[nodiscard]] const migration_set& migrations() const noexcept { return set_; }
