@@ -165,11 +165,9 @@ TEST_F(Checks, TheEngineGivesTheVerdictsOfClones) {
   }
 }
 
-// Inside one transaction a temporary table ON COMMIT DROP outlives its script,
-// and the second up of a round trip trips on it; the check is judged again on
-// a clone, where every script commits as in a deployment.
-TEST_F(Checks, AFailureInsideOneTransactionIsJudgedOnAClone) {
-  test::temp_dir dir;
+// A migration whose temporary table ON COMMIT DROP outlives its script when
+// the script runs inside a larger transaction.
+suite on_commit_drop_suite(const test::temp_dir& dir) {
   dir.write("0001_t.up.sql",
             "create table if not exists public.t (id int);\n"
             "create temp table staging on commit drop as select 1 as id;\n"
@@ -179,6 +177,15 @@ TEST_F(Checks, AFailureInsideOneTransactionIsJudgedOnAClone) {
   s.name = "oncommit";
   s.migrations_dir = dir.path();
   s.output_dir = dir.path();
+  return s;
+}
+
+// Inside one transaction a temporary table ON COMMIT DROP outlives its script,
+// and the second up of a round trip trips on it; the check is judged again on
+// a clone, where every script commits as in a deployment.
+TEST_F(Checks, AFailureInsideOneTransactionIsJudgedOnAClone) {
+  test::temp_dir dir;
+  suite s = on_commit_drop_suite(dir);
   state_cache cache(test::shared_server(), s, s.discover_migrations());
   ASSERT_TRUE(check_apply(cache, 0).passed());
   auto rt = check_roundtrip(cache, 0);
@@ -222,15 +229,7 @@ TEST_F(Checks, RlsInTheEngineGivesTheVerdictsOfClones) {
 // on a clone, the engine's verdicts are those of scripts that commit.
 TEST_F(Checks, TheEngineJudgesAFailureInsideItsTransactionOnAClone) {
   test::temp_dir dir;
-  dir.write("0001_t.up.sql",
-            "create table if not exists public.t (id int);\n"
-            "create temp table staging on commit drop as select 1 as id;\n"
-            "insert into public.t select id from staging where not exists (select from public.t);\n");
-  dir.write("0001_t.down.sql", "drop table public.t;\n");
-  suite s;
-  s.name = "oncommit";
-  s.migrations_dir = dir.path();
-  s.output_dir = dir.path();
+  suite s = on_commit_drop_suite(dir);
   s.idempotency = "on";
   engine eng(test::shared_server(), s, s.discover_migrations());
   std::map<std::string, check_result> got;
