@@ -1,9 +1,8 @@
 // The run's engine under CTest: one per run, two runs of one build tree at
 // once, Ctrl-C and kill -9 of ctest, a killed engine, and migrations that
 // share roles across the server whatever order CTest picks.
-#include "pgmt/service.hpp"
-
 #include "pgmt/process.hpp"
+#include "pgmt/service.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -33,12 +32,18 @@ std::string read_text(const fs::path& p) {
 class project {
  public:
   explicit project(const std::string& options = "") {
-    dir_.write("CMakeLists.txt", "cmake_minimum_required(VERSION 3.25)\nproject(p LANGUAGES NONE)\nenable_testing()\n"
-                                 "set(PGMT_EXECUTABLE \"" PGMT_EXE "\")\ninclude(\"" PGMT_SOURCE_DIR
-                                 "/cmake/Pgmt.cmake\")\npgmt_add_migration_tests(app MIGRATIONS_DIR migrations " +
-                                     options + ")\n");
+    dir_.write("CMakeLists.txt",
+               "cmake_minimum_required(VERSION 3.25)\nproject(p LANGUAGES NONE)\nenable_testing()\n"
+               "set(PGMT_EXECUTABLE \"" PGMT_EXE "\")\ninclude(\"" PGMT_SOURCE_DIR
+               "/cmake/Pgmt.cmake\")\npgmt_add_migration_tests(app MIGRATIONS_DIR migrations " +
+                   options + ")\n");
   }
   void write(const std::string& rel, const std::string& text) { dir_.write("migrations/" + rel, text); }
+  // Migration id: its up and down scripts (golang-migrate's layout).
+  void migration(const std::string& id, const std::string& up, const std::string& down) {
+    write(id + ".up.sql", up);
+    write(id + ".down.sql", down);
+  }
   void configure() {
     auto r = detail::run({PGMT_CMAKE_COMMAND, "-S", dir_.path().string(), "-B", build().string()});
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -91,10 +96,8 @@ service_info running(const project& p) {
 }
 
 void slow_suite(project& p) {
-  p.write("0001_a.up.sql", "create table a (id int);\n");
-  p.write("0001_a.down.sql", "drop table a;\n");
-  p.write("0002_slow.up.sql", "select pg_sleep(30);\ncreate table b (id int);\n");
-  p.write("0002_slow.down.sql", "drop table b;\n");
+  p.migration("0001_a", "create table a (id int);\n", "drop table a;\n");
+  p.migration("0002_slow", "select pg_sleep(30);\ncreate table b (id int);\n", "drop table b;\n");
 }
 
 class Engine : public ::testing::Test {
@@ -104,10 +107,8 @@ class Engine : public ::testing::Test {
 
 TEST_F(Engine, TwoRunsOfOneBuildTreeAtOnceBothPassAndLeaveNothing) {
   project p;
-  p.write("0001_a.up.sql", "create table a (id int primary key);\nselect pg_sleep(1);\n");
-  p.write("0001_a.down.sql", "drop table a;\n");
-  p.write("0002_b.up.sql", "create table b (id int references a (id));\n");
-  p.write("0002_b.down.sql", "drop table b;\n");
+  p.migration("0001_a", "create table a (id int primary key);\nselect pg_sleep(1);\n", "drop table a;\n");
+  p.migration("0002_b", "create table b (id int references a (id));\n", "drop table b;\n");
   p.configure();
   test::temp_dir logs;
   pid_t first = p.start_ctest(logs.path() / "1.log");
@@ -115,7 +116,8 @@ TEST_F(Engine, TwoRunsOfOneBuildTreeAtOnceBothPassAndLeaveNothing) {
   EXPECT_EQ(detail::wait_child(first), 0) << read_text(logs.path() / "1.log");
   EXPECT_EQ(detail::wait_child(second), 0) << read_text(logs.path() / "2.log");
   for (const auto& f : {"1.log", "2.log"})
-    EXPECT_NE(read_text(logs.path() / f).find("100% tests passed, 0 tests failed out of 7"), std::string::npos)
+    EXPECT_NE(read_text(logs.path() / f).find("100% tests passed, 0 tests failed out of 7"),
+              std::string::npos)
         << read_text(logs.path() / f);
   EXPECT_TRUE(p.runs().empty()) << "every run's state file is removed at its stop";
 }
@@ -133,7 +135,8 @@ TEST_F(Engine, SigintToCtestLeavesNoEngineAndNoServer) {
   kill(-ctest, SIGINT);
   detail::wait_child(ctest);
   EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
-  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s)) << "the server is gone";
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s))
+      << "the server is gone";
 }
 
 TEST_F(Engine, KillNineOfCtestLeavesNoEngineAndNoServer) {
@@ -147,7 +150,8 @@ TEST_F(Engine, KillNineOfCtestLeavesNoEngineAndNoServer) {
   kill(ctest, SIGKILL);
   detail::wait_child(ctest);
   EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
-  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s)) << "the server is gone";
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s))
+      << "the server is gone";
   EXPECT_TRUE(eventually([&] { return p.runs().empty(); }, 10s));
 }
 
@@ -163,8 +167,9 @@ TEST_F(Engine, AKilledEngineIsReportedByItsTestsAndReapedByTheNextRun) {
   kill(svc.pid, SIGKILL);
   EXPECT_EQ(detail::wait_child(ctest), 8) << read_text(logs.path() / "ctest.log");
   const std::string log = read_text(logs.path() / "ctest.log");
-  EXPECT_NE(log.find("the suite's engine (pid " + std::to_string(svc.pid) + ") is gone before giving 0002.apply"),
-            std::string::npos)
+  EXPECT_NE(
+      log.find("the suite's engine (pid " + std::to_string(svc.pid) + ") is gone before giving 0002.apply"),
+      std::string::npos)
       << log;
   EXPECT_NE(log.find("the end of its log"), std::string::npos) << log;
   // Its server outlived it; the next run of the suite removes it.
@@ -179,10 +184,8 @@ TEST_F(Engine, AKilledEngineIsReportedByItsTestsAndReapedByTheNextRun) {
 // with pgmt's error, as it would on its own; the walk goes on.
 TEST_F(Engine, ACheckThatCannotRunFailsItsTestAndTheWalkGoesOn) {
   project p("RLS_DIR rls");
-  p.write("0001_a.up.sql", "create table a (id int);\n");
-  p.write("0001_a.down.sql", "drop table a;\n");
-  p.write("0002_b.up.sql", "create table b (id int);\n");
-  p.write("0002_b.down.sql", "drop table b;\n");
+  p.migration("0001_a", "create table a (id int);\n", "drop table a;\n");
+  p.migration("0002_b", "create table b (id int);\n", "drop table b;\n");
   p.write("../rls/0001.json", "{\"expect\": [\n");
   p.configure();
   test::temp_dir logs;
@@ -201,14 +204,14 @@ TEST_F(Engine, ACheckThatCannotRunFailsItsTestAndTheWalkGoesOn) {
 // later one: every order CTest may pick gives the same verdicts.
 TEST_F(Engine, MigrationsSharingARolePassInAnyOrder) {
   project p;
-  p.write("0001_role.up.sql",
-          "do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_test_reader') then "
-          "create role pgmt_test_reader nologin; end if; end $$;\n");
-  p.write("0001_role.down.sql", "drop role if exists pgmt_test_reader;\n");
-  p.write("0002_t.up.sql", "create table t (id int);\ngrant select on t to pgmt_test_reader;\n");
-  p.write("0002_t.down.sql", "drop table t;\n");
-  p.write("0003_u.up.sql", "create table u (id int);\ngrant select on u to pgmt_test_reader;\n");
-  p.write("0003_u.down.sql", "drop table u;\n");
+  p.migration("0001_role",
+              "do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_test_reader') then "
+              "create role pgmt_test_reader nologin; end if; end $$;\n",
+              "drop role if exists pgmt_test_reader;\n");
+  p.migration("0002_t", "create table t (id int);\ngrant select on t to pgmt_test_reader;\n",
+              "drop table t;\n");
+  p.migration("0003_u", "create table u (id int);\ngrant select on u to pgmt_test_reader;\n",
+              "drop table u;\n");
   p.configure();
   test::temp_dir logs;
   for (int i = 0; i < 10; ++i) {
