@@ -19,7 +19,7 @@ namespace {
 // last read, and where its sequences stood.
 class walk {
  public:
-  walk(state_cache& cache, const suite& s) : cache_(cache), suite_(s), name_(cache.create_empty("walk")) {
+  explicit walk(state_cache& cache) : cache_(cache), name_(cache.create_empty("walk")) {
     conn_.emplace(cache_.conninfo(name_));
     reader_.emplace(*conn_);
     reader_->trust_reports();
@@ -81,7 +81,6 @@ class walk {
 
  private:
   state_cache& cache_;
-  const suite& suite_;
   std::string name_;
   std::optional<connection> conn_;
   std::optional<catalog_reader> reader_;
@@ -134,7 +133,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
 
   state_cache cache(server_, suite_, set_);
   cache.without_work_databases();
-  walk w(cache, suite_);
+  walk w(cache);
   w_ptr = &w;
   std::optional<state_error> blocked;
   try {
