@@ -1,6 +1,6 @@
 #include "pgmt/pg.hpp"
 
-#include <libpq-fe.h>
+#include "libpq.hpp"
 
 #include <cstring>
 #include <regex>
@@ -10,12 +10,12 @@ namespace pgmt {
 namespace {
 
 std::string field(const PGresult* res, int code) {
-  const char* v = PQresultErrorField(res, code);
+  const char* v = libpq().PQresultErrorField(res, code);
   return v ? std::string(v) : std::string();
 }
 
 int int_field(const PGresult* res, int code) {
-  const char* v = PQresultErrorField(res, code);
+  const char* v = libpq().PQresultErrorField(res, code);
   return v ? std::atoi(v) : 0;
 }
 
@@ -34,7 +34,7 @@ server_diagnostics diagnostics_of(const PGresult* res, const PGconn* conn) {
     d.internal_query = field(res, PG_DIAG_INTERNAL_QUERY);
   }
   if (d.message.empty()) {
-    const char* m = conn ? PQerrorMessage(conn) : nullptr;
+    const char* m = conn ? libpq().PQerrorMessage(conn) : nullptr;
     d.message = m ? m : "unknown error";
     while (!d.message.empty() && (d.message.back() == '\n' || d.message.back() == ' ')) d.message.pop_back();
   }
@@ -68,55 +68,55 @@ void throw_sql_error(server_diagnostics diag, std::string statement) {
 
 // ---- result ----
 
-void result::deleter::operator()(pg_result* r) const noexcept { PQclear(r); }
+void result::deleter::operator()(pg_result* r) const noexcept { libpq().PQclear(r); }
 
 result::result(pg_result* res) noexcept : res_(res) {}
 result::result(result&&) noexcept = default;
 result& result::operator=(result&&) noexcept = default;
 result::~result() = default;
 
-int result::rows() const noexcept { return res_ ? PQntuples(res_.get()) : 0; }
-int result::columns() const noexcept { return res_ ? PQnfields(res_.get()) : 0; }
+int result::rows() const noexcept { return res_ ? libpq().PQntuples(res_.get()) : 0; }
+int result::columns() const noexcept { return res_ ? libpq().PQnfields(res_.get()) : 0; }
 std::string result::column_name(int c) const {
-  const char* n = PQfname(res_.get(), c);
+  const char* n = libpq().PQfname(res_.get(), c);
   return n ? n : "";
 }
-unsigned result::column_type(int c) const noexcept { return res_ ? PQftype(res_.get(), c) : 0; }
-bool result::is_null(int r, int c) const noexcept { return PQgetisnull(res_.get(), r, c) != 0; }
+unsigned result::column_type(int c) const noexcept { return res_ ? libpq().PQftype(res_.get(), c) : 0; }
+bool result::is_null(int r, int c) const noexcept { return libpq().PQgetisnull(res_.get(), r, c) != 0; }
 std::string result::value(int r, int c) const {
-  return std::string(PQgetvalue(res_.get(), r, c), PQgetlength(res_.get(), r, c));
+  return std::string(libpq().PQgetvalue(res_.get(), r, c), libpq().PQgetlength(res_.get(), r, c));
 }
 std::optional<std::string> result::get(int r, int c) const {
   if (is_null(r, c)) return std::nullopt;
   return value(r, c);
 }
 long result::affected() const noexcept {
-  const char* t = res_ ? PQcmdTuples(res_.get()) : nullptr;
+  const char* t = res_ ? libpq().PQcmdTuples(res_.get()) : nullptr;
   return (t && *t) ? std::atol(t) : 0;
 }
 
 // ---- connection ----
 
-void connection::deleter::operator()(pg_conn* c) const noexcept { PQfinish(c); }
+void connection::deleter::operator()(pg_conn* c) const noexcept { libpq().PQfinish(c); }
 
 connection::connection(const std::string& conninfo)
-    : conn_(PQconnectdb(conninfo.c_str())), notices_(std::make_unique<std::vector<std::string>>()) {
+    : conn_(libpq().PQconnectdb(conninfo.c_str())), notices_(std::make_unique<std::vector<std::string>>()) {
   if (!conn_) throw connection_error("could not allocate a connection");
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn_.get());
+  if (libpq().PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string msg = libpq().PQerrorMessage(conn_.get());
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     throw connection_error("could not connect to \"" + mask_password(conninfo) + "\": " + msg);
   }
-  PQsetNoticeReceiver(conn_.get(), on_notice, notices_.get());
+  libpq().PQsetNoticeReceiver(conn_.get(), on_notice, notices_.get());
 }
 
 // Takes ownership of raw; throws connection_error or the sql_error that fits.
 result checked(PGresult* raw, PGconn* conn, std::string statement) {
   result res(raw);
-  ExecStatusType st = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  ExecStatusType st = raw ? libpq().PQresultStatus(raw) : PGRES_FATAL_ERROR;
   if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
-    if (PQstatus(conn) == CONNECTION_BAD) {
-      std::string msg = PQerrorMessage(conn);
+    if (libpq().PQstatus(conn) == CONNECTION_BAD) {
+      std::string msg = libpq().PQerrorMessage(conn);
       while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
       throw connection_error("connection lost: " + msg);
     }
@@ -131,7 +131,7 @@ connection::~connection() = default;
 
 result connection::exec(std::string_view sql) {
   std::string text(sql);
-  PGresult* raw = PQexec(conn_.get(), text.c_str());
+  PGresult* raw = libpq().PQexec(conn_.get(), text.c_str());
   return checked(raw, conn_.get(), std::move(text));
 }
 
@@ -140,7 +140,7 @@ result connection::exec_params(std::string_view sql, const std::vector<std::opti
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
+  PGresult* raw = libpq().PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
                                values.data(), nullptr, nullptr, 0);
   return checked(raw, conn_.get(), std::move(text));
 }
@@ -150,38 +150,38 @@ result connection::exec_prepared(const std::string& sql, const std::vector<std::
   auto it = prepared_->find(sql);
   if (it == prepared_->end()) {
     std::string name = "pgmt_q" + std::to_string(prepared_->size() + 1);
-    PGresult* raw = PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
+    PGresult* raw = libpq().PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
     checked(raw, conn_.get(), sql);
     it = prepared_->emplace(sql, std::move(name)).first;
   }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* raw = PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(values.size()), values.data(),
+  PGresult* raw = libpq().PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(values.size()), values.data(),
                                  nullptr, nullptr, 0);
   return checked(raw, conn_.get(), sql);
 }
 
 std::string connection::quote_ident(std::string_view name) const {
-  char* q = PQescapeIdentifier(conn_.get(), name.data(), name.size());
+  char* q = libpq().PQescapeIdentifier(conn_.get(), name.data(), name.size());
   if (!q) throw pg_error("could not quote identifier \"" + std::string(name) + "\"");
   std::string out(q);
-  PQfreemem(q);
+  libpq().PQfreemem(q);
   return out;
 }
 
 std::string connection::quote_literal(std::string_view text) const {
-  char* q = PQescapeLiteral(conn_.get(), text.data(), text.size());
+  char* q = libpq().PQescapeLiteral(conn_.get(), text.data(), text.size());
   if (!q) throw pg_error("could not quote literal");
   std::string out(q);
-  PQfreemem(q);
+  libpq().PQfreemem(q);
   return out;
 }
 
-int connection::server_version() const noexcept { return PQserverVersion(conn_.get()); }
+int connection::server_version() const noexcept { return libpq().PQserverVersion(conn_.get()); }
 
 tx_status connection::transaction_status() const noexcept {
-  switch (PQtransactionStatus(conn_.get())) {
+  switch (libpq().PQtransactionStatus(conn_.get())) {
   case PQTRANS_IDLE: return tx_status::idle;
   case PQTRANS_ACTIVE: return tx_status::active;
   case PQTRANS_INTRANS: return tx_status::in_transaction;
@@ -191,7 +191,7 @@ tx_status connection::transaction_status() const noexcept {
 }
 
 std::string connection::database() const {
-  const char* d = PQdb(conn_.get());
+  const char* d = libpq().PQdb(conn_.get());
   return d ? d : "";
 }
 
@@ -216,7 +216,7 @@ std::string make_conninfo(const std::vector<std::pair<std::string, std::string>>
   return out;
 }
 
-bool ping(const std::string& conninfo) { return PQping(conninfo.c_str()) == PQPING_OK; }
+bool ping(const std::string& conninfo) { return libpq().PQping(conninfo.c_str()) == PQPING_OK; }
 
 std::string mask_password(std::string_view conninfo) {
   std::string s(conninfo);

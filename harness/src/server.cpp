@@ -4,7 +4,7 @@
 #include "pgmt/process.hpp"
 #include "pgmt/text.hpp"
 
-#include <libpq-fe.h>
+#include "libpq.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -517,10 +517,10 @@ void server::detach() noexcept {
 
 std::map<std::string, std::string> parse_connection_url(const std::string& url) {
   char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  PQconninfoOption* opts = libpq().PQconninfoParse(url.c_str(), &err);
   if (!opts) {
     std::string msg = err ? err : "not a connection string";
-    if (err) PQfreemem(err);
+    if (err) libpq().PQfreemem(err);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     throw harness_error("PGMT_DATABASE_URL \"" + mask_password(url) + "\" is not a connection URL: " + msg +
                         "; write postgresql://user:password@host:5432/postgres");
@@ -528,7 +528,7 @@ std::map<std::string, std::string> parse_connection_url(const std::string& url) 
   std::map<std::string, std::string> out;
   for (PQconninfoOption* o = opts; o->keyword; ++o)
     if (o->val && *o->val) out[o->keyword] = o->val;
-  PQconninfoFree(opts);
+  libpq().PQconninfoFree(opts);
   return out;
 }
 
