@@ -237,7 +237,7 @@ int cmd_test(const suite_options& so) {
   std::cout.flush();
   engine eng(srv->info(), s, std::move(set));
   int passed = 0, failed = 0, skipped = 0;
-  eng.run([&](const std::string& key, const check_result& r) {
+  eng.run(in_order(eng.planned(), [&](const std::string& key, const check_result& r) {
     print_result(std::cout, s.name + "." + key, r);
     std::cout.flush();
     if (r.outcome == check_result::status::passed)
@@ -246,7 +246,7 @@ int cmd_test(const suite_options& so) {
       ++failed;
     else
       ++skipped;
-  });
+  }));
   fs::path kept = srv->stop(failed > 0);
   if (!kept.empty()) std::cout << "pgmt: kept the server folder \"" << kept.string() << "\" (PGMT_KEEP)\n";
   std::cout << passed << " passed, " << failed << " failed"

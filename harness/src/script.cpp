@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <algorithm>
 #include <set>
 
 namespace pgmt {
@@ -314,15 +315,47 @@ script_plan plan_script(const sql_source& src) {
     }
   }
 
+  static const std::set<std::string> server_kinds = {
+      "CreateTableSpaceStmt", "DropTableSpaceStmt",     "AlterTableSpaceOptionsStmt", "CreatedbStmt",
+      "DropdbStmt",           "AlterDatabaseStmt",      "AlterDatabaseSetStmt",       "AlterDatabaseRefreshCollStmt",
+      "AlterSystemStmt",      "ReassignOwnedStmt",      "DropOwnedStmt",              "CreateSubscriptionStmt",
+      "AlterSubscriptionStmt", "DropSubscriptionStmt", "CheckPointStmt"};
   for (const auto& st : plan.statements) {
+    // Lower case, each run of blanks one space.
+    std::string text;
+    for (char ch : src.text.substr(st.offset, st.length)) {
+      const bool blank = std::isspace(static_cast<unsigned char>(ch)) != 0;
+      if (blank && (text.empty() || text.back() == ' ')) continue;
+      text += blank ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    auto mentions = [&text](std::initializer_list<const char*> words) {
+      return std::any_of(words.begin(), words.end(),
+                         [&text](const char* w) { return text.find(w) != std::string::npos; });
+    };
     if (st.kind == "CreateRoleStmt" || st.kind == "AlterRoleStmt" || st.kind == "AlterRoleSetStmt" ||
         st.kind == "DropRoleStmt" || st.kind == "GrantRoleStmt") {
       plan.touches_roles = true;
     } else if (st.kind == "DoStmt") {
-      std::string body = src.text.substr(st.offset, st.length);
-      for (auto& ch : body) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (body.find("role") != std::string::npos) plan.touches_roles = true;
+      if (mentions({"role"})) plan.touches_roles = true;
     }
+    // Code (a DO block, a function a later statement calls) may do anything
+    // its text names: a role granted (GRANT without ON), created or altered;
+    // so may a statement that reaches other sessions.
+    const bool code = st.kind == "DoStmt" || st.kind == "CreateFunctionStmt" || st.kind.empty();
+    bool grants_role = false;
+    if (code)
+      for (std::size_t at = text.find("grant "); at != std::string::npos && !grants_role;
+           at = text.find("grant ", at + 1)) {
+        const std::string clause = text.substr(at, text.find_first_of(";'", at) - at);
+        grants_role = clause.find(" to ") != std::string::npos && clause.find(" on ") == std::string::npos;
+      }
+    if (plan.touches_roles || server_kinds.count(st.kind) || grants_role ||
+        mentions({"_backend(", "dblink", "pg_reload_conf"}) ||
+        (code && mentions({"create role", "alter role", "drop role", "create user ", "alter user ", "drop user ",
+                           "create group", "alter group", "drop group", "create database", "alter database",
+                           "drop database", "create tablespace", "alter tablespace", "drop tablespace",
+                           "alter system", "subscription", "reassign owned", "drop owned"})))
+      plan.shares_server = true;
   }
 
   bool has_tx_control = false;
@@ -554,8 +587,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       "where c.relnamespace = 'pg_catalog'::regnamespace and c.relkind = 'r') s where ins + upd + del > 0";
   std::map<std::string, std::pair<long long, long long>> catalog_stats_before;
   bool track_counts = false;
-  if (wrap) {
-    conn.exec(nested ? "savepoint pgmt_script" : "begin");
+  if (wrap) conn.exec(nested ? "savepoint pgmt_script" : "begin");
+  if (wrap && opts.count_writes) {
     // Whether the server counts (track_counts), in the same round trip: the
     // row with an empty name.
     result r = conn.exec_prepared(
@@ -569,6 +602,8 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
         catalog_stats_before[r.value(i, 0)] = {std::stoll(r.value(i, 1)), std::stoll(r.value(i, 2))};
     }
     if (!track_counts) catalog_stats_before.clear();
+  }
+  if (wrap) {
     // Held to the end of the transaction, before lock_timeout applies: waits
     // for another test's migration that is creating roles to commit.
     // (A role that may not lock it, on an external server, goes without.)

@@ -140,9 +140,10 @@ void ensure_tracking_table(connection& conn) {
       "  duration_ms double precision not null)");
 }
 
-run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested) {
+run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested, bool count_writes) {
   run_options opts;
   opts.nested = nested;
+  opts.count_writes = count_writes;
   opts.statement_timeout = s.statement_timeout;
   opts.lock_timeout = s.lock_timeout;
   opts.label = "migration \"" + m.id() + "\"";

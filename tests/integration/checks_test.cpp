@@ -3,6 +3,7 @@
 #include "pgmt/engine.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/text.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -162,6 +163,120 @@ TEST_F(Checks, TheEngineGivesTheVerdictsOfClones) {
       }
     EXPECT_EQ(walked, cloned) << name;
     EXPECT_FALSE(walked.empty()) << name;
+  }
+}
+
+// The verdicts of an engine, in planned order, each as its key, outcome and
+// findings (timings and diff file paths left out), and how many lanes it walked.
+std::pair<std::size_t, std::vector<std::string>> engine_verdicts(const suite& s, const char* walkers) {
+  test::scoped_env env("PGMT_WALKERS", walkers);
+  engine eng(test::shared_server(), s, s.discover_migrations());
+  std::vector<std::string> lines, keys;
+  eng.run(in_order(eng.planned(), [&](const std::string& key, const check_result& r) {
+    keys.push_back(key);
+    std::string line = key + " " + std::to_string(static_cast<int>(r.outcome));
+    for (const auto& f : r.findings)
+      if (f.find("full diff:") == std::string::npos) line += "\n" + f;
+    lines.push_back(line);
+  }));
+  EXPECT_EQ(keys, eng.planned()) << "every planned verdict, once";
+  return {eng.lanes(), lines};
+}
+
+// Lanes (the chain cut into parts walked side by side, each on a database of
+// its own that first applies the migrations below its part) give the verdicts
+// of one walk: for every kind of mistake the test data holds, and on a longer
+// chain with a lane boundary at each migration, past a migration that fails.
+TEST_F(Checks, LanesGiveTheVerdictsOfOneWalk) {
+  test::temp_dir dir;
+  const char* ups[] = {
+      "create table public.a (id int primary key, v text);\ninsert into public.a values (1, 'x');\n",
+      "create index a_v_idx on public.a (v);\n",
+      "create type public.mood as enum ('ok');\nalter table public.a add column m public.mood;\n",
+      "alter type public.mood add value 'sad';\n",
+      "-- pgmt:no-transaction\ncreate index concurrently a_m_idx on public.a (m);\n",
+      "create table public.b (id int references public.a);\n",
+      "insert into public.nowhere values (1);\n",
+      "create table public.c (id int);\n",
+  };
+  const char* downs[] = {
+      "drop table public.a;\n",
+      "select 1;\n",  // forgets the index
+      "alter table public.a drop column m;\ndrop type public.mood;\n",
+      "select 1;\n",
+      "-- pgmt:no-transaction\ndrop index concurrently public.a_m_idx;\n",
+      "drop table public.b;\n",
+      "select 1;\n",
+      "drop table public.c;\n",
+  };
+  for (int i = 0; i < 8; ++i) {
+    const std::string v = "000" + std::to_string(i + 1) + "_m" + std::to_string(i + 1);
+    dir.write(v + ".up.sql", ups[i]);
+    dir.write(v + ".down.sql", downs[i]);
+  }
+  suite chain;
+  chain.name = "lanes";
+  chain.migrations_dir = dir.path();
+  chain.output_dir = dir.path();
+  chain.idempotency = "on";
+  std::vector<suite> suites{chain};
+  for (const char* name : {"rt_down_fails", "rt_forgets_index", "idem_inserts_twice", "enum_add_value",
+                           "self_managed", "bad_sql"}) {
+    suites.push_back(test::data_suite(name));
+    suites.back().idempotency = "on";
+  }
+  for (const auto& s : suites) {
+    auto [one_lane, one] = engine_verdicts(s, "1");
+    auto [lanes, many] = engine_verdicts(s, "64");
+    EXPECT_EQ(one_lane, 1u) << s.name;
+    EXPECT_EQ(lanes, s.discover_migrations().migrations.size()) << s.name << ": a lane per migration";
+    EXPECT_EQ(one, many) << s.name;
+    if (s.name == "lanes") {
+      auto outcome = [&](const std::string& key) {
+        for (const auto& line : many)
+          if (line.rfind(key + " ", 0) == 0) return line.substr(key.size() + 1, 1);
+        return std::string("none");
+      };
+      const auto failed = std::to_string(static_cast<int>(check_result::status::failed));
+      const auto passed = std::to_string(static_cast<int>(check_result::status::passed));
+      EXPECT_EQ(outcome("0002.roundtrip"), failed) << "the down forgets the index";
+      EXPECT_EQ(outcome("0004.apply"), passed);
+      EXPECT_EQ(outcome("0005.roundtrip"), passed);
+      EXPECT_EQ(outcome("0007.apply"), failed);
+      EXPECT_EQ(outcome("0008.apply"), std::to_string(static_cast<int>(check_result::status::skipped)));
+    }
+  }
+}
+
+// A chain in which one migration changes a role, or may, is walked in one lane.
+TEST_F(Checks, AMigrationThatChangesRolesKeepsOneLane) {
+  for (const char* role_sql :
+       {"create role lanes_app nologin;\n",
+        "do $$ begin if not exists (select from pg_roles where rolname = 'lanes_app') then create role lanes_app "
+        "nologin; end if; end $$;\n",
+        "select pg_terminate_backend(pid) from pg_stat_activity where false;\n"}) {
+    test::temp_dir dir;
+    dir.write("0001_a.sql", "create table public.a (id int);\n");
+    dir.write("0002_role.sql", role_sql);
+    dir.write("0003_b.sql", "create table public.b (id int);\n");
+    suite s;
+    s.name = "roles";
+    s.migrations_dir = dir.path();
+    test::scoped_env env("PGMT_WALKERS", "3");
+    EXPECT_EQ(engine(test::shared_server(), s, s.discover_migrations()).lanes(), 1u) << role_sql;
+  }
+  test::temp_dir dir;
+  dir.write("0001_a.sql", "create table public.a (id int);\n");
+  suite s;
+  s.name = "walkers";
+  s.migrations_dir = dir.path();
+  test::scoped_env env("PGMT_WALKERS", "two");
+  try {
+    (void)engine(test::shared_server(), s, s.discover_migrations()).lanes();
+    ADD_FAILURE() << "PGMT_WALKERS=two accepted";
+  } catch (const input_error& e) {
+    EXPECT_NE(std::string(e.what()).find("PGMT_WALKERS must be a number from 1 to 64, not \"two\""), std::string::npos)
+        << e.what();
   }
 }
 

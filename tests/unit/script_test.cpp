@@ -171,5 +171,41 @@ TEST(Plan, RoleStatementsAreMarked) {
   EXPECT_FALSE(plan_script(src("do $$ begin perform 1; end $$;")).touches_roles);
 }
 
+// What every database of the server shares, or may: the engine walks such a
+// set in one lane.
+TEST(Plan, ServerWideStatementsAreMarked) {
+  for (const char* sql : {
+           "create role app_user nologin;",
+           "alter user app_user set search_path = app;",
+           "create database other;",
+           "drop database if exists other;",
+           "alter database postgres set timezone = 'UTC';",
+           "create tablespace t location '/x';",
+           "alter system set work_mem = '64MB';",
+           "select pg_reload_conf();",
+           "select pg_terminate_backend(pid) from pg_stat_activity where datname = 'x';",
+           "select dblink_exec('dbname=x', 'select 1');",
+           "reassign owned by a to b;",
+           "do $$ begin execute 'alter role app set x = 1'; end $$;",
+           "create function mk() returns void language plpgsql as $$ begin create user u; end $$;",
+           "create subscription s connection 'dbname=x' publication p;",
+           "do $$ begin grant authenticated to authenticator; end $$;",
+           "do $$ begin execute format('grant %I to %I', 'a', 'b'); end $$;",
+       })
+    EXPECT_TRUE(plan_script(src(sql)).shares_server) << sql;
+  for (const char* sql : {
+           "create table t (id int); grant select on t to app_user;",
+           "create policy p on t using (owner = current_user);",
+           "create function f() returns trigger language plpgsql as $$ begin new.by := current_user; return new; "
+           "end $$;",
+           "do $$ begin perform 1; end $$;",
+           "alter table t enable row level security;",
+           "create function f() returns boolean language sql as $$ select auth.role() = 'authenticated' $$;",
+           "do $$ begin execute 'grant select on t to anon'; end $$;",
+           "create function d() returns text language sql as $$ select current_database()::text $$;",
+       })
+    EXPECT_FALSE(plan_script(src(sql)).shares_server) << sql;
+}
+
 }  // namespace
 }  // namespace pgmt

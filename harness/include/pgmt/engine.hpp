@@ -1,15 +1,23 @@
 #pragma once
-/// engine: one walk of a suite's migration chain, in order, on one database,
-/// giving every check its verdict. At S(K-1) it runs K's round trip in a
-/// transaction it rolls back, commits K (apply, and S(K)), runs K again in a
-/// transaction it rolls back (idempotency) and K's RLS file, whose
-/// transaction is rolled back; catalogs are read incrementally and kept in
-/// memory. Checks that need a fresh database (scripts with transactions of
-/// their own, a verdict judged again where each script commits) get a
-/// template made from the walk and a clone of it. The suite checks come
-/// after the walk: drift from the walk's catalog, the RLS ones on a clone of
-/// the last state, reset and pgTAP from nothing. One thing at a time changes
-/// the server, so migrations never race on roles, which every database shares.
+/// engine: one walk of a suite's migration chain, in order, giving every
+/// check its verdict. At S(K-1) it commits K (apply, and S(K)), runs K's
+/// round trip in a transaction it rolls back, runs K again in a transaction
+/// it rolls back (idempotency) and K's RLS file, whose transaction is rolled
+/// back; catalogs are read incrementally and kept in memory. Checks that need
+/// a fresh database (scripts with transactions of their own, a verdict judged
+/// again where each script commits) get a template made from the walk and a
+/// clone of it. The suite checks come after the walk: drift from the walk's
+/// catalog, the RLS ones on a clone of the last state, reset and pgTAP from
+/// nothing.
+///
+/// On a machine with several cores the chain is cut into lanes, each walked
+/// by a thread on a database of its own: lane j first applies the migrations
+/// below its part as they are (no check, no catalog read), then walks its
+/// part; lane 0 builds the reset state once its part is done. Lanes are used
+/// only when no migration or seed changes, or may change, what every
+/// database of the server shares (roles, databases, tablespaces, settings,
+/// other sessions): one such migration and a single walk changes the server,
+/// one thing at a time. PGMT_WALKERS sets the number of lanes (1: one walk).
 
 #include "pgmt/checks.hpp"
 #include "pgmt/migration.hpp"
@@ -17,6 +25,7 @@
 #include "pgmt/suite.hpp"
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -32,6 +41,10 @@ using verdict_sink = std::function<void(const std::string& key, const check_resu
 /// error (exit 2).
 using error_sink = std::function<void(const std::string& key, const std::string& message)>;
 
+/// A sink that passes verdicts on to sink in the order of keys, holding back
+/// those that come early.
+[[nodiscard]] verdict_sink in_order(std::vector<std::string> keys, verdict_sink sink);
+
 /// The walk of one suite on one server.
 class engine {
  public:
@@ -42,9 +55,15 @@ class engine {
   /// reset, drift (with a snapshot file) and the other suite checks.
   [[nodiscard]] std::vector<std::string> planned() const;
 
-  /// Walks the chain and gives sink every planned verdict, in planned() order.
-  /// Returns early, between two migrations, once stop is true. Throws for
-  /// the unexpected (the server went away).
+  /// How many lanes run() walks (see above): 1 unless the machine has
+  /// several cores, the chain is long enough and nothing in it changes
+  /// what the server's databases share.
+  [[nodiscard]] std::size_t lanes() const;
+
+  /// Walks the chain and gives sink every planned verdict: in planned()
+  /// order within a lane, lanes side by side (see in_order), one call at a
+  /// time. Returns early, between two migrations, once stop is true. Throws
+  /// for the unexpected (the server went away).
   /// A check that cannot run (input_error, harness_error) goes to errors and
   /// the walk goes on; without errors the exception ends the walk.
   void run(const verdict_sink& sink, const std::atomic<bool>* stop = nullptr, const error_sink& errors = {});

@@ -53,6 +53,10 @@ struct script_plan {
   /// the whole server, which several tests share: such a source runs holding
   /// a server-wide lock so two of them never race on the same role.
   bool touches_roles = false;
+  /// Changes, or may change, what every database of the server shares or
+  /// sees (roles, databases, tablespaces, server settings, other sessions):
+  /// such a source never runs beside another database's migrations.
+  bool shares_server = false;
 };
 
 /// A place in a file and what went wrong there, formatted like a compiler.
@@ -112,6 +116,9 @@ struct run_options {
   /// there, as at a commit); the caller rolls everything back in the end. A
   /// source that cannot run inside a transaction throws nesting_error.
   bool nested = false;
+  /// Reads what the source wrote (run_stats::written and catalogs) from the
+  /// transaction's statistics: two small queries. Off where nobody asks.
+  bool count_writes = true;
 };
 
 /// A source asked to run inside the caller's transaction that cannot: it has
