@@ -17,6 +17,8 @@
 
 #include <filesystem>
 #include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -256,12 +258,16 @@ int cmd_test(const suite_options& so) {
 
 nlohmann::json read_snapshot_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw input_error("could not read snapshot \"" + path + "\"");
+  if (!in) throw input_error("could not read snapshot \"" + path + "\": " + std::strerror(errno));
+  nlohmann::json snap;
   try {
-    return nlohmann::json::parse(in);
+    snap = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw input_error(path + ": not a snapshot (invalid JSON): " + e.what());
   }
+  if (auto problem = snapshot_problem(snap); !problem.empty())
+    throw input_error(path + ": not a snapshot: " + problem);
+  return snap;
 }
 
 int cmd_snapshot(const suite_options& so, const std::string& url, const std::string& output, bool update) {

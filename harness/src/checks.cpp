@@ -639,6 +639,9 @@ check_result detail::drift_of(const suite& s, const nlohmann::json& actual, std:
     return check_result::fail(
         {display_path(s.snapshot_file) + ": not a snapshot (invalid JSON): " + e.what()});
   }
+  if (auto problem = snapshot_problem(expected); !problem.empty())
+    return check_result::fail({display_path(s.snapshot_file) + ": not a snapshot: " + problem +
+                               "; write it with pgmt snapshot --update"});
   std::vector<std::string> findings;
   add_diff_findings(findings,
                     diff_snapshots(expected, actual,

@@ -34,6 +34,11 @@ std::pair<std::string, std::string> version_and_name(const std::string& stem, co
         display_path(file) +
         ": name does not start with a version; name migrations <version>_<name> "
         "(for example 20260101120000_create_users), or move this file out of the migrations folder");
+  // The version names the migration's tests (<suite>.<version>.apply).
+  for (char ch : version)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '+')
+      throw input_error(display_path(file) + ": version \"" + version + "\" has a character test names cannot carry ('" +
+                        std::string(1, ch) + "'); use digits, letters, '.', '-' or '+' before the first '_'");
   return {version, name};
 }
 
@@ -143,28 +148,48 @@ void split_sections(const fs::path& file, const std::string& text, migration& m)
   }
 }
 
-// Migrations from up and down scripts keyed by stem; a down without its up is
-// an error that names the up file it expects (up_name).
+// Migrations from up and down scripts keyed by stem, paired by version (as
+// golang-migrate does: 0001_a.up.sql goes with 0001_b.down.sql); a down
+// without its up is an error that names the up file it expects (up_name).
 template <typename UpName>
 void pair_up(const std::map<std::string, fs::path>& ups, const std::map<std::string, fs::path>& downs,
              UpName up_name, std::vector<migration>& out) {
-  for (const auto& [stem, f] : downs)
-    if (!ups.count(stem))
+  std::map<std::string, std::pair<std::string, fs::path>> down_by_version;  // version -> (stem, file)
+  std::set<std::string> up_versions;
+  for (const auto& [stem, f] : ups) up_versions.insert(version_and_name(stem, f).first);
+  for (const auto& [stem, f] : downs) {
+    const std::string version = version_and_name(stem, f).first;
+    if (!up_versions.count(version))
       throw input_error("down script \"" + display_path(f) + "\" has no up script; add \"" + up_name(stem) +
                         "\" or remove it");
+    auto [it, fresh] = down_by_version.emplace(version, std::make_pair(stem, f));
+    if (!fresh)
+      throw input_error("two down scripts for version \"" + version + "\": \"" + display_path(it->second.second) +
+                        "\" and \"" + display_path(f) + "\"; keep one");
+  }
   for (const auto& [stem, f] : ups) {
     migration m;
     std::tie(m.version, m.name) = version_and_name(stem, f);
     m.up = load(f);
-    if (auto d = downs.find(stem); d != downs.end()) m.down = load(d->second);
+    if (auto d = down_by_version.find(m.version); d != down_by_version.end()) m.down = load(d->second.second);
     out.push_back(std::move(m));
   }
 }
 
-void check_duplicates(const std::vector<migration>& ms) {
+bool all_digits(const std::string& v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// A version of digits as a number: no leading zeros ("0010" is "10").
+std::string numeric(const std::string& v) {
+  const auto nz = v.find_first_not_of('0');
+  return nz == std::string::npos ? "0" : v.substr(nz);
+}
+
+void check_duplicates(const std::vector<migration>& ms, bool by_number) {
   std::map<std::string, const migration*> seen;
   for (const auto& m : ms) {
-    auto [it, fresh] = seen.emplace(m.version, &m);
+    auto [it, fresh] = seen.emplace(by_number ? numeric(m.version) : m.version, &m);
     if (!fresh)
       throw input_error("duplicate migration version \"" + m.version + "\": \"" +
                         display_path(it->second->up.path) + "\" and \"" + display_path(m.up.path) +
@@ -398,9 +423,21 @@ migration_set discover(const fs::path& dir, layout forced) {
     // file of comments) undoes nothing: treat it as none.
     if (m.down && skip_blanks_and_comments(m.down->text, 0) >= m.down->text.size()) m.down.reset();
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const migration& a, const migration& b) { return a.version < b.version; });
-  check_duplicates(out);
+  // The order of the layout's tools: golang-migrate and sqlx (up and down
+  // files or folders) read a version of digits as a number (1, 2, 10);
+  // Supabase, dbmate and diesel (one file a migration, or dashes in the
+  // version) compare names byte by byte, as they do.
+  const bool by_number = (kind == layout::paired || kind == layout::split || kind == layout::folders) &&
+                         std::all_of(out.begin(), out.end(), [](const migration& m) { return all_digits(m.version); });
+  if (by_number)
+    std::stable_sort(out.begin(), out.end(), [](const migration& a, const migration& b) {
+      const std::string x = numeric(a.version), y = numeric(b.version);
+      return x.size() != y.size() ? x.size() < y.size() : x < y;
+    });
+  else
+    std::stable_sort(out.begin(), out.end(),
+                     [](const migration& a, const migration& b) { return a.version < b.version; });
+  check_duplicates(out, by_number);
   return set;
 }
 

@@ -5,6 +5,8 @@
 
 #include <pg_query.h>
 
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -54,7 +56,7 @@ class file_error_builder {
 
 nlohmann::json parse_json_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw input_error("could not read \"" + display_path(path) + "\"");
+  if (!in) throw input_error("could not read \"" + display_path(path) + "\": " + std::strerror(errno));
   std::stringstream buf;
   buf << in.rdbuf();
   const std::string text = buf.str();

@@ -207,13 +207,26 @@ std::string diagnostic::headline() const {
 std::string diagnostic::format() const {
   std::string out = headline() + "\n";
   if (line > 0 && !source_line.empty()) {
+    // A long line (generated SQL, one INSERT of a whole table) is shown
+    // around the column only: at most `around` characters each side.
+    constexpr int around = 100;
+    std::vector<std::size_t> starts;  // byte offset of each character
+    for (std::size_t i = 0; i < source_line.size(); ++i)
+      if ((static_cast<unsigned char>(source_line[i]) & 0xC0) != 0x80) starts.push_back(i);
+    const int chars = static_cast<int>(starts.size());
+    const int at = std::clamp(column, 1, std::max(1, chars)) - 1;  // 0-based character of the caret
+    const int from = std::max(0, at - around), to = std::min(chars, at + around);
+    const std::size_t b0 = from < chars ? starts[static_cast<std::size_t>(from)] : source_line.size();
+    const std::size_t b1 = to < chars ? starts[static_cast<std::size_t>(to)] : source_line.size();
+    const std::string before = from > 0 ? "..." : "", after = to < chars ? "..." : "";
+    const std::string shown = source_line.substr(b0, b1 - b0);
     std::string num = std::to_string(line);
-    out += "  " + num + " | " + source_line + "\n";
-    out += "  " + std::string(num.size(), ' ') + " | ";
+    out += "  " + num + " | " + before + shown + after + "\n";
+    out += "  " + std::string(num.size(), ' ') + " | " + std::string(before.size(), ' ');
     // Keep tabs so the caret lines up under the same character.
-    int col = 1;
-    for (std::size_t i = 0; i < source_line.size() && col < column; ++i) {
-      unsigned char c = static_cast<unsigned char>(source_line[i]);
+    int col = from + 1;
+    for (std::size_t i = 0; i < shown.size() && col < column; ++i) {
+      unsigned char c = static_cast<unsigned char>(shown[i]);
       if ((c & 0xC0) == 0x80) continue;
       out += (c == '\t') ? '\t' : ' ';
       ++col;
@@ -603,17 +616,31 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     }
     if (!track_counts) catalog_stats_before.clear();
   }
-  if (wrap) {
-    // Held to the end of the transaction, before lock_timeout applies: waits
-    // for another test's migration that is creating roles to commit.
-    // (A role that may not lock it, on an external server, goes without.)
-    if (plan.touches_roles &&
-        conn.exec("select pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'UPDATE')").value(0, 0) ==
-            "t")
-      conn.exec("lock table pg_catalog.pg_authid in share row exclusive mode");
-  }
   conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()) + "; " + scope +
             "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
+  if (wrap && plan.touches_roles) {
+    // Held to the end of the transaction, so that two migrations on one
+    // server never change roles at once (checks run without an engine, side
+    // by side), under the migration's lock_timeout like its own locks. (A
+    // role that may not lock it, on an external server, goes without.)
+    const auto first_role = std::find_if(plan.statements.begin(), plan.statements.end(), [](const statement& st) {
+      return st.kind.find("Role") != std::string::npos || st.kind == "DoStmt";
+    });
+    try {
+      if (conn.exec("select pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'UPDATE')").value(0, 0) == "t")
+        conn.exec("lock table pg_catalog.pg_authid in share row exclusive mode");
+    } catch (const sql_error& e) {
+      rollback_quietly();
+      if (e.sqlstate() != "55P03") throw;
+      diagnostic d = at(src, first_role == plan.statements.end() ? 0 : first_role->start,
+                        (opts.label.empty() ? std::string("the script") : opts.label) +
+                            " waited lock_timeout (" + format_duration(opts.lock_timeout) +
+                            ") for pgmt's lock on roles: another migration that changes roles ran on this "
+                            "server all that time");
+      d.hint = "run such checks one at a time, or raise LOCK_TIMEOUT";
+      throw script_error(d);
+    }
+  }
   for (const auto& st : plan.statements) {
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);

@@ -1115,6 +1115,31 @@ void field_diffs(const std::string& kind, const std::string& name, const nlohman
 
 }  // namespace
 
+std::string snapshot_problem(const nlohmann::json& snap) {
+  auto kind_of = [](const nlohmann::json& v) -> std::string {
+    if (v.is_array()) return "an array";
+    if (v.is_string()) return "a string";
+    if (v.is_number()) return "a number";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_null()) return "null";
+    return "an object";
+  };
+  if (!snap.is_object())
+    return "expected a JSON object of object kinds (\"tables\": {...}), found " + kind_of(snap);
+  for (const auto& [k, v] : snap.items()) {
+    if (k == "format") {
+      if (!v.is_string() || v.get<std::string>().rfind("pgmt-snapshot-", 0) != 0)
+        return "\"format\" is " + (v.is_string() ? "\"" + v.get<std::string>() + "\"" : kind_of(v)) +
+               ", not a pgmt snapshot format (\"pgmt-snapshot-1\")";
+      continue;
+    }
+    if (!v.is_object()) return "\"" + k + "\" is " + kind_of(v) + ", not an object of " + k + " by name";
+    for (const auto& [name, o] : v.items())
+      if (!o.is_object()) return "\"" + k + "\".\"" + name + "\" is " + kind_of(o) + ", not an object";
+  }
+  return "";
+}
+
 std::vector<difference> diff_snapshots(const nlohmann::json& expected, const nlohmann::json& actual,
                                        const diff_words& w) {
   std::vector<difference> out;

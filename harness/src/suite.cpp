@@ -3,6 +3,8 @@
 #include "pgmt/profiles.hpp"
 #include "pgmt/text.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <fstream>
 
@@ -42,7 +44,7 @@ std::vector<sql_source> load_sources(const std::vector<fs::path>& paths, const c
 
 suite suite::from_file(const fs::path& file) {
   std::ifstream in(file);
-  if (!in) throw input_error("could not read suite file \"" + display_path(file) + "\"");
+  if (!in) throw input_error("could not read suite file \"" + display_path(file) + "\": " + std::strerror(errno));
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);

@@ -1,5 +1,7 @@
 #include "pgmt/text.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -41,10 +43,10 @@ std::size_t find_invalid_utf8(std::string_view s) noexcept {
 
 std::string read_sql_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw input_error("could not read file \"" + display_path(path) + "\"");
+  if (!in) throw input_error("could not read file \"" + display_path(path) + "\": " + std::strerror(errno));
   std::ostringstream buf;
   buf << in.rdbuf();
-  if (in.bad()) throw input_error("could not read file \"" + display_path(path) + "\"");
+  if (in.bad()) throw input_error("could not read file \"" + display_path(path) + "\": " + std::strerror(errno));
   std::string text = buf.str();
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
   if (text.find('\0') != std::string::npos) {

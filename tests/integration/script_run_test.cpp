@@ -169,6 +169,39 @@ TEST_F(ScriptRun, LockTimeoutNamesTheMigration) {
       << d.message;
 }
 
+// pgmt's own lock on roles is taken under the migration's lock_timeout:
+// a migration never waits without limit for another one that changes roles.
+TEST_F(ScriptRun, TheLockOnRolesIsTakenUnderLockTimeout) {
+  test::temp_dir dir;
+  dir.write("0001_role.sql",
+            "create table public.r (id int);\n"
+            "do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_lock_probe') then\n"
+            "  create role pgmt_lock_probe nologin; end if; end $$;\n");
+  suite s = test::data_suite("hung_lock");
+  s.lock_timeout = 300ms;
+  auto set = discover(dir.path());
+  connection holder(test::shared_server().conninfo(db_));
+  holder.exec("begin");
+  holder.exec("lock table pg_catalog.pg_authid in share row exclusive mode");
+  const auto t0 = std::chrono::steady_clock::now();
+  diagnostic d;
+  try {
+    apply_migration(*conn_, set.migrations.at(0), s);
+    ADD_FAILURE() << "applied while another session held the lock on roles";
+  } catch (const script_error& e) {
+    d = e.diag();
+  }
+  holder.exec("rollback");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(d.path.filename(), "0001_role.sql");
+  EXPECT_EQ(d.line, 2) << "the first statement that changes roles";
+  EXPECT_EQ(d.message.rfind("migration \"0001_role\" waited lock_timeout (300ms) for pgmt's lock on roles", 0), 0u)
+      << d.message;
+  EXPECT_FALSE(table_exists("public.r")) << "rolled back";
+  apply_migration(*conn_, set.migrations.at(0), s);
+  EXPECT_TRUE(table_exists("public.r")) << "applies once the lock is free";
+}
+
 TEST_F(ScriptRun, EnumValueAddedInOneMigrationIsUsableInTheNext) {
   apply_data_set("enum_add_value", 3, test::data_suite("enum_add_value"));
   EXPECT_EQ(conn_->exec("select mood::text from public.people").value(0, 0), "happy");

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <stdexcept>
+
+#include <stdlib.h>
 
 namespace pgmt {
 namespace {
@@ -81,6 +84,90 @@ TEST(Discover, DownWithoutUp) {
   auto e = error_of(data / "down_without_up");
   EXPECT_NE(e.find("down script \""), std::string::npos) << e;
   EXPECT_NE(e.find("0002_b.down.sql\" has no up script"), std::string::npos) << e;
+}
+
+// A folder of files made for one test, removed after it.
+class scratch {
+ public:
+  scratch() {
+    std::string tmpl = (fs::temp_directory_path() / "pgmt-unit-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~scratch() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  scratch(const scratch&) = delete;
+  scratch& operator=(const scratch&) = delete;
+  const scratch& file(const std::string& name, const std::string& text = "select 1;\n") const {
+    std::ofstream(path_ / name) << text;
+    return *this;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string versions(const migration_set& set) {
+  std::string out;
+  for (const auto& m : set.migrations) out += (out.empty() ? "" : ",") + m.version;
+  return out;
+}
+
+// golang-migrate and sqlx read a version of digits as a number; Supabase and
+// dbmate compare names.
+TEST(Discover, OrderFollowsTheLayoutsTools) {
+  scratch paired;
+  for (const char* v : {"1", "2", "9", "10"})
+    paired.file(std::string(v) + "_m.up.sql").file(std::string(v) + "_m.down.sql");
+  EXPECT_EQ(versions(discover(paired.path())), "1,2,9,10");
+  scratch split;
+  fs::create_directories(split.path() / "up");
+  for (const char* v : {"10", "9", "2"}) split.file(std::string("up/") + v + "_m.sql");
+  EXPECT_EQ(versions(discover(split.path())), "2,9,10");
+  scratch flat;
+  for (const char* v : {"1", "2", "10"}) flat.file(std::string(v) + "_m.sql");
+  EXPECT_EQ(versions(discover(flat.path())), "1,10,2") << "Supabase applies files in name order";
+  scratch dashes;
+  for (const char* v : {"2024-01-10-000000", "2024-01-09-000000"}) {
+    fs::create_directories(dashes.path() / (std::string(v) + "_m"));
+    dashes.file(std::string(v) + "_m/up.sql");
+  }
+  EXPECT_EQ(versions(discover(dashes.path())), "2024-01-09-000000,2024-01-10-000000");
+}
+
+TEST(Discover, UpAndDownPairByVersion) {
+  scratch dir;
+  dir.file("0001_create_a.up.sql", "create table a ();\n").file("0001_create_b.down.sql", "drop table a;\n");
+  auto set = discover(dir.path());
+  ASSERT_EQ(set.migrations.size(), 1u);
+  EXPECT_EQ(set.migrations[0].name, "create_a");
+  ASSERT_TRUE(set.migrations[0].down);
+  EXPECT_EQ(set.migrations[0].down->text, "drop table a;\n");
+  dir.file("0001_create_c.down.sql");
+  auto e = error_of(dir.path());
+  EXPECT_NE(e.find("two down scripts for version \"0001\""), std::string::npos) << e;
+  EXPECT_NE(e.find("0001_create_c.down.sql"), std::string::npos) << e;
+}
+
+TEST(Discover, OneNumberIsOneVersion) {
+  scratch dir;
+  dir.file("01_a.up.sql").file("1_b.up.sql");
+  auto e = error_of(dir.path());
+  EXPECT_NE(e.find("duplicate migration version"), std::string::npos) << e;
+  EXPECT_NE(e.find("01_a.up.sql"), std::string::npos) << e;
+  EXPECT_NE(e.find("1_b.up.sql"), std::string::npos) << e;
+}
+
+TEST(Discover, AVersionTestsCannotNameIsAnError) {
+  scratch dir;
+  dir.file("00 01_a.sql");
+  auto e = error_of(dir.path());
+  EXPECT_NE(e.find("00 01_a.sql: version \"00 01\" has a character test names cannot carry (' ')"),
+            std::string::npos)
+      << e;
 }
 
 TEST(Discover, EmptyFolder) {

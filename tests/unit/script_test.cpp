@@ -134,6 +134,27 @@ TEST(Diagnostic, FormatsLikeACompiler) {
             "  note: the server is PostgreSQL 15.18\n");
 }
 
+// A long line (one INSERT of a whole table) is shown around the column only.
+TEST(Diagnostic, ALongLineIsCutAroundTheColumn) {
+  diagnostic d;
+  d.path = "m.sql";
+  d.line = 1;
+  d.message = "syntax error at or near \"oops\"";
+  d.source_line = "insert into t values " + std::string(1500000, 'x') + " oops";
+  d.column = static_cast<int>(d.source_line.size()) - 3;
+  const std::string out = d.format();
+  EXPECT_LT(out.size(), 600u) << out.substr(0, 600);
+  const std::string shown = "  1 | ..." + std::string(99, 'x') + " oops\n";
+  EXPECT_NE(out.find(shown), std::string::npos) << out;
+  EXPECT_NE(out.find("    | " + std::string(103, ' ') + "^\n"), std::string::npos) << out;
+  d.column = 30;  // in the middle of the line, near its start
+  const std::string mid = d.format();
+  EXPECT_LT(mid.size(), 600u);
+  EXPECT_NE(mid.find("  1 | insert into t values xxxxxxxx"), std::string::npos) << mid;
+  EXPECT_NE(mid.find(std::string(129 - 30, 'x') + "...\n"), std::string::npos) << mid;
+  EXPECT_NE(mid.find("    | " + std::string(29, ' ') + "^\n"), std::string::npos) << mid;
+}
+
 TEST(Diagnostic, WithoutPlace) {
   diagnostic d;
   d.message = "something broke";

@@ -136,3 +136,23 @@ TEST(SnapshotText, SortedPrettyAndNewlineTerminated) {
 
 }  // namespace
 }  // namespace pgmt
+
+namespace pgmt {
+namespace {
+
+// A file that is JSON but not a snapshot is an error, never an empty snapshot.
+TEST(SnapshotShape, WhatIsNotASnapshotIsSaid) {
+  EXPECT_EQ(snapshot_problem(nlohmann::json::parse(R"({"format": "pgmt-snapshot-1", "tables": {"public.t": {}}})")),
+            "");
+  EXPECT_EQ(snapshot_problem(nlohmann::json::parse("[1, 2, 3]")),
+            "expected a JSON object of object kinds (\"tables\": {...}), found an array");
+  EXPECT_EQ(snapshot_problem(nlohmann::json::parse(R"({"tables": [1]})")),
+            "\"tables\" is an array, not an object of tables by name");
+  EXPECT_EQ(snapshot_problem(nlohmann::json::parse(R"({"tables": {"public.t": 3}})")),
+            "\"tables\".\"public.t\" is a number, not an object");
+  EXPECT_EQ(snapshot_problem(nlohmann::json::parse(R"({"format": "other-1"})")),
+            "\"format\" is \"other-1\", not a pgmt snapshot format (\"pgmt-snapshot-1\")");
+}
+
+}  // namespace
+}  // namespace pgmt

@@ -149,6 +149,11 @@ struct difference {
   nlohmann::json actual;    ///< on the actual side, null when missing
 };
 
+/// What makes snap something other than a snapshot (a JSON object of object
+/// kinds, each an object of objects by name, and its "format"), or "" when
+/// it is one.
+std::string snapshot_problem(const nlohmann::json& snap);
+
 /// Object-by-object differences from expected to actual, in a stable order.
 std::vector<difference> diff_snapshots(const nlohmann::json& expected, const nlohmann::json& actual,
                                        const diff_words& words);
