@@ -600,14 +600,19 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       "where c.relnamespace = 'pg_catalog'::regnamespace and c.relkind = 'r') s where ins + upd + del > 0";
   std::map<std::string, std::pair<long long, long long>> catalog_stats_before;
   bool track_counts = false;
-  if (wrap) conn.exec(nested ? "savepoint pgmt_script" : "begin");
+  // The limits, in the round trip that opens the transaction.
+  const std::string limits = scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()) +
+                             "; " + scope + "lock_timeout = " + std::to_string(opts.lock_timeout.count());
+  const std::string open = wrap ? std::string(nested ? "savepoint pgmt_script; " : "begin; ") + limits : limits;
+  conn.exec(open);
   if (wrap && opts.count_writes) {
     // Whether the server counts (track_counts), in the same round trip: the
-    // row with an empty name.
+    // row with an empty name. (A prepared statement of its own: planning it
+    // anew in the round trip that opens the transaction costs more.)
     result r = conn.exec_prepared(
-        std::string("select ''::text, case when pg_catalog.current_setting('track_counts') = 'on' then 1 else 0 "
-                    "end::bigint, 0::bigint union all select relname::text, n, d from (") +
-        catalog_stats_sql + ") t(relname, n, d)");
+        "select ''::text, case when pg_catalog.current_setting('track_counts') = 'on' then 1 else 0 "
+        "end::bigint, 0::bigint union all select relname::text, n, d from (" +
+        std::string(catalog_stats_sql) + ") t(relname, n, d)");
     for (int i = 0; i < r.rows(); ++i) {
       if (r.value(i, 0).empty())
         track_counts = r.value(i, 1) == "1";
@@ -616,8 +621,6 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     }
     if (!track_counts) catalog_stats_before.clear();
   }
-  conn.exec(scope + "statement_timeout = " + std::to_string(opts.statement_timeout.count()) + "; " + scope +
-            "lock_timeout = " + std::to_string(opts.lock_timeout.count()));
   if (wrap && plan.touches_roles) {
     // Held to the end of the transaction, so that two migrations on one
     // server never change roles at once (checks run without an engine, side
@@ -677,40 +680,57 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     d.hint = "end the transaction with COMMIT, or remove BEGIN and let pgmt run the file in one transaction";
     throw script_error(d);
   }
-  if (wrap) {
+  // Where the script commits; and the session as new, in the same round
+  // trip (see reset_session).
+  const std::string commit_sql =
+      nested
+          // What COMMIT would check, in a savepoint of its own so that the
+          // constraints stay deferred for whatever runs next in the transaction.
+          ? "savepoint pgmt_commit; set constraints all immediate; rollback to savepoint pgmt_commit; "
+            "release savepoint pgmt_commit; release savepoint pgmt_script; reset session authorization; reset all"
+          : "commit; reset session authorization; reset all";
+  auto commit_failed = [&](const sql_error& e) {
+    // Deferred constraints are checked at commit.
+    rollback_quietly();
+    const statement& last = plan.statements.empty() ? statement{} : plan.statements.back();
+    diagnostic d = diagnose(src, last, e, conn.server_version(), opts);
+    d.notes.push_back("raised at COMMIT (a deferred constraint or trigger)");
+    throw script_error(d);
+  };
+  if (wrap && track_counts) {
     // Row counts are compared around scripts; knowing what a script wrote
-    // spares counting every other table again.
+    // spares counting every other table again. The tables it wrote (tag w)
+    // and the system catalogs (tag c), in one round trip.
+    const std::string after_sql =
+        std::string("select 'w', pg_catalog.concat(n.nspname, '.', c.relname), 0::bigint, 0::bigint from "
+                    "pg_catalog.pg_class c join "
+                    "pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p') and "
+                    "n.nspname "
+                    "not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast' and "
+                    "(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) > 0 or "
+                    "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0) union all select 'c', "
+                    "relname::text, n, d from (") +
+        catalog_stats_sql + ") t(relname, n, d)";
+    result all;
     try {
-      if (track_counts) {
-        // The tables it wrote (tag w) and the system catalogs (tag c), in one round trip.
-        result all = conn.exec_prepared(
-            std::string("select 'w', pg_catalog.concat(n.nspname, '.', c.relname), 0::bigint, 0::bigint from "
-                        "pg_catalog.pg_class c join "
-                        "pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm', 'p') and "
-                        "n.nspname "
-                        "not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_toast' and "
-                        "(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) > 0 or "
-                        "pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0) union all select 'c', "
-                        "relname::text, n, d from (") +
-            catalog_stats_sql + ") t(relname, n, d)");
-        stats.written.emplace();
-        stats.catalogs.emplace();
-        for (int i = 0; i < all.rows(); ++i) {
-          if (all.value(i, 0) == "w") {
-            stats.written->push_back(all.value(i, 1));
-            continue;
-          }
-          const std::string name = all.value(i, 1);
-          auto was = catalog_stats_before.find(name);
-          const std::pair<long long, long long> before =
-              was == catalog_stats_before.end() ? std::pair<long long, long long>{0, 0} : was->second;
-          if (std::stoll(all.value(i, 2)) > before.first) stats.catalogs->changed.insert(name);
-          if (std::stoll(all.value(i, 3)) > before.second) stats.catalogs->deleted.insert(name);
-        }
-      }
+      all = conn.exec_prepared(after_sql);
     } catch (...) {
       rollback_quietly();
       throw;
+    }
+    stats.written.emplace();
+    stats.catalogs.emplace();
+    for (int i = 0; i < all.rows(); ++i) {
+      if (all.value(i, 0) == "w") {
+        stats.written->push_back(all.value(i, 1));
+        continue;
+      }
+      const std::string name = all.value(i, 1);
+      auto was = catalog_stats_before.find(name);
+      const std::pair<long long, long long> before =
+          was == catalog_stats_before.end() ? std::pair<long long, long long>{0, 0} : was->second;
+      if (std::stoll(all.value(i, 2)) > before.first) stats.catalogs->changed.insert(name);
+      if (std::stoll(all.value(i, 3)) > before.second) stats.catalogs->deleted.insert(name);
     }
   }
   if (opts.before_commit) {
@@ -723,24 +743,13 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   }
   if (wrap) {
     try {
-      if (nested)
-        // What COMMIT would check, in a savepoint of its own so that the
-        // constraints stay deferred for whatever runs next in the transaction.
-        conn.exec(
-            "savepoint pgmt_commit; set constraints all immediate; rollback to savepoint pgmt_commit; "
-            "release savepoint pgmt_commit; release savepoint pgmt_script");
-      else
-        conn.exec("commit");
+      conn.exec(commit_sql);
     } catch (const sql_error& e) {
-      // Deferred constraints are checked at commit.
-      rollback_quietly();
-      const statement& last = plan.statements.empty() ? statement{} : plan.statements.back();
-      diagnostic d = diagnose(src, last, e, conn.server_version(), opts);
-      d.notes.push_back("raised at COMMIT (a deferred constraint or trigger)");
-      throw script_error(d);
+      commit_failed(e);
     }
+  } else {
+    reset_session();
   }
-  reset_session();
   stats.elapsed = std::chrono::steady_clock::now() - t0;
   return stats;
 }

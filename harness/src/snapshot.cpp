@@ -402,9 +402,9 @@ std::string oid_array(const std::vector<std::string>& oids) {
 template <typename F> void in_read_transaction(connection& conn, F&& f) {
   const bool nested = conn.transaction_status() == tx_status::in_transaction;
   const char* const done = nested ? "rollback to savepoint pgmt_read; release savepoint pgmt_read" : "commit";
-  conn.exec(nested ? "savepoint pgmt_read" : "begin isolation level repeatable read read only");
+  conn.exec(nested ? "savepoint pgmt_read; set local search_path = ''"
+                   : "begin isolation level repeatable read read only; set local search_path = ''");
   try {
-    conn.exec("set local search_path = ''");
     f();
     conn.exec(done);
   } catch (...) {
