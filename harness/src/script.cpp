@@ -269,8 +269,53 @@ std::size_t skip_blanks_and_comments(std::string_view t, std::size_t i) {
   return i;
 }
 
+namespace {
+
+// Where the statement before offset starts when it is COPY ... FROM STDIN
+// (psql reads the rows that follow it, up to "\."), or nullopt.
+std::optional<std::size_t> copy_from_stdin_before(const std::string& text, std::size_t offset) {
+  const std::string prefix = text.substr(0, offset);
+  PgQuerySplitResult split = pg_query_split_with_scanner(prefix.c_str());
+  std::optional<std::size_t> found;
+  if (!split.error && split.n_stmts > 0) {
+    // The last statement that ends with ";" before the rows.
+    for (int i = split.n_stmts - 1; i >= 0 && !found; --i) {
+      const auto loc = static_cast<std::size_t>(split.stmts[i]->stmt_location);
+      const auto len = static_cast<std::size_t>(split.stmts[i]->stmt_len);
+      const std::string stmt = prefix.substr(loc, len == 0 ? std::string::npos : len);
+      PgQueryParseResult parsed = pg_query_parse(stmt.c_str());
+      if (!parsed.error && parsed.parse_tree) {
+        try {
+          auto tree = nlohmann::json::parse(parsed.parse_tree);
+          const auto& stmts = tree.at("stmts");
+          if (!stmts.empty() && stmts[0].contains("stmt") && stmts[0]["stmt"].contains("CopyStmt")) {
+            const auto& copy = stmts[0]["stmt"]["CopyStmt"];
+            if (copy.value("is_from", false) && !copy.contains("filename") && !copy.value("is_program", false))
+              found = skip_blanks_and_comments(text, loc);
+          }
+        } catch (const nlohmann::json::exception&) {
+        }
+      }
+      pg_query_free_parse_result(parsed);
+      if (len != 0) break;  // only the statement right before the rows
+    }
+  }
+  pg_query_free_split_result(split);
+  return found;
+}
+
+}  // namespace
+
 script_plan plan_script(const sql_source& src) {
   if (auto meta = find_meta_command(src.text)) {
+    if (auto copy = copy_from_stdin_before(src.text, *meta)) {
+      auto d = at(src, *copy,
+                  "COPY ... FROM STDIN with its rows in the file; migrations must be plain SQL, and it is psql "
+                  "that sends such rows");
+      d.hint = "write the rows as INSERT statements (pg_dump --inserts gives them), or load them in a seed file "
+               "the same way";
+      throw script_error(d);
+    }
     auto d = at(src, *meta, "");
     std::size_t end = *meta + 1;
     while (end < src.text.size() && std::isalpha(static_cast<unsigned char>(src.text[end]))) ++end;
@@ -316,6 +361,21 @@ script_plan plan_script(const sql_source& src) {
           const auto& node = stmt[st.kind];
           st.transaction_control = is_transaction_control(st.kind, node);
           st.no_transaction_reason = no_transaction_reason(st.kind, node);
+          // pgmt's own schema: its tracking table, left out of every snapshot.
+          // A script that puts objects there, or drops it, would go unseen.
+          const std::string dumped = node.dump();
+          const bool drops_it = st.kind == "DropStmt" && node.value("removeType", "") == "OBJECT_SCHEMA" &&
+                                dumped.find(R"({"String":{"sval":"pgmt"}})") != std::string::npos;
+          if (st.kind != "SelectStmt" && (dumped.find(R"("schemaname":"pgmt")") != std::string::npos || drops_it)) {
+            pg_query_free_parse_result(parsed);
+            auto d = at(src, st.start,
+                        std::string(drops_it ? "the statement drops" : "the statement uses") +
+                            " the schema \"pgmt\", which pgmt keeps for itself (its tracking table, "
+                            "pgmt.migrations) and leaves out of every snapshot");
+            d.hint = drops_it ? "leave the schema pgmt alone; pgmt creates and drops it"
+                              : "give the schema another name";
+            throw script_error(d);
+          }
         }
       } catch (const nlohmann::json::exception&) {
         // Leave it unclassified: the server judges it.
@@ -536,9 +596,31 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
         "the role pgmt connects as cannot create or change this role; connect as a superuser (or a role with "
         "CREATEROLE), or create the roles on the server beforehand: scripts that create roles only when "
         "missing then leave them alone");
-  if (sd.sqlstate == "42601")
+  if (sd.sqlstate == "2D000")
+    d.notes.push_back(
+        "COMMIT or ROLLBACK inside a DO block or procedure cannot run inside the transaction pgmt runs " +
+        what + " in; put -- pgmt:no-transaction in its first lines to run it outside one");
+  if (sd.sqlstate == "42601") {
+    // A psql variable (:name, :'name', :"name") where the server saw a syntax error.
+    const std::string_view text = src.text;
+    const std::size_t p = offset;
+    if (p + 1 < text.size() && text[p] == ':' && (p == 0 || text[p - 1] != ':') && text[p + 1] != ':') {
+      const char next = text[p + 1];
+      const bool quoted = next == '\'' || next == '"';
+      if (quoted || std::isalpha(static_cast<unsigned char>(next)) || next == '_') {
+        std::size_t e = p + 2;
+        while (e < text.size() && (quoted ? text[e] != next
+                                          : std::isalnum(static_cast<unsigned char>(text[e])) || text[e] == '_'))
+          ++e;
+        if (quoted && e < text.size()) ++e;
+        d.notes.push_back("\"" + std::string(text.substr(p, e - p)) +
+                          "\" is a psql variable; pgmt sends SQL without psql, so nothing replaces it: write "
+                          "the value itself");
+      }
+    }
     d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
                       "; syntax or objects of a newer version fail here");
+  }
   if (auto ext = missing_extension(sd)) d.notes.push_back(extension_advice(*ext, server_version_num));
   if (looks_like_supabase(sd.message))
     d.notes.push_back(

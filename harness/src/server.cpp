@@ -171,10 +171,26 @@ struct owner_record {
 
 void write_meta(const fs::path& folder, const owner_record& o, const server_info& info) {
   nlohmann::json j = info.to_json();
+  j.erase("password");  // readable by others: what finds and removes the server needs no password
   j["owner_pid"] = o.owner;
   j["owner_start"] = o.owner_start;
   std::ofstream(folder / "meta.json.tmp") << j.dump(2) << "\n";
   fs::rename(folder / "meta.json.tmp", folder / "meta.json");
+}
+
+// 32 hex digits from the kernel's random source.
+std::string random_password() {
+  unsigned char bytes[16];
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(bytes), sizeof bytes))
+    throw harness_error("could not read /dev/urandom for the server's password");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
 }
 
 bool same_process(pid_t pid, unsigned long long start) {
@@ -361,6 +377,20 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
                                      "log_line_prefix=%m [%p] %q%d ",
                                      "-c",
                                      "shared_buffers=64MB"};
+    std::string password;
+    if (opts.tcp) {
+      // Over TCP, a password of this run's (scram-sha-256): any local user
+      // reaches 127.0.0.1. The socket, in a folder only the server's user
+      // can enter, stays trusted.
+      password = random_password();
+      const fs::path hba = folder / "pg_hba.conf";
+      std::ofstream(hba) << "# pgmt: the socket folder is private; TCP needs the run's password\n"
+                            "local all all trust\n"
+                            "host all all 127.0.0.1/32 scram-sha-256\n";
+      fs::permissions(hba, fs::perms::owner_read | fs::perms::owner_write);
+      if (as) detail::chown_to(hba, *as, false);
+      argv.insert(argv.end(), {"-c", "hba_file=" + hba.string(), "-c", "password_encryption=scram-sha-256"});
+    }
     detail::spawn_options so;
     so.as = as;
     so.output = info.log;
@@ -371,7 +401,11 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
     write_meta(folder, owner, info);
 
     auto deadline = std::chrono::steady_clock::now() + opts.start_timeout;
-    const std::string ci = info.conninfo("postgres");
+    // Through the socket: the password is set once the server is up (until
+    // then no password lets anyone in over TCP).
+    server_info local = info;
+    local.host = sock;
+    const std::string ci = local.conninfo("postgres");
     while (!ping(ci)) {
       if (!detail::process_alive(info.pid)) {
         unregister_server(folder);
@@ -390,6 +424,12 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
       std::this_thread::sleep_for(20ms);
     }
     connection c(ci);
+    if (!password.empty()) {
+      // Kept out of the server's log whatever PGOPTIONS asks to log.
+      c.exec("set log_statement = 'none'; set log_min_duration_statement = -1; set log_min_error_statement = panic");
+      c.exec("alter role " + c.quote_ident(info.user) + " password " + c.quote_literal(password));
+      info.password = password;
+    }
     info.version_num = c.server_version();
     auto r = c.exec("show server_version");
     std::string full = r.value(0, 0);
@@ -421,12 +461,14 @@ std::string server_info::conninfo(const std::string& dbname) const {
     if (!p.count("connect_timeout")) p["connect_timeout"] = "10";
     return make_conninfo({p.begin(), p.end()});
   }
-  return make_conninfo({{"host", host},
-                        {"port", std::to_string(port)},
-                        {"user", user},
-                        {"dbname", dbname},
-                        {"application_name", "pgmt"},
-                        {"connect_timeout", "10"}});
+  std::vector<std::pair<std::string, std::string>> p = {{"host", host},
+                                                        {"port", std::to_string(port)},
+                                                        {"user", user},
+                                                        {"dbname", dbname},
+                                                        {"application_name", "pgmt"},
+                                                        {"connect_timeout", "10"}};
+  if (!password.empty()) p.emplace_back("password", password);
+  return make_conninfo(p);
 }
 
 std::string server_info::describe() const { return "PostgreSQL " + version + " (" + kind + ")"; }
@@ -446,7 +488,8 @@ nlohmann::json server_info::to_json() const {
           {"params", params},
           {"maintenance_db", maintenance_db},
           {"container", container},
-          {"engine", engine}};
+          {"engine", engine},
+          {"password", password}};
 }
 
 server_info server_info::from_json(const nlohmann::json& j) {
@@ -467,6 +510,7 @@ server_info server_info::from_json(const nlohmann::json& j) {
     i.maintenance_db = j.value("maintenance_db", std::string("postgres"));
     i.container = j.value("container", std::string());
     i.engine = j.value("engine", std::string());
+    i.password = j.value("password", std::string());
   } catch (const nlohmann::json::exception& e) {
     throw harness_error(std::string("server state is incomplete: ") + e.what());
   }
@@ -948,9 +992,15 @@ void write_state_file(const fs::path& path, const server_info& info) {
   fs::path tmp = path;
   tmp += ".tmp";
   {
-    std::ofstream out(tmp);
-    if (!out) throw harness_error("could not write server state \"" + path.string() + "\"");
-    out << info.to_json().dump(2) << "\n";
+    // 0600 from the start: it may hold the server's password.
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw harness_error("could not write server state \"" + path.string() + "\": " + std::strerror(errno));
+    ::fchmod(fd, 0600);
+    const std::string text = info.to_json().dump(2) + "\n";
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok) throw harness_error("could not write server state \"" + path.string() + "\"");
   }
   fs::rename(tmp, path, ec);
   if (ec) throw harness_error("could not write server state \"" + path.string() + "\": " + ec.message());

@@ -202,6 +202,29 @@ TEST_F(ScriptRun, TheLockOnRolesIsTakenUnderLockTimeout) {
   EXPECT_TRUE(table_exists("public.r")) << "applies once the lock is free";
 }
 
+// What a migration written for psql, or for running outside a transaction,
+// gets: a note that says what to do.
+TEST_F(ScriptRun, PsqlHabitsGetANote) {
+  test::temp_dir dir;
+  dir.write("0001_commit.sql", "create table public.c (id int);\ndo $$ begin commit; end $$;\n");
+  dir.write("0002_var.sql", "create table public.v (id int);\nselect :'tenant' as tenant;\n");
+  auto set = discover(dir.path());
+  auto failure = [&](std::size_t i) {
+    try {
+      apply_migration(*conn_, set.migrations.at(i), test::data_suite("bad_sql"));
+    } catch (const script_error& e) {
+      return e.diag().format();
+    }
+    return std::string("(no error)");
+  };
+  const std::string commit = failure(0);
+  EXPECT_NE(commit.find("0001_commit.sql:2:"), std::string::npos) << commit;
+  EXPECT_NE(commit.find("put -- pgmt:no-transaction in its first lines"), std::string::npos) << commit;
+  const std::string var = failure(1);
+  EXPECT_NE(var.find("0002_var.sql:2:8:"), std::string::npos) << var;
+  EXPECT_NE(var.find("\":'tenant'\" is a psql variable"), std::string::npos) << var;
+}
+
 TEST_F(ScriptRun, EnumValueAddedInOneMigrationIsUsableInTheNext) {
   apply_data_set("enum_add_value", 3, test::data_suite("enum_add_value"));
   EXPECT_EQ(conn_->exec("select mood::text from public.people").value(0, 0), "happy");

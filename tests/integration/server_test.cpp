@@ -74,6 +74,52 @@ TEST_F(Server, TcpOnlyOnLoopbackWhenAsked) {
   EXPECT_EQ(c.exec("show listen_addresses").value(0, 0), "127.0.0.1");
 }
 
+// Over TCP any local user reaches 127.0.0.1: the temp cluster asks for the
+// run's random password there (scram-sha-256), kept in 0600 state files and
+// out of every log.
+TEST_F(Server, TcpNeedsTheRunsPassword) {
+  auto opts = server_options::from_environment();
+  opts.tcp = true;
+  auto srv = start_server(opts);
+  const auto& info = srv->info();
+  ASSERT_EQ(info.password.size(), 32u);
+  connection c(info.conninfo());
+  EXPECT_EQ(c.exec("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = current_user").value(0, 0),
+            "t");
+  // Another local user, without the password, is refused.
+  std::vector<std::string> argv = {"env", "-u", "PGPASSWORD", "PGPASSFILE=/nonexistent", "psql", "-X", "-w", "-h",
+                                   "127.0.0.1", "-p", std::to_string(info.port), "-U", info.user, "-d", "postgres",
+                                   "-c", "select 1"};
+  if (geteuid() == 0)
+    argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"});
+  auto r = detail::run(argv);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("password"), std::string::npos) << r.output;
+  // A wrong password gets a message that does not show it.
+  server_info wrong = info;
+  wrong.password = "not-the-password-" + info.password.substr(0, 4);
+  try {
+    connection bad(wrong.conninfo());
+    ADD_FAILURE() << "connected with a wrong password";
+  } catch (const std::exception& e) {
+    EXPECT_EQ(std::string(e.what()).find(wrong.password), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("password"), std::string::npos) << e.what();
+  }
+  // Where it is kept: the 0600 state file only.
+  test::temp_dir dir;
+  write_state_file(dir.path() / "server.json", info);
+  struct stat st {};
+  ASSERT_EQ(stat((dir.path() / "server.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(read_state_file(dir.path() / "server.json").password, info.password);
+  auto contents = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(contents(info.folder / "meta.json").find(info.password), std::string::npos);
+  EXPECT_EQ(contents(info.log).find(info.password), std::string::npos);
+}
+
 TEST_F(Server, RootRunsTheServerAsAnUnprivilegedUser) {
   if (geteuid() != 0) GTEST_SKIP() << "only meaningful when the tests run as root";
   auto srv = start_server(server_options::from_environment());

@@ -49,6 +49,42 @@ TEST(Split, UnterminatedQuoteIsAnErrorAtItsPlace) {
   }
 }
 
+std::string plan_error(const std::string& text) {
+  try {
+    plan_script(src(text));
+  } catch (const script_error& e) {
+    return e.diag().format();
+  }
+  return "(no error)";
+}
+
+// COPY ... FROM STDIN with its rows (pg_dump's default) is named as such, not
+// as a meta-command at its "\." line.
+TEST(MetaCommand, CopyFromStdinIsNamed) {
+  const std::string e =
+      plan_error("create table t (a int, b text);\ncopy public.t (a, b) from stdin;\n1\tx\n2\t\\N\n\\.\n");
+  EXPECT_EQ(e.rfind("m/0001_x.sql:2:1: COPY ... FROM STDIN with its rows in the file; migrations must be plain SQL", 0),
+            0u)
+      << e;
+  EXPECT_NE(e.find("INSERT statements"), std::string::npos) << e;
+  EXPECT_EQ(plan_error("copy t from stdin;\n\\.\n").rfind("m/0001_x.sql:1:1: COPY ... FROM STDIN", 0), 0u);
+  EXPECT_NE(plan_error("copy t from '/tmp/x';\n\\i y.sql\n").find("psql meta-command \"\\i\""), std::string::npos);
+}
+
+// pgmt's own schema holds its tracking table and is left out of snapshots:
+// a migration that puts objects there, or drops it, is refused.
+TEST(Plan, PgmtsOwnSchemaIsRefused) {
+  EXPECT_EQ(plan_error("create table pgmt.users (id int);\n")
+                .rfind("m/0001_x.sql:1:1: the statement uses the schema \"pgmt\", which pgmt keeps for itself", 0),
+            0u);
+  EXPECT_EQ(plan_error("select 1;\ncreate schema pgmt;\n").rfind("m/0001_x.sql:2:1: the statement uses the schema", 0),
+            0u);
+  EXPECT_EQ(plan_error("drop schema if exists pgmt cascade;\n")
+                .rfind("m/0001_x.sql:1:1: the statement drops the schema \"pgmt\"", 0),
+            0u);
+  EXPECT_EQ(plan_error("select count(*) from pgmt.migrations;\ncreate table app.pgmt (id int);\n"), "(no error)");
+}
+
 TEST(MetaCommand, FoundAtLineStartAndAfterSql) {
   auto s = src("select 1;\n\\i other.sql\n");
   try {

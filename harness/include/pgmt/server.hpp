@@ -24,6 +24,10 @@ struct server_info {
   std::string host;     ///< socket folder or 127.0.0.1
   int port = 5432;
   std::string user = "postgres";     ///< a superuser
+  /// Temp cluster over TCP: the run's random password for user (scram-sha-256;
+  /// the unix socket, in a private folder, needs none). Kept in 0600 state
+  /// files, never printed.
+  std::string password;
   std::filesystem::path folder;      ///< the server's private folder (temp cluster)
   std::filesystem::path log;         ///< the server's log file
   pid_t pid = 0;                     ///< postmaster
