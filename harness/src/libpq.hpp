@@ -23,7 +23,10 @@ namespace pgmt {
   X(PQexecPrepared)                                                                                          \
   X(PQfinish)                                                                                                \
   X(PQfname)                                                                                                 \
+  X(PQcancel)                                                                                                \
+  X(PQfreeCancel)                                                                                            \
   X(PQfreemem)                                                                                               \
+  X(PQgetCancel)                                                                                             \
   X(PQftype)                                                                                                 \
   X(PQgetisnull)                                                                                             \
   X(PQgetlength)                                                                                             \

@@ -2,7 +2,10 @@
 
 #include "libpq.hpp"
 
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <regex>
 
 namespace pgmt {
@@ -227,6 +230,63 @@ std::string mask_password(std::string_view conninfo) {
   static const std::regex kv_pw(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))");
   s = std::regex_replace(s, kv_pw, "$1********");
   return s;
+}
+
+struct watchdog::state {
+  PGcancel* cancel = nullptr;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // armed
+  bool fired = false;
+  bool done = false;
+  std::thread thread;
+};
+
+watchdog::watchdog(connection& conn) : st_(std::make_unique<state>()) {
+  st_->cancel = libpq().PQgetCancel(conn.conn_.get());
+  st_->thread = std::thread([s = st_.get()] {
+    std::unique_lock<std::mutex> lock(s->mu);
+    while (!s->done) {
+      if (!s->deadline) {
+        s->cv.wait(lock);
+        continue;
+      }
+      if (s->cv.wait_until(lock, *s->deadline) == std::cv_status::timeout && s->deadline &&
+          std::chrono::steady_clock::now() >= *s->deadline) {
+        s->deadline.reset();
+        s->fired = true;
+        char why[256];
+        if (s->cancel) libpq().PQcancel(s->cancel, why, sizeof why);
+      }
+    }
+  });
+}
+
+watchdog::~watchdog() {
+  {
+    std::lock_guard<std::mutex> lock(st_->mu);
+    st_->done = true;
+  }
+  st_->cv.notify_all();
+  st_->thread.join();
+  if (st_->cancel) libpq().PQfreeCancel(st_->cancel);
+}
+
+void watchdog::arm(std::chrono::milliseconds limit) {
+  {
+    std::lock_guard<std::mutex> lock(st_->mu);
+    st_->fired = false;
+    st_->deadline = std::chrono::steady_clock::now() + limit;
+  }
+  st_->cv.notify_all();
+}
+
+bool watchdog::disarm() {
+  std::lock_guard<std::mutex> lock(st_->mu);
+  st_->deadline.reset();
+  const bool fired = st_->fired;
+  st_->fired = false;
+  return fired;
 }
 
 }  // namespace pgmt

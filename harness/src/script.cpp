@@ -726,11 +726,19 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       throw script_error(d);
     }
   }
+  // The limit from the client too: a script that lifts statement_timeout
+  // (SET, set_config, a function with its own SET) is still stopped, a grace
+  // after the limit.
+  std::optional<watchdog> dog;
+  if (opts.statement_timeout.count() > 0) dog.emplace(conn);
+  const auto dog_limit = opts.statement_timeout + std::chrono::milliseconds(1000) + opts.statement_timeout / 10;
   for (const auto& st : plan.statements) {
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
       if (!opts.skip_statement || !opts.skip_statement(text)) {
+        if (dog) dog->arm(dog_limit);
         result r = conn.exec(text);
+        if (dog) dog->disarm();
         if (opts.on_result) opts.on_result(r);
       } else {
         std::string_view first =
@@ -739,8 +747,27 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
       }
       ++stats.statements;
     } catch (const sql_error& e) {
+      const bool cancelled = dog && dog->disarm();
       rollback_quietly();
       diagnostic d = diagnose(src, st, e, conn.server_version(), opts);
+      if (cancelled) {
+        d.message = (opts.label.empty() ? std::string("the script") : opts.label) + " ran past its statement_timeout (" +
+                    format_duration(opts.statement_timeout) + ") and pgmt cancelled it";
+        d.hint.clear();
+        d.notes.clear();
+        // Where the script lifted the limit, if it says so.
+        for (const auto& other : plan.statements) {
+          std::string t = src.text.substr(other.offset, other.length);
+          for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (t.find("statement_timeout") == std::string::npos) continue;
+          d.notes.push_back("the script changes statement_timeout itself at line " +
+                            std::to_string(src.first_line + position_of(src.text, other.start).line - 1) +
+                            "; pgmt's limit holds whatever a migration sets");
+          break;
+        }
+        d.notes.push_back(
+            "raise STATEMENT_TIMEOUT (CMake) or --statement-timeout if the statement is meant to take this long");
+      }
       if (plan.mode == tx_mode::per_statement)
         d.notes.push_back("ran without a transaction (" + plan.mode_reason +
                           "): the statements before this one stay applied");

@@ -225,6 +225,34 @@ TEST_F(ScriptRun, PsqlHabitsGetANote) {
   EXPECT_NE(var.find("\":'tenant'\" is a psql variable"), std::string::npos) << var;
 }
 
+// A migration that lifts statement_timeout is still stopped, by pgmt, a
+// grace after its limit, with the line that lifted it.
+TEST_F(ScriptRun, AMigrationCannotLiftItsStatementTimeout) {
+  test::temp_dir dir;
+  dir.write("0001_sleep.sql", "set statement_timeout = 0;\nselect pg_sleep(60);\n");
+  suite s = test::data_suite("hung_lock");
+  s.statement_timeout = 1000ms;
+  auto set = discover(dir.path());
+  const auto t0 = std::chrono::steady_clock::now();
+  diagnostic d;
+  try {
+    apply_migration(*conn_, set.migrations.at(0), s);
+    ADD_FAILURE() << "a 60 s sleep passed a 1 s limit";
+  } catch (const script_error& e) {
+    d = e.diag();
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 10s);
+  EXPECT_GE(took, 1s);
+  EXPECT_EQ(d.path.filename(), "0001_sleep.sql");
+  EXPECT_EQ(d.line, 2);
+  EXPECT_EQ(d.message, "migration \"0001_sleep\" ran past its statement_timeout (1s) and pgmt cancelled it");
+  const std::string all = d.format();
+  EXPECT_NE(all.find("changes statement_timeout itself at line 1"), std::string::npos) << all;
+  // The connection is usable after.
+  EXPECT_EQ(conn_->exec("select 1").value(0, 0), "1");
+}
+
 TEST_F(ScriptRun, EnumValueAddedInOneMigrationIsUsableInTheNext) {
   apply_data_set("enum_add_value", 3, test::data_suite("enum_add_value"));
   EXPECT_EQ(conn_->exec("select mood::text from public.people").value(0, 0), "happy");

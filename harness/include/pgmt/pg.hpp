@@ -2,6 +2,7 @@
 /// pg: move-only owners of libpq connections and results, and the error
 /// hierarchy keyed on SQLSTATE. libpq's headers stay out of this header.
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -163,6 +164,27 @@ class connection {
   std::unique_ptr<pg_conn, deleter> conn_;
   std::unique_ptr<std::vector<std::string>> notices_;
   std::unique_ptr<std::unordered_map<std::string, std::string>> prepared_;  // text -> statement name
+  friend class watchdog;
+};
+
+/// Cancels the statement running on a connection once it has run longer than
+/// it may, from the client: a limit the script cannot lift (SET
+/// statement_timeout = 0, a function with SET statement_timeout). One thread
+/// for the watchdog's life, armed around each statement.
+class watchdog {
+ public:
+  explicit watchdog(connection& conn);
+  ~watchdog();
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+  /// The next statement may run for limit.
+  void arm(std::chrono::milliseconds limit);
+  /// The statement is over; returns whether the watchdog cancelled it.
+  bool disarm();
+
+ private:
+  struct state;
+  std::unique_ptr<state> st_;
 };
 
 /// Builds a libpq connection string from key/value pairs, quoting values.
