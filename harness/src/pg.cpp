@@ -232,6 +232,23 @@ std::string mask_password(std::string_view conninfo) {
   return s;
 }
 
+std::string mask_password_in(std::string text, std::string_view conninfo) {
+  const std::string ci(conninfo);
+  std::vector<std::string> secrets;
+  static const std::regex url_pw(R"((?:postgres|postgresql)://[^:/@\s]*:([^@\s]*)@)");
+  static const std::regex kv_pw(R"(password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*))");
+  for (const auto* re : {&url_pw, &kv_pw})
+    for (auto it = std::sregex_iterator(ci.begin(), ci.end(), *re); it != std::sregex_iterator(); ++it) {
+      std::string v = (*it)[1].str();
+      if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') v = v.substr(1, v.size() - 2);
+      if (!v.empty()) secrets.push_back(v);
+    }
+  for (const auto& secret : secrets)
+    for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 8))
+      text.replace(at, secret.size(), "********");
+  return mask_password(text);
+}
+
 struct watchdog::state {
   PGcancel* cancel = nullptr;
   std::mutex mu;

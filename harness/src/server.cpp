@@ -566,7 +566,8 @@ std::map<std::string, std::string> parse_connection_url(const std::string& url) 
     std::string msg = err ? err : "not a connection string";
     if (err) libpq().PQfreemem(err);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw harness_error("PGMT_DATABASE_URL \"" + mask_password(url) + "\" is not a connection URL: " + msg +
+    throw harness_error("PGMT_DATABASE_URL \"" + mask_password(url) +
+                        "\" is not a connection URL: " + mask_password_in(msg, url) +
                         "; write postgresql://user:password@host:5432/postgres");
   }
   std::map<std::string, std::string> out;

@@ -1,4 +1,5 @@
 #include "pgmt/pg.hpp"
+#include "pgmt/server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,6 +8,22 @@ namespace {
 
 TEST(Conninfo, QuotesValues) {
   EXPECT_EQ(make_conninfo({{"host", "/tmp/a b"}, {"dbname", "it's"}}), R"(host='/tmp/a b' dbname='it\'s')");
+}
+
+// A message about a URL (libpq's parse error quotes the token it could not
+// read) never shows its password.
+TEST(MaskPassword, InMessagesAboutTheUrl) {
+  EXPECT_EQ(mask_password_in("invalid percent-encoded token: \"se%zzret\"", "postgresql://app:se%zzret@db/x"),
+            "invalid percent-encoded token: \"********\"");
+  EXPECT_EQ(mask_password_in("bad: s e c", "host=h password='s e c'"), "bad: ********");
+  EXPECT_EQ(mask_password_in("nothing secret", "host=h"), "nothing secret");
+  try {
+    (void)parse_connection_url("postgresql://app:se%zzret@db.local/x");
+    ADD_FAILURE() << "parsed";
+  } catch (const std::exception& e) {
+    EXPECT_EQ(std::string(e.what()).find("se%zzret"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is not a connection URL"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Conninfo, MasksPasswords) {

@@ -196,4 +196,8 @@ bool ping(const std::string& conninfo);
 /// conninfo with its password replaced by "********", for messages.
 std::string mask_password(std::string_view conninfo);
 
+/// text (a message about conninfo, which may quote parts of it, libpq's
+/// included) with the password of conninfo replaced by asterisks.
+std::string mask_password_in(std::string text, std::string_view conninfo);
+
 }  // namespace pgmt
