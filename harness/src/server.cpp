@@ -201,8 +201,49 @@ bool same_process(pid_t pid, unsigned long long start) {
 }
 
 // Stops the postmaster (immediate shutdown) and waits until it is gone.
+// The living children of pid (a postmaster's: its backends and helpers,
+// each in a session of its own).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == parent && state != "Z") out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
 void kill_postmaster(const server_info& info, bool own_child) {
   if (info.pid <= 0 || !same_process(info.pid, info.pid_start)) return;
+  // Done only once every process of the server is gone, backends included:
+  // its children, known before it goes (they are reparented after).
+  struct wait_for_children {
+    std::vector<std::pair<pid_t, unsigned long long>> procs;
+    ~wait_for_children() {
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      for (const auto& [p, start] : procs) {
+        while (same_process(p, start)) {
+          if (std::chrono::steady_clock::now() > deadline) {
+            kill(p, SIGKILL);
+            std::this_thread::sleep_for(20ms);
+            break;
+          }
+          std::this_thread::sleep_for(5ms);
+        }
+      }
+    }
+  } after;
+  for (pid_t child : children_of(info.pid))
+    if (auto start = detail::process_start_time(child)) after.procs.emplace_back(child, *start);
   kill(info.pid, SIGQUIT);
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace pgmt {
@@ -63,6 +64,39 @@ TEST_F(Server, ListensOnAPrivateSocketOnlyWithFastSettings) {
   EXPECT_TRUE(srv->stop().empty());
   EXPECT_FALSE(alive(pid));
   EXPECT_FALSE(fs::exists(folder));
+}
+
+// The living children of a postmaster.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat) || stat.rfind(')') == std::string::npos) continue;
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string state;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == parent && state != "Z") out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+// A stop returns once every process of the server is gone, the backends of
+// open connections included.
+TEST_F(Server, StopReturnsOnceEveryServerProcessIsGone) {
+  auto srv = start_server(server_options::from_environment());
+  const pid_t pid = srv->info().pid;
+  std::vector<std::unique_ptr<connection>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<connection>(srv->info().conninfo()));
+    open.back()->exec("select 1");
+  }
+  const auto children = children_of(pid);
+  EXPECT_GE(children.size(), 3u) << "its helpers and three backends";
+  srv->stop();
+  for (pid_t child : children) EXPECT_FALSE(alive(child)) << child << " outlived the stop";
 }
 
 TEST_F(Server, TcpOnlyOnLoopbackWhenAsked) {
