@@ -220,6 +220,11 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     std::lock_guard<std::mutex> lock(out_mu);
     errors(key, message);
   };
+  // A check that cannot run (a malformed assertion file): its test gets the
+  // error and the walk goes on, when there is somewhere to send it.
+  auto cannot_run = [&errors](const std::exception& e) {
+    return errors && (dynamic_cast<const input_error*>(&e) || dynamic_cast<const harness_error*>(&e));
+  };
   const auto extra = suite_checks(suite_, set_);
   const std::size_t n = set_.migrations.size();
   const std::size_t lane_count = lanes();
@@ -260,7 +265,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
       try {
         part();
       } catch (const std::exception& e) {
-        if (!errors || (!dynamic_cast<const input_error*>(&e) && !dynamic_cast<const harness_error*>(&e))) throw;
+        if (!cannot_run(e)) throw;
         failed[check] = e.what();
         w.back();
       }
@@ -428,7 +433,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
       w.keep_template(n);
       last.emplace(c, c == "rls" ? check_rls_final(cache) : check_rls_coverage(cache));
     } catch (const std::exception& e) {
-      if (!errors || (!dynamic_cast<const input_error*>(&e) && !dynamic_cast<const harness_error*>(&e))) throw;
+      if (!cannot_run(e)) throw;
       failed[c] = e.what();
     }
   }
@@ -444,7 +449,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     try {
       last.emplace(c, check_pgtap(cache, c.substr(6)));
     } catch (const std::exception& e) {
-      if (!errors || (!dynamic_cast<const input_error*>(&e) && !dynamic_cast<const harness_error*>(&e))) throw;
+      if (!cannot_run(e)) throw;
       failed[c] = e.what();
     }
   }
