@@ -96,6 +96,7 @@ run_options options_for(const suite& s, std::string label) {
   o.statement_timeout = s.statement_timeout;
   o.lock_timeout = s.lock_timeout;
   o.label = std::move(label);
+  o.shared_server = s.shared_server;
   return o;
 }
 
@@ -425,7 +426,7 @@ check_result idempotency_on(const suite& s, connection& c, catalog_reader& reade
   auto counts_before = reader.counts();
   std::vector<std::string> findings;
   try {
-    reader.wrote(apply_migration(c, m, s, nested));
+    reader.wrote(apply_migration(c, m, s, nested, true, true));
   } catch (const script_error& e) {
     if (nested && needs_commits(e)) throw detail::needs_own_commits{};
     diagnostic d = e.diag();
@@ -570,6 +571,16 @@ std::string applied_note(const migration& m, const run_stats& stats) {
   return note;
 }
 
+check_result applied(const migration& m, const run_stats& stats) {
+  check_result r = check_result::pass(applied_note(m, stats));
+  for (const auto& w : stats.warnings) {
+    std::string text = w.format();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    r.details.push_back(std::move(text));
+  }
+  return r;
+}
+
 }  // namespace detail
 
 check_result check_idempotency(state_cache& cache, std::size_t index) {
@@ -692,7 +703,7 @@ check_result check_apply(state_cache& cache, std::size_t index) {
     if (lease && plan_script(m.up).mode == tx_mode::single_transaction) lease->give_back();
     return check_result::fail({e.diag().format()});
   }
-  std::string note = detail::applied_note(m, stats);
+  check_result verdict = detail::applied(m, stats);
   if (lease) {
     lease->advanced_to(index + 1);
     lease->give_back();
@@ -701,7 +712,7 @@ check_result check_apply(state_cache& cache, std::size_t index) {
     // What we just built is S(index + 1): keep it for the tests that need it.
     if (cache.adopt(index + 1, db->name())) db->release();
   }
-  return check_result::pass(note);
+  return verdict;
 }
 
 check_result check_reset(state_cache& cache) {

@@ -8,6 +8,7 @@
 #include "pgmt/text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -113,6 +114,54 @@ bool shares_server(const sql_source& src) {
   }
 }
 
+// Whether src changes what new sessions start with (server_effect::changes_settings).
+bool changes_settings(const sql_source& src) {
+  try {
+    const auto plan = plan_script(src);
+    return std::any_of(plan.effects.begin(), plan.effects.end(),
+                       [](const server_effect& e) { return e.changes_settings; });
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// The settings new sessions start with, as the run found them: role and
+// database defaults (ALTER ROLE / DATABASE ... SET). Migrations that change
+// them (or ALTER SYSTEM) on pgmt's own server get them put back before a
+// build from nothing, which would otherwise start with what later migrations
+// set.
+class server_settings {
+ public:
+  server_settings(const server_info& server, const suite& s, const migration_set& set) : server_(server) {
+    if (s.shared_server) return;
+    for (const auto& m : set.migrations)
+      needed_ = needed_ || changes_settings(m.up) || (m.down && changes_settings(*m.down));
+    for (const auto& src : s.fixture_sources()) needed_ = needed_ || changes_settings(src);
+    for (const auto& src : s.seed_sources()) needed_ = needed_ || changes_settings(src);
+    if (!needed_) return;
+    connection c(server_.conninfo(server_.maintenance_db));
+    result r = c.exec(
+        "select setdatabase::text, setrole::text, setconfig::text from pg_catalog.pg_db_role_setting");
+    for (int i = 0; i < r.rows(); ++i) rows_.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2)});
+  }
+  void restore() const {
+    if (!needed_) return;
+    connection c(server_.conninfo(server_.maintenance_db));
+    c.exec("begin; delete from pg_catalog.pg_db_role_setting");
+    for (const auto& row : rows_)
+      c.exec_params("insert into pg_catalog.pg_db_role_setting values ($1::oid, $2::oid, $3::text[])",
+                    {row[0], row[1], row[2]});
+    c.exec("commit");
+    c.exec("alter system reset all");
+    c.exec("select pg_catalog.pg_reload_conf()");
+  }
+
+ private:
+  const server_info& server_;
+  bool needed_ = false;
+  std::vector<std::array<std::string, 3>> rows_;
+};
+
 // What a lane spends, in units of what the walk spends on the first
 // migration: walking migration i costs more as the schema grows (catalog
 // reads, DDL on a larger catalog); applying a migration as it is, with no
@@ -194,7 +243,9 @@ std::size_t engine::lanes() const {
 }
 
 engine::engine(server_info server, suite s, migration_set set)
-    : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {}
+    : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {
+  suite_.shared_server = server_.kind == "external";
+}
 
 std::vector<std::string> engine::planned() const {
   std::vector<std::string> out;
@@ -238,6 +289,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     std::optional<check_result> reset;  // built beside the other lanes
     explicit lane(state_cache c) : cache(std::move(c)) {}
   };
+  const server_settings settings(server_, suite_, set_);
   std::vector<std::unique_ptr<lane>> lanes_;
   // The fixtures, one database after the other: they may create roles.
   for (std::size_t j = 0; j + 1 < bounds.size(); ++j) {
@@ -331,7 +383,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
           run_stats stats = apply_migration(w.conn(), m, suite_);
           w.reader().wrote(stats);
           w.settle();
-          out.emplace("apply", check_result::pass(detail::applied_note(m, stats)));
+          out.emplace("apply", detail::applied(m, stats));
         } catch (const script_error& e) {
           out.emplace("apply", check_result::fail({e.diag().format()}));
           if (round_trip && !data_first)
@@ -442,11 +494,13 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
   // the server must never be changed by two migrations at once (a down that
   // drops a role while another database still has grants to it fails for no
   // fault of its own).
+  if (!lanes_[0]->reset) settings.restore();
   last.emplace("reset", lanes_[0]->reset ? *lanes_[0]->reset : check_reset(cache));
   for (const auto& c : extra) {
     if (c.rfind("pgtap.", 0) != 0) continue;
     if (stopping()) return;
     try {
+      settings.restore();
       last.emplace(c, check_pgtap(cache, c.substr(6)));
     } catch (const std::exception& e) {
       if (!cannot_run(e)) throw;

@@ -191,6 +191,84 @@ diagnostic at(const sql_source& src, std::size_t offset, std::string message) {
   return d;
 }
 
+// The name a role spec stands for in messages: "alice", CURRENT_USER ...
+std::string role_spec_name(const nlohmann::json& spec) {
+  const std::string type = spec.value("roletype", "");
+  if (type == "ROLESPEC_CSTRING") return "\"" + spec.value("rolename", "") + "\"";
+  if (type == "ROLESPEC_CURRENT_USER") return "CURRENT_USER";
+  if (type == "ROLESPEC_SESSION_USER") return "SESSION_USER";
+  if (type == "ROLESPEC_CURRENT_ROLE") return "CURRENT_ROLE";
+  return "PUBLIC";
+}
+
+// The databases pgmt cannot do without: dropped, every later check fails.
+bool pgmt_needs_database(const std::string& name) {
+  return name == "postgres" || name == "template0" || name == "template1" || name.rfind("pgmt_", 0) == 0;
+}
+
+// What a statement does past the database it runs in, from its parse tree;
+// nullopt for the rest. The effect's start is left to the caller.
+std::optional<server_effect> effect_of(const std::string& kind, const nlohmann::json& node,
+                                       const std::string& dumped) {
+  server_effect e;
+  auto setting = [&node]() -> std::string {
+    const auto& set = node.contains("setstmt") ? node["setstmt"] : nlohmann::json::object();
+    return set.value("name", "");
+  };
+  if (kind == "AlterSystemStmt") {
+    const std::string name = setting();
+    e.what = "ALTER SYSTEM changes the configuration of the whole server (postgresql.auto.conf), not of this "
+             "database: every database and session gets " +
+             (name.empty() ? std::string("it") : "\"" + name + "\"") + " once the server reloads";
+    e.instead = "give the server its settings in its configuration, outside the migrations";
+    e.refused_on_shared = true;
+    e.changes_settings = true;
+  } else if (kind == "AlterRoleSetStmt") {
+    const std::string role = node.contains("role") ? "ROLE " + role_spec_name(node["role"]) : "ROLE ALL";
+    e.what = "ALTER " + role + " SET " + setting() +
+             " changes what every new session of the role starts with, in every database of the server: the "
+             "sessions later migrations and checks run in start with it";
+    e.instead = "set it where it is needed (SET LOCAL in the migration, ALTER FUNCTION ... SET); if a later "
+                "migration fails on it, this is where it comes from";
+    e.changes_settings = true;
+  } else if (kind == "AlterDatabaseSetStmt") {
+    e.what = "ALTER DATABASE \"" + node.value("dbname", "") + "\" SET " + setting() +
+             " changes what every new session of that database starts with; it is another database than the "
+             "one the migration runs in (pgmt runs each migration in databases of its own)";
+    e.instead = "set it where it is needed (SET LOCAL in the migration, ALTER FUNCTION ... SET)";
+    e.refused_on_shared = true;
+    e.changes_settings = true;
+  } else if (kind == "CreatedbStmt") {
+    e.what = "CREATE DATABASE creates the database \"" + node.value("dbname", "") +
+             "\" beside this one, on the whole server: it outlives the database the migration runs in";
+    e.created_database = node.value("dbname", "");
+    e.instead = "create databases outside the migrations; on its own server pgmt drops it before each run of "
+                "this migration, so that every run starts as on a new server";
+    e.refused_on_shared = true;
+  } else if (kind == "DropdbStmt") {
+    e.what = "DROP DATABASE removes the database \"" + node.value("dbname", "") + "\" of the whole server";
+    e.instead = "drop databases outside the migrations";
+    e.refused_on_shared = true;
+  } else if (kind == "CreateTableSpaceStmt" || kind == "DropTableSpaceStmt" ||
+             kind == "AlterTableSpaceOptionsStmt") {
+    e.what = std::string(kind == "CreateTableSpaceStmt" ? "CREATE" : kind == "DropTableSpaceStmt" ? "DROP" : "ALTER") +
+             " TABLESPACE changes the server's tablespaces: a tablespace is a folder on the server's machine, "
+             "shared by every database";
+    e.instead = "create tablespaces with the server, outside the migrations";
+    e.refused_on_shared = true;
+  } else if (dumped.find(R"("sval":"pg_terminate_backend")") != std::string::npos ||
+             dumped.find(R"("sval":"pg_cancel_backend")") != std::string::npos) {
+    e.what = "pg_terminate_backend (or pg_cancel_backend) reaches other sessions of the whole server: on a "
+             "shared server, those of other applications";
+    e.instead = "leave other sessions alone in migrations, or limit it to this database's "
+                "(where datname = current_database() and pid <> pg_backend_pid())";
+    e.refused_on_shared = true;
+  } else {
+    return std::nullopt;
+  }
+  return e;
+}
+
 }  // namespace
 
 // ---- diagnostic ----
@@ -348,6 +426,9 @@ script_plan plan_script(const sql_source& src) {
   pg_query_free_split_result(split);
 
   std::string first_no_tx;
+  // A SET ROLE (or SESSION AUTHORIZATION) not undone by the end of the file.
+  std::optional<std::size_t> role_left;
+  std::string role_what;
   for (auto& st : plan.statements) {
     std::string text = src.text.substr(st.offset, st.length);
     PgQueryParseResult parsed = pg_query_parse(text.c_str());
@@ -361,6 +442,36 @@ script_plan plan_script(const sql_source& src) {
           const auto& node = stmt[st.kind];
           st.transaction_control = is_transaction_control(st.kind, node);
           st.no_transaction_reason = no_transaction_reason(st.kind, node);
+          if (st.kind == "DropdbStmt" && pgmt_needs_database(node.value("dbname", ""))) {
+            const std::string db = node.value("dbname", "");
+            pg_query_free_parse_result(parsed);
+            auto d = at(src, st.start,
+                        "the statement drops the database \"" + db + "\", which " +
+                            (db.rfind("pgmt_", 0) == 0 ? std::string("pgmt made for its own work")
+                                                       : "pgmt and most tools connect to") +
+                            "; no check could run after it");
+            d.hint = "drop databases outside the migrations";
+            throw script_error(d);
+          }
+          if (auto e = effect_of(st.kind, node, node.dump())) {
+            e->start = st.start;
+            plan.effects.push_back(*e);
+          }
+          if (st.kind == "VariableSetStmt" &&
+              (node.value("name", "") == "role" || node.value("name", "") == "session_authorization")) {
+            plan.sets_role = true;
+            const bool to_none = node.value("kind", "") != "VAR_SET_VALUE" ||
+                                 node.dump().find(R"("sval":{"sval":"none"})") != std::string::npos;
+            if (node.value("is_local", false)) {
+            } else if (to_none) {
+              role_left.reset();
+            } else if (!role_left) {
+              role_left = st.start;
+              role_what = node.value("name", "") == "role" ? "SET ROLE" : "SET SESSION AUTHORIZATION";
+            }
+          } else if (st.kind == "DiscardStmt") {
+            role_left.reset();
+          }
           // pgmt's own schema: its tracking table, left out of every snapshot.
           // A script that puts objects there, or drops it, would go unseen.
           const std::string dumped = node.dump();
@@ -388,6 +499,19 @@ script_plan plan_script(const sql_source& src) {
     }
   }
 
+  if (role_left) {
+    server_effect e;
+    e.start = *role_left;
+    e.what = role_what +
+             " stays in force after the migration: a tool that runs the next migration, or its own "
+             "bookkeeping, on the same session runs it as that role";
+    e.instead = "end the migration with RESET ROLE (RESET SESSION AUTHORIZATION), or use SET LOCAL ROLE inside "
+                "its transaction; pgmt resets the session after each migration";
+    plan.effects.push_back(e);
+    std::stable_sort(plan.effects.begin(), plan.effects.end(),
+                     [](const server_effect& a, const server_effect& b) { return a.start < b.start; });
+  }
+
   static const std::set<std::string> server_kinds = {
       "CreateTableSpaceStmt", "DropTableSpaceStmt",     "AlterTableSpaceOptionsStmt", "CreatedbStmt",
       "DropdbStmt",           "AlterDatabaseStmt",      "AlterDatabaseSetStmt",       "AlterDatabaseRefreshCollStmt",
@@ -411,6 +535,9 @@ script_plan plan_script(const sql_source& src) {
     } else if (st.kind == "DoStmt") {
       if (mentions({"role"})) plan.touches_roles = true;
     }
+    if ((st.kind == "DoStmt" || st.kind == "CreateFunctionStmt") &&
+        mentions({"set role", "set local role", "session authorization", "set_config('role'"}))
+      plan.sets_role = true;
     // Code (a DO block, a function a later statement calls) may do anything
     // its text names: a role granted (GRANT without ON), created or altered;
     // so may a statement that reaches other sessions.
@@ -649,12 +776,28 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
         " and cannot run inside another");
   const std::string scope = wrap ? "set local " : "set ";
 
+  // What reaches past the database: refused on a server that is not pgmt's,
+  // warned about on its own.
+  for (const auto& e : plan.effects) {
+    if (!e.refused_on_shared || !opts.shared_server) continue;
+    diagnostic d = at(src, e.start,
+                      e.what + "; pgmt does not run it on a server it does not own (PGMT_SERVER=external)");
+    d.hint = "test this migration on pgmt's own server (PGMT_SERVER=temp or container), where pgmt runs it; or " +
+             e.instead;
+    throw script_error(d);
+  }
+  if (!opts.shared_server && opts.drop_created_databases && !nested &&
+      conn.transaction_status() == tx_status::idle)
+    for (const auto& e : plan.effects)
+      if (!e.created_database.empty() && e.created_database.rfind("pgmt_", 0) != 0)
+        conn.exec("drop database if exists " + conn.quote_ident(e.created_database) + " with (force)");
+
   // Whatever a script SETs (search_path, role) stays with the session after
   // commit; the next script on this connection must start as on a new one.
   auto reset_session = [&conn, nested] {
     if (conn.transaction_status() != (nested ? tx_status::in_transaction : tx_status::idle)) return;
     try {
-      conn.exec("reset session authorization; reset all");
+      conn.exec("reset role; reset session authorization; reset all");
     } catch (...) {
     }
   };
@@ -796,8 +939,9 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
           // What COMMIT would check, in a savepoint of its own so that the
           // constraints stay deferred for whatever runs next in the transaction.
           ? "savepoint pgmt_commit; set constraints all immediate; rollback to savepoint pgmt_commit; "
-            "release savepoint pgmt_commit; release savepoint pgmt_script; reset session authorization; reset all"
-          : "commit; reset session authorization; reset all";
+            "release savepoint pgmt_commit; release savepoint pgmt_script; reset role; reset session authorization; "
+            "reset all"
+          : "commit; reset role; reset session authorization; reset all";
   auto commit_failed = [&](const sql_error& e) {
     // Deferred constraints are checked at commit.
     rollback_quietly();
@@ -806,6 +950,19 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     d.notes.push_back("raised at COMMIT (a deferred constraint or trigger)");
     throw script_error(d);
   };
+  // pgmt's own statements run as the session's user, whatever role the
+  // script left (its bookkeeping is no business of that role).
+  if (plan.sets_role) {
+    try {
+      if (wrap)
+        conn.exec("reset role; reset session authorization");
+      else
+        reset_session();
+    } catch (...) {
+      rollback_quietly();
+      throw;
+    }
+  }
   if (wrap && track_counts) {
     // Row counts are compared around scripts; knowing what a script wrote
     // spares counting every other table again. The tables it wrote (tag w)
@@ -860,6 +1017,16 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     reset_session();
   }
   stats.elapsed = std::chrono::steady_clock::now() - t0;
+  for (const auto& e : plan.effects) {
+    diagnostic d = at(src, e.start, "warning: " + e.what);
+    d.hint = e.instead;
+    if (e.refused_on_shared)
+      d.notes.push_back("pgmt runs it because the server is its own; on an external server it refuses it");
+    if (e.changes_settings)
+      d.notes.push_back("pgmt puts the server's settings back as they were before it builds from nothing (reset, "
+                        "pgTAP), so that each build starts as on a new server");
+    stats.warnings.push_back(std::move(d));
+  }
   return stats;
 }
 

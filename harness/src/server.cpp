@@ -490,9 +490,15 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
 
 // ---- server_info ----
 
-std::string server_info::conninfo(const std::string& dbname) const {
+std::string server_info::conninfo(const std::string& dbname, const std::string& options) const {
+  // Startup options outrank ALTER SYSTEM, ALTER ROLE and ALTER DATABASE ... SET.
+  std::string pinned =
+      "-c default_transaction_read_only=off -c statement_timeout=0 -c lock_timeout=0 "
+      "-c idle_in_transaction_session_timeout=0";
+  if (!options.empty()) pinned += " " + options;
   if (kind == "external") {
     std::map<std::string, std::string> p = params;
+    p["options"] = p.count("options") ? pinned + " " + p["options"] : pinned;
     // The password stays out of state files: read it again from the URL.
     if (const char* url = std::getenv("PGMT_DATABASE_URL"); url && *url)
       for (const auto& [k, v] : parse_connection_url(url))
@@ -507,7 +513,8 @@ std::string server_info::conninfo(const std::string& dbname) const {
                                                         {"user", user},
                                                         {"dbname", dbname},
                                                         {"application_name", "pgmt"},
-                                                        {"connect_timeout", "10"}};
+                                                        {"connect_timeout", "10"},
+                                                        {"options", pinned}};
   if (!password.empty()) p.emplace_back("password", password);
   return make_conninfo(p);
 }

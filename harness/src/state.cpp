@@ -140,10 +140,13 @@ void ensure_tracking_table(connection& conn) {
       "  duration_ms double precision not null)");
 }
 
-run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested, bool count_writes) {
+run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested, bool count_writes,
+                          bool again) {
   run_options opts;
   opts.nested = nested;
   opts.count_writes = count_writes;
+  opts.shared_server = s.shared_server;
+  opts.drop_created_databases = !again;
   opts.statement_timeout = s.statement_timeout;
   opts.lock_timeout = s.lock_timeout;
   opts.label = "migration \"" + m.id() + "\"";
@@ -166,12 +169,14 @@ void run_sources(connection& conn, const std::vector<sql_source>& sources, const
     opts.statement_timeout = s.statement_timeout;
     opts.lock_timeout = s.lock_timeout;
     opts.label = std::string(what) + " \"" + display_path(src.path) + "\"";
+    opts.shared_server = s.shared_server;
     run_script(conn, src, opts);
   }
 }
 
 state_cache::state_cache(server_info server, suite s, migration_set set)
     : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {
+  suite_.shared_server = server_.kind == "external";
   if (const char* cap = std::getenv("PGMT_MAX_STATES"); cap && *cap) {
     try {
       max_states_ = std::stoul(cap);
@@ -203,10 +208,7 @@ state_cache::state_cache(server_info server, suite s, migration_set set)
 }
 
 std::string state_cache::conninfo(const std::string& db) const {
-  std::string ci = server_.conninfo(db);
-  if (auto options = suite_.session_options(); !options.empty())
-    ci += " " + make_conninfo({{"options", options}});
-  return ci;
+  return server_.conninfo(db, suite_.session_options());
 }
 
 std::string state_cache::template_name(std::size_t k) const {

@@ -342,5 +342,94 @@ TEST_F(ScriptRun, UnguardedRoleCreationExplainsTheSharedServer) {
   conn_->exec("drop role pgmt_dup_role");
 }
 
+// A role set by a migration and left: pgmt's bookkeeping (the tracking table)
+// still runs as the session's user, and the migration gets a warning at the line.
+TEST_F(ScriptRun, ARoleLeftSetIsAWarningAndTheMigrationIsRecorded) {
+  conn_->exec("do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_left_role') then "
+              "create role pgmt_left_role; end if; end $$");
+  test::temp_dir dir;
+  dir.write("0001_as_role.sql", "create table t (id int);\nset role pgmt_left_role;\nselect 1;\n");
+  dir.write("0002_local.sql", "set local role pgmt_left_role;\nselect 1;\n");
+  auto set = discover(dir.path());
+  suite s;
+  const run_stats left = apply_migration(*conn_, set.migrations.at(0), s);
+  ASSERT_EQ(left.warnings.size(), 1u);
+  EXPECT_EQ(left.warnings[0].line, 2);
+  EXPECT_EQ(left.warnings[0].message.rfind("warning: SET ROLE stays in force after the migration", 0), 0u);
+  const run_stats local = apply_migration(*conn_, set.migrations.at(1), s);
+  EXPECT_TRUE(local.warnings.empty());
+  EXPECT_EQ(conn_->exec("select count(*) from pgmt.migrations").value(0, 0), "2");
+  EXPECT_EQ(conn_->exec("select current_user = session_user").value(0, 0), "t");
+}
+
+// On a server that is not pgmt's own, what would change it for good is
+// refused at its line before anything runs.
+TEST_F(ScriptRun, ServerWideStatementsAreRefusedOnASharedServer) {
+  sql_source src;
+  src.path = "0001_system.sql";
+  src.text = "create table before_it (id int);\nalter system set work_mem = '8MB';\n";
+  run_options o;
+  o.shared_server = true;
+  try {
+    run_script(*conn_, src, o);
+    ADD_FAILURE() << "expected a refusal";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().headline().rfind("0001_system.sql:2:1: ALTER SYSTEM changes the configuration of the whole "
+                                        "server",
+                                        0),
+              0u)
+        << e.diag().headline();
+    EXPECT_NE(e.diag().headline().find("pgmt does not run it on a server it does not own"), std::string::npos);
+    EXPECT_NE(e.diag().hint.find("PGMT_SERVER=temp"), std::string::npos);
+  }
+  EXPECT_FALSE(table_exists("public.before_it"));
+}
+
+// On pgmt's own server a migration may make the server read-only for new
+// sessions: pgmt's sessions still write (their startup options outrank it).
+TEST_F(ScriptRun, ServerSettingsCannotStopPgmtsOwnSessions) {
+  sql_source src;
+  src.path = "0001_read_only.sql";
+  src.text = "alter system set default_transaction_read_only = on;\nselect pg_reload_conf();\n";
+  const run_stats stats = run_script(*conn_, src, {});
+  ASSERT_EQ(stats.warnings.size(), 1u);
+  EXPECT_EQ(stats.warnings[0].line, 1);
+  EXPECT_NE(stats.warnings[0].format().find("pgmt puts the server's settings back"), std::string::npos);
+  std::string error;
+  try {
+    connection c(test::shared_server().conninfo(db_));
+    c.exec("create table written_after (id int)");
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  conn_->exec("alter system reset all");
+  conn_->exec("select pg_reload_conf()");
+  EXPECT_EQ(error, "");
+}
+
+// A database a migration creates is dropped before each run of it on pgmt's
+// own server; a second run meant to meet the first (idempotency) fails on it.
+TEST_F(ScriptRun, ADatabaseAMigrationCreatesIsDroppedBeforeEachRun) {
+  test::temp_dir dir;
+  dir.write("0001_db.sql", "create database pgmt_test_created_by_migration;\n");
+  dir.write("0002_other.sql", "create database script_test_other;\n");
+  auto set = discover(dir.path());
+  suite s;
+  // pgmt's own prefix is never dropped for a migration: the second run fails.
+  apply_migration(*conn_, set.migrations.at(0), s);
+  EXPECT_EQ(failure_of(set.migrations.at(0), s).sqlstate, "42P04");
+  const run_stats first = apply_migration(*conn_, set.migrations.at(1), s);
+  EXPECT_EQ(first.warnings.size(), 1u);
+  EXPECT_NO_THROW(apply_migration(*conn_, set.migrations.at(1), s));
+  try {
+    apply_migration(*conn_, set.migrations.at(1), s, false, true, true);
+    ADD_FAILURE() << "the second run meets the database the first made";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().sqlstate, "42P04");
+  }
+  conn_->exec("drop database pgmt_test_created_by_migration");
+  conn_->exec("drop database script_test_other");
+}
+
 }  // namespace
 }  // namespace pgmt

@@ -264,5 +264,63 @@ TEST(Plan, ServerWideStatementsAreMarked) {
     EXPECT_FALSE(plan_script(src(sql)).shares_server) << sql;
 }
 
+// What reaches past the database is found at its statement, with what it
+// does; what pgmt itself needs cannot be dropped.
+TEST(Plan, ServerEffectsAreFoundAtTheirStatement) {
+  struct want {
+    const char* sql;
+    const char* what;  // the start of server_effect::what
+    bool refused_on_shared;
+    bool changes_settings;
+  };
+  for (const want& w : std::vector<want>{
+           {"alter system set work_mem = '64MB';", "ALTER SYSTEM changes the configuration of the whole server", true,
+            true},
+           {"alter role current_user set search_path = app;", "ALTER ROLE CURRENT_USER SET search_path changes", false,
+            true},
+           {"alter role app in database x set work_mem = '1MB';", "ALTER ROLE \"app\" SET work_mem changes", false,
+            true},
+           {"alter database postgres set timezone = 'UTC';", "ALTER DATABASE \"postgres\" SET timezone changes", true,
+            true},
+           {"create database other;", "CREATE DATABASE creates the database \"other\"", true, false},
+           {"drop database if exists other;", "DROP DATABASE removes the database \"other\"", true, false},
+           {"create tablespace t location '/x';", "CREATE TABLESPACE changes the server's tablespaces", true, false},
+           {"select pg_terminate_backend(pid) from pg_stat_activity;", "pg_terminate_backend (or pg_cancel_backend)",
+            true, false},
+           {"set role app;", "SET ROLE stays in force after the migration", false, false},
+           {"set session authorization app;", "SET SESSION AUTHORIZATION stays in force", false, false},
+       }) {
+    const auto plan = plan_script(src(std::string("select 1;\n") + w.sql + "\n"));
+    ASSERT_EQ(plan.effects.size(), 1u) << w.sql;
+    const auto& e = plan.effects[0];
+    EXPECT_EQ(e.what.rfind(w.what, 0), 0u) << e.what;
+    EXPECT_EQ(e.start, 10u) << w.sql;
+    EXPECT_FALSE(e.instead.empty()) << w.sql;
+    EXPECT_EQ(e.refused_on_shared, w.refused_on_shared) << w.sql;
+    EXPECT_EQ(e.changes_settings, w.changes_settings) << w.sql;
+  }
+  EXPECT_EQ(plan_script(src("create database other;")).effects.at(0).created_database, "other");
+  // A role set and put back, or set for the transaction only, stays in the migration.
+  for (const char* sql : {"set role app; create table t (id int); reset role;", "set local role app;",
+                          "set session authorization app; select 1; reset session authorization;",
+                          "set role app; set role none;", "set role app; discard all;"}) {
+    const auto plan = plan_script(src(sql));
+    EXPECT_TRUE(plan.effects.empty()) << sql;
+    EXPECT_TRUE(plan.sets_role) << sql;
+  }
+  for (const char* sql : {"create table t (id int);", "alter table t set (fillfactor = 50);",
+                          "set search_path = app;", "select pg_reload_conf();"})
+    EXPECT_TRUE(plan_script(src(sql)).effects.empty()) << sql;
+  EXPECT_TRUE(plan_script(src("do $$ begin execute 'set role app'; end $$;")).sets_role);
+}
+
+TEST(Plan, DatabasesPgmtNeedsCannotBeDropped) {
+  for (const char* db : {"postgres", "template1", "template0", "pgmt_s1_abc"}) {
+    const std::string e = plan_error(std::string("select 1;\ndrop database if exists ") + db + " with (force);\n");
+    EXPECT_EQ(e.rfind(std::string("m/0001_x.sql:2:1: the statement drops the database \"") + db + "\"", 0), 0u) << e;
+  }
+  EXPECT_EQ(plan_error("drop database if exists other;\n"), "(no error)");
+}
+
 }  // namespace
 }  // namespace pgmt

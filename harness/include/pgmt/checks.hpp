@@ -147,6 +147,10 @@ struct needs_own_commits {};
 /// The note of a passing `apply`: what ran, how, and how long it took.
 [[nodiscard]] std::string applied_note(const migration& m, const run_stats& stats);
 
+/// The verdict of an `apply` that ran: its note, and the warnings of what
+/// reached past the database (run_stats::warnings) as details.
+[[nodiscard]] check_result applied(const migration& m, const run_stats& stats);
+
 /// The verdict of an RLS file from the findings run_rls_file gave.
 [[nodiscard]] check_result rls_result(const rls_file& f, const std::vector<std::string>& findings);
 

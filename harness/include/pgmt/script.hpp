@@ -37,6 +37,22 @@ struct statement {
   std::string no_transaction_reason;  ///< why it cannot run inside a transaction, if it cannot
 };
 
+/// A statement whose effect reaches past the database the migration runs in
+/// (the whole server, or the rest of the session).
+struct server_effect {
+  std::size_t start = 0;  ///< byte offset of the statement's first token
+  std::string what;       ///< what it does, PostgreSQL style ("ALTER SYSTEM changes ...")
+  std::string instead;    ///< what to do instead, for the hint
+  /// It changes a server pgmt does not own for good (settings, databases,
+  /// tablespaces, other sessions): refused on an external server.
+  bool refused_on_shared = false;
+  std::string created_database;  ///< CREATE DATABASE: its name
+  /// Changes what new sessions start with (ALTER SYSTEM, ALTER ROLE or
+  /// DATABASE ... SET): pgmt puts the server's settings back before it builds
+  /// from nothing.
+  bool changes_settings = false;
+};
+
 /// How a source is run.
 enum class tx_mode {
   single_transaction,  ///< BEGIN; statements; COMMIT
@@ -57,6 +73,12 @@ struct script_plan {
   /// sees (roles, databases, tablespaces, server settings, other sessions):
   /// such a source never runs beside another database's migrations.
   bool shares_server = false;
+  /// Sets the session's role or session user (SET [LOCAL] ROLE, SET SESSION
+  /// AUTHORIZATION, or may, in code): pgmt's own statements after it run as
+  /// the session's user again.
+  bool sets_role = false;
+  /// The statements that reach past the database, in order.
+  std::vector<server_effect> effects;
 };
 
 /// A place in a file and what went wrong there, formatted like a compiler.
@@ -119,6 +141,13 @@ struct run_options {
   /// Reads what the source wrote (run_stats::written and catalogs) from the
   /// transaction's statistics: two small queries. Off where nobody asks.
   bool count_writes = true;
+  /// The server is not pgmt's own (external): statements that would change it
+  /// for good (server_effect::refused_on_shared) are refused before anything runs.
+  bool shared_server = false;
+  /// On pgmt's own server, drop the databases the source creates (CREATE
+  /// DATABASE) before it runs, so that each run starts as on a new server; off
+  /// where the run is meant to meet what an earlier run left (idempotency).
+  bool drop_created_databases = true;
 };
 
 /// A source asked to run inside the caller's transaction that cannot: it has
@@ -152,6 +181,9 @@ struct run_stats {
   std::optional<catalog_changes> catalogs;
   /// Statements skip_statement left out, as their first line.
   std::vector<std::string> skipped;
+  /// What the source did past its database (server_effect), as warnings at
+  /// their file:line, for the verdict to print.
+  std::vector<diagnostic> warnings;
 };
 
 /// Runs src on conn. On failure rolls back what it opened and throws

@@ -43,8 +43,11 @@ struct server_info {
   std::string container;                    ///< container: its ID
   std::string engine;                       ///< container: the engine command (PGMT_CONTAINER_CLI)
 
-  /// libpq connection string for database dbname.
-  [[nodiscard]] std::string conninfo(const std::string& dbname = "postgres") const;
+  /// libpq connection string for database dbname. Its sessions start with
+  /// the settings pgmt's work cannot do without (not read-only, no timeouts
+  /// but its own), whatever a migration made the server's, a role's or a
+  /// database's defaults; then options (libpq's -c form), if any.
+  [[nodiscard]] std::string conninfo(const std::string& dbname = "postgres", const std::string& options = "") const;
   /// "PostgreSQL 15.18 (temp cluster)".
   [[nodiscard]] std::string describe() const;
   /// JSON form written to state files.

@@ -36,6 +36,10 @@ struct suite {
   std::string pgtap_helpers;            ///< "supabase": Supabase test helpers for the pgTAP files
   /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
   std::string idempotency = "auto";
+  /// The server is not pgmt's own (external): statements that would change it
+  /// for good are refused (run_options::shared_server). Set from the server,
+  /// never read from a suite file.
+  bool shared_server = false;
 
   /// Reads a suite file; relative paths are taken from the file's folder.
   /// Throws input_error naming the file and the key that is wrong.

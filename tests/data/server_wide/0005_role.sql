@@ -1,0 +1,2 @@
+set role server_wide_reader;
+select 1;
