@@ -238,6 +238,7 @@ int cmd_test(const suite_options& so) {
             << to_string(set.kind) << ") on " << srv->info().describe() << "\n";
   std::cout.flush();
   engine eng(srv->info(), s, std::move(set));
+  eng.watch_server([&srv] { return srv->stopped_unasked(); });
   int passed = 0, failed = 0, skipped = 0;
   eng.run(in_order(eng.planned(), [&](const std::string& key, const check_result& r) {
     print_result(std::cout, s.name + "." + key, r);

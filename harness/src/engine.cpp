@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 namespace pgmt {
@@ -242,8 +243,13 @@ std::size_t engine::lanes() const {
   return want;
 }
 
+struct engine::steps {
+  std::mutex mu;
+  std::map<std::thread::id, std::string> now;
+};
+
 engine::engine(server_info server, suite s, migration_set set)
-    : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)) {
+    : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)), steps_(std::make_shared<steps>()) {
   suite_.shared_server = server_.kind == "external";
 }
 
@@ -257,7 +263,46 @@ std::vector<std::string> engine::planned() const {
   return out;
 }
 
+void engine::step(std::string what) const {
+  std::lock_guard<std::mutex> lock(steps_->mu);
+  steps_->now[std::this_thread::get_id()] = std::move(what);
+}
+
+std::string engine::where() const {
+  std::string out;
+  {
+    std::lock_guard<std::mutex> lock(steps_->mu);
+    for (const auto& [id, what] : steps_->now) out += (out.empty() ? "" : "; ") + what;
+  }
+  for (const auto& st : running_statements()) out += (out.empty() ? "" : "; ") + std::string("statement ") + st;
+  return out.empty() ? "starting" : out;
+}
+
 void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const error_sink& errors) {
+  std::mutex given_mu;
+  std::set<std::string> given;
+  auto counted = [&](const std::string& key, const check_result& r) {
+    {
+      std::lock_guard<std::mutex> lock(given_mu);
+      given.insert(key);
+    }
+    sink(key, r);
+  };
+  try {
+    walk_all(counted, stop, errors);
+  } catch (const pg_error&) {
+    // A lost connection: the server stopped, or something ended pgmt's session.
+    std::optional<std::string> why = why_stopped_ ? why_stopped_() : std::nullopt;
+    if (!why) throw;
+    const std::string at = where();
+    for (const auto& key : planned())
+      if (!given.count(key))
+        sink(key, check_result::fail({*why + "\n  note: pgmt was at " + at + " when it lost the server"},
+                                     "the server stopped"));
+  }
+}
+
+void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, const error_sink& errors) {
   // Lanes run in threads: what they give out goes through one lock, and a
   // lane that meets the unexpected stops the others.
   std::mutex out_mu;
@@ -296,6 +341,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     auto& l = *lanes_.emplace_back(std::make_unique<lane>(state_cache(server_, suite_, set_)));
     l.cache.without_work_databases();
     l.w.emplace(l.cache);
+    step("the fixtures");
     try {
       ensure_tracking_table(l.w->conn());
       run_sources(l.w->conn(), suite_.fixture_sources(), suite_, "fixture");
@@ -327,6 +373,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     for (std::size_t i = 0; i < from && !blocked; ++i) {
       if (stopping()) return;
       const migration& m = set_.migrations[i];
+      step("migration \"" + m.id() + "\" (applied as it is, before this lane's part)");
       try {
         apply_migration(w.conn(), m, suite_, false, false);
       } catch (const script_error& e) {
@@ -358,6 +405,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     for (std::size_t i = from; i < to; ++i) {
       if (stopping()) return;
       const migration& m = set_.migrations[i];
+      step("migration \"" + m.id() + "\"");
       const auto checks = checks_for(suite_, set_, i);
       std::map<std::string, check_result> out;
       auto has = [&](const char* c) { return std::find(checks.begin(), checks.end(), c) != checks.end(); };
@@ -449,7 +497,10 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
       threads.emplace_back([&, j] {
         try {
           walk_part(*lanes_[j], bounds[j], bounds[j + 1]);
-          if (j == 0 && !stopping()) lanes_[0]->reset.emplace(check_reset(lanes_[0]->cache));
+          if (j == 0 && !stopping()) {
+            step("the suite check \"reset\"");
+            lanes_[0]->reset.emplace(check_reset(lanes_[0]->cache));
+          }
         } catch (...) {
           thrown[j] = std::current_exception();
           abort = true;
@@ -481,6 +532,7 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
       last.emplace(c, detail::skipped_because(*blocked));
       continue;
     }
+    step("the suite check \"" + c + "\"");
     try {
       w.keep_template(n);
       last.emplace(c, c == "rls" ? check_rls_final(cache) : check_rls_coverage(cache));
@@ -494,11 +546,13 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
   // the server must never be changed by two migrations at once (a down that
   // drops a role while another database still has grants to it fails for no
   // fault of its own).
+  step("the suite check \"reset\"");
   if (!lanes_[0]->reset) settings.restore();
   last.emplace("reset", lanes_[0]->reset ? *lanes_[0]->reset : check_reset(cache));
   for (const auto& c : extra) {
     if (c.rfind("pgtap.", 0) != 0) continue;
     if (stopping()) return;
+    step("the suite check \"" + c + "\"");
     try {
       settings.restore();
       last.emplace(c, check_pgtap(cache, c.substr(6)));

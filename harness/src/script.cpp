@@ -9,10 +9,12 @@
 #include <cctype>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <algorithm>
 #include <set>
+#include <thread>
 
 namespace pgmt {
 
@@ -575,6 +577,49 @@ script_plan plan_script(const sql_source& src) {
 
 // ---- running ----
 
+namespace {
+
+// What each thread's run_script is running (running_statements).
+struct running_entry {
+  std::string where;
+  std::chrono::steady_clock::time_point since;
+};
+std::mutex running_mu;
+std::map<std::thread::id, running_entry>& running() {
+  static std::map<std::thread::id, running_entry> m;
+  return m;
+}
+
+// Marks a statement as running for as long as it lives.
+class running_statement {
+ public:
+  running_statement(const sql_source& src, const statement& st, const std::string& label) {
+    const int line = src.first_line + position_of(src.text, st.start).line - 1;
+    std::lock_guard<std::mutex> lock(running_mu);
+    running()[std::this_thread::get_id()] = {
+        display_path(src.path) + ":" + std::to_string(line) + (label.empty() ? "" : " (" + label + ")"),
+        std::chrono::steady_clock::now()};
+  }
+  ~running_statement() {
+    std::lock_guard<std::mutex> lock(running_mu);
+    running().erase(std::this_thread::get_id());
+  }
+  running_statement(const running_statement&) = delete;
+  running_statement& operator=(const running_statement&) = delete;
+};
+
+}  // namespace
+
+std::vector<std::string> running_statements() {
+  std::vector<std::string> out;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(running_mu);
+  for (const auto& [id, e] : running())
+    out.push_back(e.where + ", running for " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - e.since).count()) + " s");
+  return out;
+}
+
 std::string format_server_version(int v) {
   if (v >= 100000) return std::to_string(v / 10000) + "." + std::to_string(v % 10000);
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
@@ -879,6 +924,7 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
       if (!opts.skip_statement || !opts.skip_statement(text)) {
+        const running_statement now_running(src, st, opts.label);
         if (dog) dog->arm(dog_limit);
         result r = conn.exec(text);
         if (dog) dog->disarm();

@@ -12,9 +12,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -255,6 +257,30 @@ void kill_postmaster(const server_info& info, bool own_child) {
   while (detail::process_alive(info.pid)) std::this_thread::sleep_for(10ms);
 }
 
+// The System V segment a server whose postmaster is gone leaves behind (its
+// key and id are on line 7 of postmaster.pid), once no process is attached:
+// a killed postmaster does not remove it. (Dynamic shared memory lives in the
+// data folder: the server runs with dynamic_shared_memory_type=mmap.)
+void remove_shared_memory(const fs::path& data) {
+  std::ifstream in(data / "postmaster.pid");
+  std::string line;
+  for (int i = 0; i < 7 && std::getline(in, line); ++i) {
+  }
+  std::istringstream words(line);
+  long key = 0;
+  int id = -1;
+  if (!(words >> key >> id) || id < 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    shmid_ds ds{};
+    if (shmctl(id, IPC_STAT, &ds) != 0) return;  // already gone
+    if (static_cast<long>(ds.shm_perm.__key) != key) return;  // another's, with a reused id
+    if (ds.shm_nattch == 0 || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  shmctl(id, IPC_RMID, nullptr);
+}
+
 bool should_keep(const std::string& keep, bool failed) {
   return keep == "1" || keep == "true" || keep == "yes" || (keep == "on-failure" && failed);
 }
@@ -321,6 +347,7 @@ fs::path stop_impl(const server_info& info, bool own_child, const std::string& k
   }
   kill_postmaster(info, own_child);
   if (info.folder.empty() || !fs::exists(info.folder)) return {};
+  remove_shared_memory(info.folder / "data");
   if (should_keep(keep, failed)) {
     std::ofstream(info.folder / "kept") << "kept by PGMT_KEEP=" << keep << "\n";
     return info.folder;
@@ -417,7 +444,9 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
                                      "-c",
                                      "log_line_prefix=%m [%p] %q%d ",
                                      "-c",
-                                     "shared_buffers=64MB"};
+                                     "shared_buffers=64MB",
+                                     "-c",
+                                     "dynamic_shared_memory_type=mmap"};
     std::string password;
     if (opts.tcp) {
       // Over TCP, a password of this run's (scram-sha-256): any local user
@@ -600,6 +629,41 @@ fs::path server::stop(bool run_failed) {
   stopped_ = true;
   unregister_server(info_.folder);
   return stop_impl(info_, own_child_, opts_.keep, run_failed);
+}
+
+std::optional<std::string> server::stopped_unasked() {
+  std::string what;
+  std::string tail;
+  if (info_.kind == "container") {
+    auto st = run_engine(info_.engine, {"inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", info_.container});
+    std::istringstream words(st.output);
+    std::string running, code;
+    words >> running >> code;
+    if (st.exit_code == 0 && running != "false") return std::nullopt;
+    what = "the server's container " + info_.container.substr(0, 12) +
+           (st.exit_code != 0 ? " is gone" : " stopped (exit code " + code + ")");
+    auto logs = run_engine(info_.engine, {"logs", "--tail", "20", info_.container});
+    std::istringstream in(logs.output);
+    for (std::string l; std::getline(in, l);) tail += "  | " + l + "\n";
+  } else if (info_.kind == "external" || info_.pid <= 0) {
+    return std::nullopt;
+  } else {
+    if (!exit_status_ && own_child_) {
+      int status = 0;
+      if (waitpid(info_.pid, &status, WNOHANG) == info_.pid) exit_status_ = status;
+    }
+    if (!exit_status_ && same_process(info_.pid, info_.pid_start)) return std::nullopt;
+    if (exit_status_ && WIFSIGNALED(*exit_status_))
+      what = "the server stopped (signal " + std::to_string(WTERMSIG(*exit_status_)) + ")";
+    else if (exit_status_ && WIFEXITED(*exit_status_))
+      what = "the server stopped (exit code " + std::to_string(WEXITSTATUS(*exit_status_)) + ")";
+    else
+      what = "the server stopped";
+    tail = log_tail(info_.log, 20);
+  }
+  if (tail.empty()) tail = "  (the log is empty)\n";
+  tail.pop_back();
+  return what + "; the end of its log:\n" + tail;
 }
 
 void server::detach() noexcept {

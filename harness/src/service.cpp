@@ -328,11 +328,16 @@ struct board {
     _exit(0);
   };
 
+  // The walk, for clients that ask where it is.
+  std::shared_ptr<engine> walking;
   if (!req.suite_file.empty()) {
     try {
       suite s = suite::from_file(req.suite_file);
       migration_set set = s.discover_migrations();
       auto eng = std::make_shared<engine>(svc.server, std::move(s), std::move(set));
+      server* watched = srv.get();
+      eng->watch_server([watched] { return watched->stopped_unasked(); });
+      walking = eng;
       {
         auto keys = eng->planned();
         std::lock_guard<std::mutex> lock(b.mu);
@@ -387,6 +392,11 @@ struct board {
     const std::string op = request.value("op", std::string());
     if (op == "stop") {
       shut_down(request.value("failed", false), fd);
+      return;
+    }
+    if (op == "where") {
+      write_all(fd, nlohmann::json({{"where", walking ? walking->where() : std::string("no walk")}}).dump() + "\n");
+      ::close(fd);
       return;
     }
     nlohmann::json reply;
@@ -503,6 +513,34 @@ std::optional<check_result> ask_verdict(const service_info& svc, const std::stri
   nlohmann::json request = {
       {"op", "verdict"}, {"key", key}, {"suite", suite_file.string()}, {"cwd", fs::current_path().string()}};
   write_all(fd, request.dump() + "\n");
+  // A verdict that is long in coming: say where the walk is, now and then, so
+  // that a test CTest ends at its TIMEOUT has said where it was.
+  const auto asked = std::chrono::steady_clock::now();
+  int first_ms = 10000;
+  if (const char* env = std::getenv("PGMT_PROGRESS_AFTER"); env && *env) {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (*end != '\0' || v < 1 || v > 86400)
+      throw input_error("PGMT_PROGRESS_AFTER must be a number of seconds from 1 to 86400, not \"" +
+                        std::string(env) + "\"");
+    first_ms = static_cast<int>(v) * 1000;
+  }
+  for (int wait_ms = first_ms;; wait_ms = std::max(first_ms, 30000)) {
+    pollfd p{fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, wait_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 0) break;
+    std::string where = "(no answer)";
+    if (int wfd = connect_to(svc.socket); wfd >= 0) {
+      write_all(wfd, nlohmann::json({{"op", "where"}}).dump() + "\n");
+      auto reply = nlohmann::json::parse(read_line(wfd), nullptr, false);
+      ::close(wfd);
+      if (!reply.is_discarded()) where = reply.value("where", where);
+    }
+    std::cout << "pgmt: still waiting for the verdict of " << key << " after "
+              << std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - asked).count()
+              << " s; the walk is at " << where << std::endl;
+  }
   const std::string line = read_line(fd);
   ::close(fd);
   if (line.empty()) throw harness_error(engine_gone(svc, key));

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -178,6 +179,67 @@ TEST_F(Engine, AKilledEngineIsReportedByItsTestsAndReapedByTheNextRun) {
   EXPECT_EQ(detail::wait_child(next), 0) << read_text(logs.path() / "next.log");
   EXPECT_FALSE(detail::process_alive(svc.server.pid)) << "the killed engine's server is gone";
   EXPECT_TRUE(p.runs().empty());
+}
+
+// kill -9 of the postmaster in the middle of a migration: each test that had
+// no verdict yet fails once, saying so with the server's log; its shared
+// memory and folder go with the run, and the next run passes.
+TEST_F(Engine, KillNineOfThePostmasterFailsEachTestOnceWithItsLog) {
+  project p;
+  slow_suite(p);
+  p.configure();
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log");
+  service_info svc = running(p);
+  ASSERT_NE(svc.pid, 0) << read_text(logs.path() / "ctest.log");
+  std::this_thread::sleep_for(1s);  // the walk is in the slow migration
+  // The System V segment the postmaster made (line 7 of postmaster.pid: key, id).
+  std::istringstream pidfile(read_text(svc.server.folder / "data" / "postmaster.pid"));
+  std::string line;
+  for (int i = 0; i < 7; ++i) std::getline(pidfile, line);
+  long key = 0;
+  int shmid = -1;
+  std::istringstream(line) >> key >> shmid;
+  ASSERT_GE(shmid, 0) << line;
+  kill(svc.server.pid, SIGKILL);
+  EXPECT_EQ(detail::wait_child(ctest), 8) << read_text(logs.path() / "ctest.log");
+  const std::string log = read_text(logs.path() / "ctest.log");
+  // 0002.apply, 0002.roundtrip and reset had no verdict yet: one message each.
+  std::size_t said = 0;
+  for (auto at = log.find("the server stopped (signal 9); the end of its log:"); at != std::string::npos;
+       at = log.find("the server stopped (signal 9); the end of its log:", at + 1))
+    ++said;
+  EXPECT_EQ(said, 3u) << log;
+  EXPECT_NE(log.find("note: pgmt was at migration \"0002_slow\""), std::string::npos) << log;
+  EXPECT_NE(log.find("3 tests failed out of 7"), std::string::npos) << log;
+  EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
+  EXPECT_FALSE(fs::exists(svc.server.folder)) << "the server's folder is removed";
+  shmid_ds ds{};
+  EXPECT_NE(shmctl(shmid, IPC_STAT, &ds), 0) << "the server's shared memory is removed";
+  p.write("0002_slow.up.sql", "create table b (id int);\n");
+  pid_t next = p.start_ctest(logs.path() / "next.log");
+  EXPECT_EQ(detail::wait_child(next), 0) << read_text(logs.path() / "next.log");
+  EXPECT_TRUE(p.runs().empty());
+}
+
+// A test whose verdict is long in coming says where the walk is, so that one
+// CTest ends at its TIMEOUT has said where it was.
+TEST_F(Engine, AWaitingTestSaysWhereTheWalkIs) {
+  project p;
+  slow_suite(p);
+  p.configure();
+  test::temp_dir logs;
+  test::scoped_env after("PGMT_PROGRESS_AFTER", "1");
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log", {"--timeout", "4"});
+  EXPECT_EQ(detail::wait_child(ctest), 8) << read_text(logs.path() / "ctest.log");
+  const std::string log = read_text(logs.path() / "ctest.log");
+  EXPECT_NE(log.find("pgmt: still waiting for the verdict of 0002.apply after 1 s; the walk is at migration "
+                     "\"0002_slow\"; statement migrations/0002_slow.up.sql:1 (migration \"0002_slow\"), running "
+                     "for "),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("Timeout"), std::string::npos) << log;
+  EXPECT_TRUE(eventually([&] { return p.runs().empty(); }, 10s)) << "the cleanup test stopped the engine";
 }
 
 // A check that cannot run (a malformed assertion file) fails its own test

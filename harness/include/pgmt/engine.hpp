@@ -27,6 +27,8 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,15 +68,35 @@ class engine {
   /// for the unexpected (the server went away).
   /// A check that cannot run (input_error, harness_error) goes to errors and
   /// the walk goes on; without errors the exception ends the walk.
+  /// When the walk loses its connection and why_stopped says the server
+  /// stopped ("the server stopped (signal 9)" and its log), every test
+  /// without a verdict yet fails with that, once each, instead.
   void run(const verdict_sink& sink, const std::atomic<bool>* stop = nullptr, const error_sink& errors = {});
+
+  /// Asked when the walk loses a connection: why the server stopped, or
+  /// nullopt while it runs (see server::stopped_unasked).
+  void watch_server(std::function<std::optional<std::string>()> why_stopped) {
+    why_stopped_ = std::move(why_stopped);
+  }
+
+  /// Where the walk is now, for a client that has waited long: the step of
+  /// each lane and the statement it runs, with how long it has run.
+  [[nodiscard]] std::string where() const;
 
   [[nodiscard]] const suite& config() const noexcept { return suite_; }
   [[nodiscard]] const migration_set& migrations() const noexcept { return set_; }
 
  private:
+  void walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, const error_sink& errors);
+  /// Records what the calling thread (a lane) does now, for where().
+  void step(std::string what) const;
+
   server_info server_;
   suite suite_;
   migration_set set_;
+  std::function<std::optional<std::string>()> why_stopped_;
+  struct steps;
+  std::shared_ptr<steps> steps_;
 };
 
 }  // namespace pgmt

@@ -190,6 +190,10 @@ struct run_stats {
 /// script_error pointing at the statement (and the character) that failed.
 run_stats run_script(connection& conn, const sql_source& src, const run_options& opts);
 
+/// The statements run_script is running now in this process, one per thread:
+/// "path:line (label), running for 12 s". Empty when none runs.
+std::vector<std::string> running_statements();
+
 /// A diagnostic for error e raised by statement st of src.
 diagnostic diagnose(const sql_source& src, const statement& st, const sql_error& e, int server_version_num,
                     const run_options& opts);

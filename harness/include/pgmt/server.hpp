@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace pgmt {
@@ -85,6 +86,10 @@ class server {
   std::filesystem::path stop(bool run_failed = false);
   /// Leaves the server running after this object is gone (pgmt server start).
   void detach() noexcept;
+  /// When the server stopped without being asked (killed, crashed): "the
+  /// server stopped (signal 9)" and the end of its log; nullopt while it runs
+  /// (always for an external server, which pgmt cannot watch).
+  [[nodiscard]] std::optional<std::string> stopped_unasked();
 
  private:
   server_info info_;
@@ -92,6 +97,7 @@ class server {
   bool own_child_;
   bool detached_ = false;
   bool stopped_ = false;
+  std::optional<int> exit_status_;  ///< the postmaster's wait status, once reaped
 };
 
 /// Starts a server of the kind opts asks for. Throws harness_error when none
