@@ -284,45 +284,97 @@ TEST_F(Server, UnknownServerKindIsAnError) {
   EXPECT_THROW(start_server(opts), harness_error);
 }
 
-TEST_F(Server, SigintStopsTheServerOfARunningSuite) {
+// `pgmt test` of a set whose one migration sleeps, in the background, with
+// the folder and postmaster of its server once the migration runs.
+struct slow_run {
   test::temp_dir dir;
-  dir.write("m/0001_slow.sql", "select pg_sleep(60);\n");
-  fs::path root = runtime_root();
-  auto before = [&] {
-    std::set<fs::path> s;
-    for (const auto& e : fs::directory_iterator(root))
-      if (e.path().filename().string().rfind("srv-", 0) == 0) s.insert(e.path());
-    return s;
-  }();
-  detail::spawn_options o;
-  o.output = dir.path() / "out.log";
-  pid_t pgmt = detail::spawn(
-      {PGMT_EXE, "test", "--migrations", (dir.path() / "m").string(), "--statement-timeout", "2min"}, o);
-  // Wait for its server to be up and the migration running.
+  pid_t pgmt = 0;
   fs::path folder;
-  server_info info;
-  for (int i = 0; i < 300 && info.pid == 0; ++i) {
-    std::this_thread::sleep_for(50ms);
-    for (const auto& e : fs::directory_iterator(root)) {
-      if (before.count(e.path()) || e.path().filename().string().rfind("srv-", 0) != 0) continue;
-      std::ifstream meta(e.path() / "meta.json");
-      try {
-        auto j = nlohmann::json::parse(meta);
-        if (j.value("owner_pid", 0) == pgmt && j.value("version_num", 0) > 0) {
-          folder = e.path();
-          info.pid = j.value("pid", 0);
+  pid_t postmaster = 0;
+
+  slow_run() {
+    dir.write("m/0001_slow.sql", "select pg_sleep(60);\n");
+    const fs::path root = runtime_root();
+    std::set<fs::path> before;
+    for (const auto& e : fs::directory_iterator(root))
+      if (e.path().filename().string().rfind("srv-", 0) == 0) before.insert(e.path());
+    detail::spawn_options o;
+    o.output = dir.path() / "out.log";
+    pgmt = detail::spawn(
+        {PGMT_EXE, "test", "--migrations", (dir.path() / "m").string(), "--statement-timeout", "2min"}, o);
+    for (int i = 0; i < 300 && postmaster == 0; ++i) {
+      std::this_thread::sleep_for(50ms);
+      for (const auto& e : fs::directory_iterator(root)) {
+        if (before.count(e.path()) || e.path().filename().string().rfind("srv-", 0) != 0) continue;
+        std::ifstream meta(e.path() / "meta.json");
+        try {
+          auto j = nlohmann::json::parse(meta);
+          if (j.value("owner_pid", 0) == pgmt && j.value("version_num", 0) > 0) {
+            folder = e.path();
+            postmaster = j.value("pid", 0);
+          }
+        } catch (...) {
         }
-      } catch (...) {
       }
     }
+    std::this_thread::sleep_for(300ms);  // the migration is running
   }
-  ASSERT_NE(info.pid, 0) << "pgmt test never started its server";
-  std::this_thread::sleep_for(300ms);
-  kill(pgmt, SIGINT);
-  int rc = detail::wait_child(pgmt);
+  [[nodiscard]] std::string output() const {
+    std::ifstream in(dir.path() / "out.log");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+};
+
+// The next run of a suite passes (and removes what a killed run left).
+void next_run_passes() {
+  test::temp_dir dir;
+  dir.write("m/0001_a.sql", "create table if not exists a (id int);\n");
+  auto r = detail::run({PGMT_EXE, "test", "--migrations", (dir.path() / "m").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 passed, 0 failed"), std::string::npos) << r.output;
+}
+
+TEST_F(Server, SigintStopsTheServerOfARunningSuite) {
+  slow_run run;
+  ASSERT_NE(run.postmaster, 0) << "pgmt test never started its server";
+  kill(run.pgmt, SIGINT);
+  int rc = detail::wait_child(run.pgmt);
   EXPECT_EQ(rc, 128 + SIGINT);
-  EXPECT_FALSE(alive(info.pid));
-  EXPECT_FALSE(fs::exists(folder));
+  EXPECT_FALSE(alive(run.postmaster));
+  EXPECT_FALSE(fs::exists(run.folder));
+  next_run_passes();
+}
+
+// kill -9 of `pgmt test`: its server is left, and the next run removes it.
+TEST_F(Server, KillNineOfPgmtTestLeavesWhatTheNextRunRemoves) {
+  slow_run run;
+  ASSERT_NE(run.postmaster, 0) << "pgmt test never started its server";
+  kill(run.pgmt, SIGKILL);
+  EXPECT_EQ(detail::wait_child(run.pgmt), 128 + SIGKILL);
+  EXPECT_TRUE(alive(run.postmaster)) << "nobody stopped it";
+  EXPECT_TRUE(fs::exists(run.folder));
+  next_run_passes();
+  for (int i = 0; i < 100 && (alive(run.postmaster) || fs::exists(run.folder)); ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(alive(run.postmaster)) << "the next run stopped the killed run's server";
+  EXPECT_FALSE(fs::exists(run.folder));
+}
+
+// kill -9 of the postmaster under `pgmt test`: each check without a verdict
+// fails once, saying so; nothing is left; the next run passes.
+TEST_F(Server, KillNineOfThePostmasterUnderPgmtTestIsReported) {
+  slow_run run;
+  ASSERT_NE(run.postmaster, 0) << "pgmt test never started its server";
+  kill(run.postmaster, SIGKILL);
+  EXPECT_EQ(detail::wait_child(run.pgmt), 1) << run.output();
+  const std::string out = run.output();
+  EXPECT_NE(out.find("the server stopped (signal 9); the end of its log:"), std::string::npos) << out;
+  EXPECT_NE(out.find("FAIL suite.0001.apply: 1 finding (the server stopped)"), std::string::npos) << out;
+  EXPECT_NE(out.find("FAIL suite.reset: 1 finding (the server stopped)"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(run.folder));
+  next_run_passes();
 }
 
 TEST_F(Server, ClosedOutputStillStopsTheServer) {
