@@ -775,6 +775,48 @@ bool engine_answers(const std::string& engine, std::string* why) {
   return false;
 }
 
+// The last line of an engine's output that matches re: what it prints comes
+// after any warnings (both streams are read together).
+std::string last_line_matching(const std::string& output, const std::regex& re) {
+  std::string found;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    line = trimmed(line);
+    if (std::regex_match(line, re)) found = line;
+  }
+  return found;
+}
+
+// A file the engine reads with --env-file, 0600 in the run's private folder:
+// what goes in it never is an argument, which every user sees in ps. Removed
+// when the object goes (the engine has read it once `run` returns).
+class env_file {
+ public:
+  env_file(fs::path path, const std::vector<std::string>& lines) : path_(std::move(path)) {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) throw harness_error("could not create \"" + path_.string() + "\": " + std::strerror(errno));
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok) {
+      remove();
+      throw harness_error("could not write \"" + path_.string() + "\"");
+    }
+  }
+  ~env_file() { remove(); }
+  env_file(const env_file&) = delete;
+  env_file& operator=(const env_file&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  void remove() noexcept {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  fs::path path_;
+};
+
 // Containers of runs that were killed: their owner process is gone.
 int remove_abandoned_containers(const std::string& engine) {
   auto r = run_engine(engine, {"ps", "-a", "--filter", "label=pgmt.owner", "--format",
@@ -832,18 +874,35 @@ std::unique_ptr<server> start_container(const server_options& opts) {
       "--label", "pgmt.run=" + random_hex(12),
       "--label", "pgmt.owner=" + std::to_string(owner) + ":" + std::to_string(owner_start),
       "--mount", "type=tmpfs,destination=/var/lib/postgresql/data,tmpfs-mode=1777",
-      "-e",      "PGDATA=/var/lib/postgresql/data/pgdata",
-      "-e",      "POSTGRES_HOST_AUTH_METHOD=trust"};
+      "-e",      "PGDATA=/var/lib/postgresql/data/pgdata"};
+  std::string password;
+  std::optional<env_file> secrets;
   if (network == "socket") {
-    args.insert(args.end(), {"--network=none", "-v", sock.string() + ":/sock"});
+    // No network; the socket's folder is private to this user.
+    args.insert(args.end(),
+                {"-e", "POSTGRES_HOST_AUTH_METHOD=trust", "--network=none", "-v", sock.string() + ":/sock"});
   } else {
-    args.insert(args.end(), {"-p", "127.0.0.1::5432"});
+    // Any local user reaches 127.0.0.1: a password of this run's, scram-sha-256
+    // on every host line, initdb's own 127.0.0.1 and ::1 lines included (a
+    // rootless engine's port forwarding connects from 127.0.0.1).
+    password = random_password();
+    try {
+      secrets.emplace(
+          folder / "container.env",
+          std::vector<std::string>{"POSTGRES_PASSWORD=" + password, "POSTGRES_HOST_AUTH_METHOD=scram-sha-256",
+                                   "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=trust"});
+    } catch (...) {
+      fs::remove_all(folder, ec);
+      throw;
+    }
+    args.insert(args.end(), {"--env-file", secrets->path().string(), "-p", "127.0.0.1::5432"});
   }
   args.insert(args.end(), {image, "postgres", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
                            "synchronous_commit=off", "-c", "max_connections=200"});
   if (network == "socket")
     args.insert(args.end(), {"-c", "unix_socket_directories=/sock", "-c", "listen_addresses="});
   auto run = run_engine(engine, args);
+  secrets.reset();
   if (run.exit_code != 0) {
     fs::remove_all(folder, ec);
     std::string out = trimmed(run.output);
@@ -859,11 +918,15 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   server_info info;
   info.kind = "container";
   info.engine = engine;
-  info.container = trimmed(run.output);
-  if (auto nl = info.container.rfind('\n'); nl != std::string::npos)
-    info.container = info.container.substr(nl + 1);
+  static const std::regex container_id("[0-9a-f]{12,64}");
+  info.container = last_line_matching(run.output, container_id);
+  if (info.container.empty()) {
+    fs::remove_all(folder, ec);
+    throw harness_error("\"" + engine + " run\" printed no container ID: " + trimmed(run.output));
+  }
   info.folder = folder;
   info.user = "postgres";
+  info.password = password;
   auto fail = [&](const std::string& what) -> harness_error {
     auto logs = run_engine(engine, {"logs", "--tail", "40", info.container});
     run_engine(engine, {"rm", "-f", info.container});
@@ -875,10 +938,12 @@ std::unique_ptr<server> start_container(const server_options& opts) {
     info.port = 5432;
   } else {
     auto p = run_engine(engine, {"port", info.container, "5432/tcp"});
-    std::string mapped = trimmed(p.output);
-    auto colon = mapped.rfind(':');
+    static const std::regex address(R"((127\.0\.0\.1|0\.0\.0\.0|\[::1?\]):[0-9]+)");
+    const std::string mapped = last_line_matching(p.output, address);
+    const auto colon = mapped.rfind(':');
     if (p.exit_code != 0 || colon == std::string::npos)
-      throw fail("the container publishes no port for 5432");
+      throw fail("the container publishes no port for 5432 on 127.0.0.1 (\"" + engine +
+                 " port\" says: " + trimmed(p.output) + ")");
     info.host = "127.0.0.1";
     info.port = std::atoi(mapped.substr(colon + 1).c_str());
   }

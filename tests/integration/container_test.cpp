@@ -1,14 +1,17 @@
 // PGMT_SERVER=container on this machine's engine, through ci/podman and an
 // image built from the machine's own PostgreSQL (no registry is reachable).
 // Where no engine works, every test here is skipped with the reason.
+#include "pgmt/pg.hpp"
 #include "pgmt/process.hpp"
 #include "pgmt/server.hpp"
 #include "pgmt/service.hpp"
+#include "pgmt/text.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -39,7 +42,12 @@ const engine_setup& setup() {
       e.why_not = "no container engine works here (podman: " + v.output.substr(0, 300) + ")";
       return e;
     }
-    auto img = detail::run({(source_dir / "ci/container-image").string(), e.engine});
+    // A tag of this script's own: a checkout with another version of it
+    // (another branch's tests, at the same time) builds another image.
+    std::ifstream script(source_dir / "ci/container-image", std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(script), {}};
+    const std::string tag = "localhost/pgmt-test-postgres:" + sha256_hex(text).substr(0, 12);
+    auto img = detail::run({(source_dir / "ci/container-image").string(), e.engine, tag});
     if (img.exit_code != 0) {
       e.why_not = "could not build the test image: " + img.output.substr(0, 500);
       return e;
@@ -85,6 +93,194 @@ class ContainerServer : public ::testing::Test {
     if (!setup().why_not.empty()) GTEST_SKIP() << setup().why_not;
   }
 };
+
+std::string contents(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string without_newline(std::string s) {
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+// A published port (PGMT_CONTAINER_NETWORK=port): ci/podman publishes it
+// through slirp4netns (ci/containers.conf), not a bridge on the host.
+class ContainerPort : public ContainerServer {
+ protected:
+  void SetUp() override {
+    ContainerServer::SetUp();
+    if (IsSkipped()) return;
+    if (detail::run({"sh", "-c", "command -v slirp4netns"}).exit_code != 0)
+      GTEST_SKIP()
+          << "ci/podman publishes ports through slirp4netns, which is not installed (ci/setup installs it)";
+  }
+
+  // The engine command, through a script that records each call's arguments
+  // in spy/argv and, of --env-file, the file's mode (spy/env-mode) and a copy
+  // (spy/env), then runs ci/podman.
+  std::string spying_engine() {
+    const fs::path engine = spy.write("engine", R"(#!/bin/sh
+spy=$(dirname "$0")
+printf '%s\n' "$*" >> "$spy/argv"
+prev=
+for a; do
+  if [ "$prev" = --env-file ]; then stat -c %a "$a" > "$spy/env-mode"; cp "$a" "$spy/env"; fi
+  prev=$a
+done
+exec ')" + setup().engine + "' \"$@\"\n");
+    fs::permissions(engine, fs::perms::owner_all);
+    return engine.string();
+  }
+
+  // The password the last container was given, from the spy's copy.
+  std::string given_password() {
+    std::istringstream in(contents(spy.path() / "env"));
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("POSTGRES_PASSWORD=", 0) == 0) return line.substr(18);
+    return "";
+  }
+
+  // The --env-file the spy saw first.
+  fs::path env_file_seen() {
+    std::istringstream in(contents(spy.path() / "argv"));
+    for (std::string line; std::getline(in, line);) {
+      auto at = line.find("--env-file ");
+      if (at != std::string::npos) return line.substr(at + 11, line.find(' ', at + 11) - at - 11);
+    }
+    return {};
+  }
+
+  detail::run_result pgmt_on_port(std::vector<std::string> args) {
+    return pgmt_in_container(std::move(args),
+                             {"PGMT_CONTAINER_NETWORK=port", "PGMT_CONTAINER_CLI=" + spying_engine()});
+  }
+
+  test::temp_dir spy;
+};
+
+// Every file under root whose text holds needle.
+std::vector<fs::path> files_holding(const fs::path& root, const std::string& needle) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && contents(it->path()).find(needle) != std::string::npos)
+      out.push_back(it->path());
+  return out;
+}
+
+TEST_F(ContainerPort, ARunOnAPublishedPortPasses) {
+  auto r = pgmt_on_port({"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "rt_exact").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(container)"), std::string::npos) << r.output;
+  // The password came in a file only its owner can read; the command line,
+  // which ps shows to every user, names only the file.
+  EXPECT_EQ(without_newline(contents(spy.path() / "env-mode")), "600");
+  const std::string password = given_password();
+  ASSERT_EQ(password.size(), 32u) << contents(spy.path() / "env");
+  const std::string argv = contents(spy.path() / "argv");
+  EXPECT_NE(argv.find("-p 127.0.0.1::5432"), std::string::npos) << argv;
+  EXPECT_EQ(argv.find(password), std::string::npos) << "the password was on a command line:\n" << argv;
+  EXPECT_EQ(r.output.find(password), std::string::npos) << "the password was printed:\n" << r.output;
+  // The run's folder went with the run, the file with it.
+  const fs::path env = env_file_seen();
+  ASSERT_FALSE(env.empty()) << argv;
+  EXPECT_FALSE(fs::exists(env.parent_path())) << env.parent_path();
+}
+
+// Any local user reaches 127.0.0.1: without the run's password, or with a
+// wrong one, the server refuses them, and the password is kept only in the
+// run's 0600 state file.
+TEST_F(ContainerPort, APublishedPortNeedsTheRunsPassword) {
+  test::temp_dir dir;
+  const fs::path state = dir.path() / "s.json";
+  auto r = pgmt_on_port({"server", "start", "--state", state.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  service_info svc = find_service(state);
+  // Stopped at the end, or here when an assertion ends the test early.
+  struct at_end {
+    std::vector<std::string> argv;
+    bool done = false;
+    detail::run_result stop() {
+      done = true;
+      return detail::run(argv);
+    }
+    ~at_end() {
+      if (!done) stop();
+    }
+  } stopper{
+      {"env", "PGMT_CONTAINER_CLI=" + setup().engine, PGMT_EXE, "server", "stop", "--state", state.string()}};
+  const server_info& info = svc.server;
+  EXPECT_EQ(info.host, "127.0.0.1");
+  ASSERT_EQ(info.password.size(), 32u);
+  EXPECT_EQ(info.password, given_password());
+
+  connection c(info.conninfo());
+  EXPECT_EQ(c.exec("show listen_addresses").value(0, 0), "*");
+  EXPECT_EQ(c.exec("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = current_user")
+                .value(0, 0),
+            "t");
+  // initdb's own 127.0.0.1 and ::1 lines included: a rootless engine's port
+  // forwarding connects from 127.0.0.1.
+  EXPECT_EQ(c.exec("select string_agg(line_number || ': ' || auth_method, ', ') from pg_hba_file_rules "
+                   "where type like 'host%' and auth_method <> 'scram-sha-256'")
+                .value(0, 0),
+            "");
+
+  // Another local user, without the password.
+  std::vector<std::string> argv = {
+      "env",      "-u",        "PGPASSWORD", "PGPASSFILE=/nonexistent", "psql", "-X",      "-w",
+      "-h",       "127.0.0.1", "-p",         std::to_string(info.port), "-U",   info.user, "-d",
+      "postgres", "-c",        "select 1"};
+  if (geteuid() == 0)
+    argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"});
+  auto other = detail::run(argv);
+  EXPECT_NE(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find("no password supplied"), std::string::npos) << other.output;
+  // With a wrong one, told so without seeing it.
+  server_info wrong = info;
+  wrong.password = "not-the-password-" + info.password.substr(0, 4);
+  try {
+    connection bad(wrong.conninfo());
+    ADD_FAILURE() << "connected with a wrong password";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("password authentication failed for user \"postgres\""),
+              std::string::npos)
+        << e.what();
+    EXPECT_EQ(std::string(e.what()).find(wrong.password), std::string::npos) << e.what();
+  }
+
+  // Kept in the run's state file (0600) and nowhere else: not in the server's
+  // folder (meta.json, readable by others), the engine's log, the output.
+  struct stat st {};
+  ASSERT_EQ(stat(svc.file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(contents(svc.file).find(info.password), std::string::npos);
+  EXPECT_FALSE(fs::exists(info.folder / "container.env"));
+  std::vector<fs::path> holding = files_holding(dir.path(), info.password);
+  for (const auto& f : files_holding(info.folder, info.password)) holding.push_back(f);
+  EXPECT_EQ(holding, std::vector<fs::path>{svc.file});
+  EXPECT_EQ(r.output.find(info.password), std::string::npos) << r.output;
+  EXPECT_EQ(contents(spy.path() / "argv").find(info.password), std::string::npos);
+  // Nor in any process's arguments (the container's server included).
+  EXPECT_EQ(detail::run({"sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"})
+                .output.find(info.password),
+            std::string::npos);
+  auto stop = stopper.stop();
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  EXPECT_EQ(stop.output.find(info.password), std::string::npos) << stop.output;
+  EXPECT_EQ(containers_of(svc.pid), 0);
+  EXPECT_FALSE(fs::exists(info.folder));
+}
+
+// The image starts as the official one does: no password and no trust is no start.
+TEST_F(ContainerServer, TheImageRefusesToStartWithoutAPassword) {
+  auto r = detail::run(
+      {setup().engine, "run", "--rm", "--network=none", "--label", "pgmt.test=no-password", setup().image});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("superuser password is not specified"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("POSTGRES_HOST_AUTH_METHOD=trust"), std::string::npos) << r.output;
+}
 
 TEST_F(ContainerServer, TheExamplePassesAsOnATempCluster) {
   std::vector<std::string> args = {"test",

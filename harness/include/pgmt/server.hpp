@@ -19,15 +19,15 @@ namespace pgmt {
 
 /// How to reach a running server and how to stop it.
 struct server_info {
-  std::string kind;     ///< "temp cluster" or "external"
+  std::string kind;     ///< "temp cluster", "container" or "external"
   std::string version;  ///< e.g. "15.18"
   int version_num = 0;  ///< e.g. 150018
   std::string host;     ///< socket folder or 127.0.0.1
   int port = 5432;
   std::string user = "postgres";     ///< a superuser
-  /// Temp cluster over TCP: the run's random password for user (scram-sha-256;
-  /// the unix socket, in a private folder, needs none). Kept in 0600 state
-  /// files, never printed.
+  /// Temp cluster over TCP, container with a published port: the run's random
+  /// password for user (scram-sha-256; a unix socket, in a private folder,
+  /// needs none). Kept in 0600 state files, never printed nor in meta.json.
   std::string password;
   std::filesystem::path folder;      ///< the server's private folder (temp cluster)
   std::filesystem::path log;         ///< the server's log file
