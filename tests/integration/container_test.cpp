@@ -345,6 +345,45 @@ TEST_F(ContainerServer, AKilledRunsContainerIsRemovedByTheNextRun) {
   pgmt_in_container({"server", "stop", "--state", (dir.path() / "b.json").string()});
 }
 
+// The container is killed in the middle of a migration: every check without
+// a verdict fails once, saying so with the container's log; nothing is left
+// and the next run passes.
+TEST_F(ContainerServer, AKilledContainerIsReportedAndTheNextRunPasses) {
+  test::temp_dir dir;
+  dir.write("m/0001_slow.sql", "select pg_sleep(60);\n");
+  const fs::path out = dir.path() / "out.log";
+  detail::spawn_options o;
+  o.output = out;
+  pid_t pgmt = detail::spawn({"env", "PGMT_SERVER=container", "PGMT_CONTAINER_CLI=" + setup().engine,
+                              "PGMT_IMAGE=" + setup().image, "PGMT_CONTAINER_NETWORK=socket", PGMT_EXE, "test",
+                              "--migrations", (dir.path() / "m").string(), "--statement-timeout", "2min"},
+                             o);
+  // Its container, once the migration runs.
+  std::string id;
+  for (int i = 0; i < 600 && id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (contents(out).find("on PostgreSQL") == std::string::npos) continue;
+    auto r = detail::run({setup().engine, "ps", "-q", "--filter", "label=pgmt.owner", "--format",
+                          "{{.ID}} {{index .Labels \"pgmt.owner\"}}"});
+    std::istringstream in(r.output);
+    for (std::string line; std::getline(in, line);)
+      if (line.find(" " + std::to_string(pgmt) + ":") != std::string::npos) id = line.substr(0, line.find(' '));
+  }
+  ASSERT_FALSE(id.empty()) << contents(out);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto k = detail::run({setup().engine, "kill", id});
+  ASSERT_EQ(k.exit_code, 0) << k.output;
+  EXPECT_EQ(detail::wait_child(pgmt), 1) << contents(out);
+  const std::string said = contents(out);
+  EXPECT_NE(said.find("the server's container " + id.substr(0, 12) + " stopped (exit code"), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("FAIL suite.0001.apply: 1 finding (the server stopped)"), std::string::npos) << said;
+  EXPECT_NE(said.find("FAIL suite.reset: 1 finding (the server stopped)"), std::string::npos) << said;
+  EXPECT_EQ(containers_of(pgmt), 0) << "the killed container is removed";
+  auto next = pgmt_in_container({"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "rt_exact").string()});
+  EXPECT_EQ(next.exit_code, 0) << next.output;
+}
+
 TEST_F(ContainerServer, AMissingImageSaysWhatToDo) {
   auto r = pgmt_in_container({"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "bad_sql").string()},
                              {"PGMT_IMAGE=localhost/pgmt-no-such-image:1"});
