@@ -1,8 +1,8 @@
 #pragma once
-/// server: disposable PostgreSQL servers behind one interface. This version
-/// implements the temp cluster; the connection details of a running server
-/// live in a small JSON state file so separate processes (CTest fixtures,
-/// checks) can share it.
+/// server: disposable PostgreSQL servers behind one interface (a temp
+/// cluster, a container, or databases of pgmt's own on an external server);
+/// the connection details of a running server live in a small JSON state file
+/// so separate processes (CTest fixtures, checks) can share it.
 
 #include <nlohmann/json.hpp>
 
@@ -13,12 +13,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pgmt {
 
 /// How to reach a running server and how to stop it.
 struct server_info {
-  std::string kind;     ///< "temp cluster" or "external"
+  std::string kind;     ///< "temp cluster", "container" or "external"
   std::string version;  ///< e.g. "15.18"
   int version_num = 0;  ///< e.g. 150018
   std::string host;     ///< socket folder or 127.0.0.1
@@ -34,7 +35,8 @@ struct server_info {
   unsigned long long pid_start = 0;  ///< postmaster start time, guards against pid reuse
   /// Names of the databases pgmt creates start with this: "pgmt_" on a
   /// server of its own, "pgmt_<run>_" on an external one, so a run drops only
-  /// its own databases.
+  /// its own databases (there, "pgmt_<run>_o_<host>_<pid>_<start>" names the
+  /// run's owner, so that the next run drops the databases of a killed one).
   std::string db_prefix = "pgmt_";
   /// External: the connection parameters of PGMT_DATABASE_URL without the
   /// password (the password is read from the environment again when needed).
@@ -82,10 +84,16 @@ class server {
   std::filesystem::path stop(bool run_failed = false);
   /// Leaves the server running after this object is gone (pgmt server start).
   void detach() noexcept;
+  /// What starting the server did that the user hears of (databases of killed
+  /// runs removed), one line each, already printed on stderr.
+  [[nodiscard]] const std::vector<std::string>& notes() const noexcept { return notes_; }
+  /// Adds a line to notes().
+  void add_note(std::string line) { notes_.push_back(std::move(line)); }
 
  private:
   server_info info_;
   server_options opts_;
+  std::vector<std::string> notes_;
   bool own_child_;
   bool detached_ = false;
   bool stopped_ = false;
