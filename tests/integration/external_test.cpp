@@ -208,5 +208,65 @@ TEST_F(ExternalServer, DatabasesOfAKilledRunAreRemovedByTheNextRun) {
     admin_->exec("drop database if exists " + admin_->quote_ident(d));
 }
 
+// A server that asks for passwords (TCP on 127.0.0.1, scram-sha-256), and a
+// role of its own that is not a superuser and not named postgres.
+class ExternalRole : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!test::no_postgres_reason().empty()) return;
+    auto opts = server_options::from_environment();
+    opts.kind = "temp";
+    opts.tcp = true;
+    server_ = start_server(opts).release();
+    connection c(server_->info().conninfo());
+    c.exec("create role pgmt_migrator login createdb password " + c.quote_literal(password));
+    c.exec("create role app_reader nologin");
+  }
+  static void TearDownTestSuite() {
+    if (server_) server_->stop();
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
+  static std::string url(const std::string& pw = password) {
+    return "postgresql://pgmt_migrator:" + pw + "@127.0.0.1:" + std::to_string(server_->info().port) +
+           "/postgres";
+  }
+  static server* server_;
+};
+server* ExternalRole::server_ = nullptr;
+
+// The snapshot of a suite read on an external server as another role is the
+// one a temp cluster gives: the role that runs the migrations is "postgres"
+// in both, so a snapshot committed from one passes drift on the other.
+TEST_F(ExternalRole, SnapshotsNameTheMigratorPostgres) {
+  test::temp_dir dir;
+  const std::string suite = (test::data_dir() / "role_names").string();
+  const std::string on_temp = (dir.path() / "temp.json").string(),
+                    on_external = (dir.path() / "ext.json").string();
+  auto temp =
+      detail::run({"env", "PGMT_SERVER=temp", PGMT_EXE, "snapshot", "--migrations", suite, "-o", on_temp});
+  ASSERT_EQ(temp.exit_code, 0) << temp.output;
+  auto ext = run_external(url(), {"snapshot", "--migrations", suite, "-o", on_external});
+  ASSERT_EQ(ext.exit_code, 0) << ext.output;
+  std::ifstream in(on_external);
+  const auto snap = nlohmann::json::parse(in);
+  EXPECT_EQ(snap["tables"]["app.accounts"]["owner"], "postgres");
+  EXPECT_EQ(snap["policies"]["app.accounts.accounts_holder"]["roles"],
+            nlohmann::json({"app_reader", "postgres"}));
+  EXPECT_TRUE(snap["default_privileges"].contains("postgres in app on tables")) << snap["default_privileges"];
+  EXPECT_EQ(snap.dump().find("pgmt_migrator"), std::string::npos) << snap.dump(2);
+
+  auto diff = detail::run({PGMT_EXE, "diff", on_temp, on_external});
+  EXPECT_EQ(diff.exit_code, 0) << diff.output;
+  EXPECT_NE(diff.output.find("0 differences"), std::string::npos) << diff.output;
+  // drift against the snapshot from the temp cluster.
+  auto test = run_external(url(), {"test", "--migrations", suite, "--idempotency", "off", "--snapshot",
+                                   on_temp, "--name", "roles"});
+  EXPECT_EQ(test.exit_code, 0) << test.output;
+  EXPECT_NE(test.output.find("PASS roles.drift"), std::string::npos) << test.output;
+  EXPECT_EQ(test.output.find(password), std::string::npos) << test.output;
+}
+
 }  // namespace
 }  // namespace pgmt
