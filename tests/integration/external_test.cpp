@@ -268,5 +268,31 @@ TEST_F(ExternalRole, SnapshotsNameTheMigratorPostgres) {
   EXPECT_EQ(test.output.find(password), std::string::npos) << test.output;
 }
 
+// A wrong password: libpq's message, and no password, in the URL form and
+// in the key/value form, from the external server and from `snapshot --url`.
+TEST_F(ExternalRole, AWrongPasswordIsNeverPrinted) {
+  const std::string wrong = "wr0ng-pw-do-not-print";
+  const std::string suite = (test::data_dir() / "layouts" / "flat").string();
+  const std::string kv = "host=127.0.0.1 port=" + std::to_string(server_->info().port) +
+                         " user=pgmt_migrator password='" + wrong + "' dbname=postgres";
+  for (const auto& u : {url(wrong), kv}) {
+    auto r = run_external(u, {"test", "--migrations", suite});
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("password authentication failed for user \"pgmt_migrator\""), std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find(wrong), std::string::npos) << r.output;
+    auto snap = detail::run({PGMT_EXE, "snapshot", "--url", u});
+    EXPECT_EQ(snap.exit_code, 2) << snap.output;
+    EXPECT_NE(snap.output.find("password authentication failed"), std::string::npos) << snap.output;
+    EXPECT_EQ(snap.output.find(wrong), std::string::npos) << snap.output;
+  }
+  // libpq quotes what it cannot parse, the password included.
+  auto bad =
+      detail::run({PGMT_EXE, "snapshot", "--url", "postgresql://pgmt_migrator:" + wrong + "%zz@127.0.0.1/x"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("invalid percent-encoded token"), std::string::npos) << bad.output;
+  EXPECT_EQ(bad.output.find(wrong), std::string::npos) << bad.output;
+}
+
 }  // namespace
 }  // namespace pgmt
