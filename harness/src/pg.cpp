@@ -2,11 +2,13 @@
 
 #include "libpq.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <thread>
 #include <regex>
+#include <thread>
 
 namespace pgmt {
 
@@ -108,7 +110,9 @@ connection::connection(const std::string& conninfo)
   if (libpq().PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = libpq().PQerrorMessage(conn_.get());
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw connection_error("could not connect to \"" + mask_password(conninfo) + "\": " + msg);
+    // libpq may quote the connection string's words (a URL it cannot parse).
+    throw connection_error("could not connect to \"" + mask_password(conninfo) +
+                           "\": " + mask_password_in(msg, conninfo));
   }
   libpq().PQsetNoticeReceiver(conn_.get(), on_notice, notices_.get());
 }
@@ -237,12 +241,34 @@ std::string mask_password_in(std::string text, std::string_view conninfo) {
   std::vector<std::string> secrets;
   static const std::regex url_pw(R"((?:postgres|postgresql)://[^:/@\s]*:([^@\s]*)@)");
   static const std::regex kv_pw(R"(password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*))");
+  // Each as written and as libpq reads it (quotes and backslashes of the
+  // key/value form, percent-encoding of a URL), which its messages may show.
+  auto decoded = [](const std::string& v, bool quoted) {
+    std::string out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (quoted && v[i] == '\\' && i + 1 < v.size()) {
+        out += v[++i];
+      } else if (!quoted && v[i] == '%' && i + 2 < v.size() &&
+                 std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+        out += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        out += v[i];
+      }
+    }
+    return out;
+  };
   for (const auto* re : {&url_pw, &kv_pw})
     for (auto it = std::sregex_iterator(ci.begin(), ci.end(), *re); it != std::sregex_iterator(); ++it) {
       std::string v = (*it)[1].str();
-      if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') v = v.substr(1, v.size() - 2);
-      if (!v.empty()) secrets.push_back(v);
+      const bool quoted = v.size() >= 2 && v.front() == '\'' && v.back() == '\'';
+      if (quoted) v = v.substr(1, v.size() - 2);
+      for (const std::string& secret : {v, decoded(v, quoted)})
+        if (!secret.empty()) secrets.push_back(secret);
     }
+  // The longest first, so that no part of one is left around the mask of another.
+  std::sort(secrets.begin(), secrets.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
   for (const auto& secret : secrets)
     for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 8))
       text.replace(at, secret.size(), "********");

@@ -5,6 +5,7 @@
 #include "pgmt/text.hpp"
 
 #include "libpq.hpp"
+#include "server_kinds.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,6 +35,10 @@
 namespace fs = std::filesystem;
 
 namespace pgmt {
+
+using detail::random_hex;
+using detail::register_server;
+using detail::should_keep;
 
 namespace {
 
@@ -281,32 +286,6 @@ void remove_shared_memory(const fs::path& data) {
   shmctl(id, IPC_RMID, nullptr);
 }
 
-bool should_keep(const std::string& keep, bool failed) {
-  return keep == "1" || keep == "true" || keep == "yes" || (keep == "on-failure" && failed);
-}
-
-// Drops the databases a run created on an external server; nothing else.
-void drop_run_databases(const server_info& info) {
-  connection c(info.conninfo(info.maintenance_db));
-  std::string pattern;
-  for (char ch : info.db_prefix) {
-    if (ch == '_' || ch == '%' || ch == '\\') pattern += '\\';
-    pattern += ch;
-  }
-  result r =
-      c.exec_params("select datname from pg_database where datname like $1 || '%' order by 1", {pattern});
-  for (int i = 0; i < r.rows(); ++i) {
-    const std::string name = r.value(i, 0);
-    try {
-      c.exec("alter database " + c.quote_ident(name) + " is_template false");
-      c.exec("drop database if exists " + c.quote_ident(name) +
-             (info.version_num >= 130000 ? " with (force)" : ""));
-    } catch (const pg_error&) {
-      // Another run's, or gone already: leave it.
-    }
-  }
-}
-
 std::vector<std::string> split_words(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);
@@ -342,7 +321,7 @@ fs::path stop_impl(const server_info& info, bool own_child, const std::string& k
     return {};
   }
   if (info.kind == "external") {
-    if (!should_keep(keep, failed)) drop_run_databases(info);
+    detail::stop_external(info, should_keep(keep, failed));
     return {};
   }
   kill_postmaster(info, own_child);
@@ -367,10 +346,6 @@ std::mutex registry_mutex;
 std::vector<live_server>& registry() {
   static std::vector<live_server> r;
   return r;
-}
-void register_server(const server_info& info, bool own_child, const std::string& keep) {
-  std::lock_guard g(registry_mutex);
-  registry().push_back({info, own_child, keep});
 }
 void unregister_server(const fs::path& folder) {
   std::lock_guard g(registry_mutex);
@@ -516,6 +491,27 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
 }
 
 }  // namespace
+
+void detail::register_server(const server_info& info, bool own_child, const std::string& keep) {
+  std::lock_guard g(registry_mutex);
+  registry().push_back({info, own_child, keep});
+}
+
+bool detail::should_keep(const std::string& keep, bool failed) {
+  return keep == "1" || keep == "true" || keep == "yes" || (keep == "on-failure" && failed);
+}
+
+std::string detail::random_hex(std::size_t n) {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    unsigned char b = 0;
+    in.read(reinterpret_cast<char*>(&b), 1);
+    out += hex[b & 15];
+  }
+  return out;
+}
 
 // ---- server_info ----
 
@@ -688,62 +684,6 @@ std::map<std::string, std::string> parse_connection_url(const std::string& url) 
   libpq().PQconninfoFree(opts);
   return out;
 }
-
-namespace {
-
-std::string random_hex(std::size_t n) {
-  std::ifstream in("/dev/urandom", std::ios::binary);
-  std::string out;
-  static const char* hex = "0123456789abcdef";
-  for (std::size_t i = 0; i < n; ++i) {
-    unsigned char b = 0;
-    in.read(reinterpret_cast<char*>(&b), 1);
-    out += hex[b & 15];
-  }
-  return out;
-}
-
-std::unique_ptr<server> start_external(const server_options& opts) {
-  const char* url = std::getenv("PGMT_DATABASE_URL");
-  if (!url || !*url)
-    throw harness_error(
-        "PGMT_SERVER=external needs PGMT_DATABASE_URL, the connection URL of an existing server "
-        "(postgresql://user:password@host:5432/postgres)");
-  auto params = parse_connection_url(url);
-  const std::string masked = mask_password(url);
-  server_info info;
-  info.kind = "external";
-  info.maintenance_db = params.count("dbname") ? params["dbname"] : "postgres";
-  params.erase("password");
-  params.erase("dbname");
-  info.params = params;
-  info.host = params.count("host") ? params["host"] : (params.count("hostaddr") ? params["hostaddr"] : "");
-  info.port = params.count("port") ? std::atoi(params["port"].c_str()) : 5432;
-  result who;
-  try {
-    connection c(info.conninfo(info.maintenance_db));
-    who = c.exec(
-        "select current_user, rolsuper, rolcreatedb, rolcreaterole, current_setting('server_version'), "
-        "current_setting('server_version_num') from pg_roles where rolname = current_user");
-  } catch (const pg_error& e) {
-    throw harness_error("could not use the server of PGMT_DATABASE_URL (" + masked +
-                        "): " + mask_password(e.what()));
-  }
-  info.user = who.value(0, 0);
-  info.version = who.value(0, 4);
-  info.version = info.version.substr(0, info.version.find(' '));
-  info.version_num = std::atoi(who.value(0, 5).c_str());
-  const bool super = who.value(0, 1) == "t";
-  if (!super && who.value(0, 2) != "t")
-    throw harness_error("the role \"" + info.user + "\" of PGMT_DATABASE_URL (" + masked +
-                        ") lacks CREATEDB, and pgmt creates a database for every test: ALTER ROLE \"" +
-                        info.user + "\" CREATEDB, or connect as a role that has it");
-  info.db_prefix = "pgmt_" + random_hex(8) + "_";
-  register_server(info, false, opts.keep);  // a signal drops this run's databases
-  return std::make_unique<server>(info, opts, false);
-}
-
-}  // namespace
 
 namespace {
 
@@ -1003,7 +943,7 @@ std::unique_ptr<server> start_server(const server_options& opts) {
                         "PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
   }
   if (opts.kind == "container") return start_container(opts);
-  if (opts.kind == "external") return start_external(opts);
+  if (opts.kind == "external") return detail::start_external(opts);
   throw harness_error("PGMT_SERVER must be auto, temp, container or external, not \"" + opts.kind + "\"");
 }
 

@@ -288,7 +288,11 @@ struct board {
     if (srv) srv->stop(false);
     _exit(exit_code::harness);
   }
-  write_all(ready_fd, "ok\npgmt: started " + svc.server.describe() + " at " + svc.server.host + "\n");
+  // What the start cleaned up goes to the stderr of `pgmt server start`, marked "!".
+  std::string notes;
+  for (const auto& n : srv->notes()) notes += "!" + n + "\n";
+  write_all(ready_fd,
+            "ok\n" + notes + "pgmt: started " + svc.server.describe() + " at " + svc.server.host + "\n");
   ::close(ready_fd);
   std::cout << "pgmt: engine " << getpid() << " serving " << svc.socket.string() << " for owner " << owner
             << std::endl;
@@ -469,7 +473,13 @@ int start_service(const service_request& req) {
   const std::string said = read_all(fds[0]);
   ::close(fds[0]);
   if (said.rfind("ok\n", 0) == 0) {
-    std::cout << said.substr(3);
+    std::istringstream lines(said.substr(3));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind('!', 0) == 0)
+        std::cerr << line.substr(1) << "\n";
+      else
+        std::cout << line << "\n";
+    }
     return exit_code::passed;
   }
   if (said.rfind("error\n", 0) == 0) {

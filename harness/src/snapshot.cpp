@@ -27,6 +27,23 @@ std::string not_extension_member(const std::string& catalog, const std::string& 
          "'::regclass and dep.objid = " + oid + " and dep.deptype = 'e')";
 }
 
+// A role's name as a snapshot writes it. The role pgmt logs in as runs the
+// migrations, so it owns, grants and is granted what they create; on pgmt's
+// own servers it is "postgres". On an external server it has the URL's name,
+// and is written "postgres" all the same: a snapshot says the same whatever
+// server it was read on. (Its OID is an InitPlan: looked up once a query.)
+std::string role_name(const std::string& oid) {
+  return "case " + oid +
+         " when (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user) then "
+         "'postgres'::name else pg_get_userbyid(" +
+         oid + ") end";
+}
+
+// A grantee: a role, or PUBLIC (0).
+std::string grantee_name(const std::string& oid) {
+  return "case when " + oid + " = 0 then 'PUBLIC' else " + role_name(oid) + " end";
+}
+
 // An ACL as a sorted JSON array; NULL (the built-in default) is spelled out
 // with acldefault so that "granted then revoked" equals "never granted".
 std::string acl(const std::string& expr, const std::string& default_kind = "",
@@ -34,12 +51,10 @@ std::string acl(const std::string& expr, const std::string& default_kind = "",
   std::string value = default_kind.empty()
                           ? expr
                           : "coalesce(" + expr + ", acldefault('" + default_kind + "', " + owner + "))";
-  return "(select coalesce(jsonb_agg(jsonb_build_object("
-         "'grantee', case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end, "
-         "'privilege', a.privilege_type, 'grantable', a.is_grantable, 'grantor', pg_get_userbyid(a.grantor)) "
-         "order by case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end, "
-         "a.privilege_type, "
-         "pg_get_userbyid(a.grantor)), '[]'::jsonb) from aclexplode(" +
+  const std::string grantee = grantee_name("a.grantee"), grantor = role_name("a.grantor");
+  return "(select coalesce(jsonb_agg(jsonb_build_object('grantee', " + grantee +
+         ", 'privilege', a.privilege_type, 'grantable', a.is_grantable, 'grantor', " + grantor +
+         ") order by " + grantee + ", a.privilege_type, " + grantor + "), '[]'::jsonb) from aclexplode(" +
          value + ") a)";
 }
 
@@ -74,7 +89,7 @@ std::vector<category> categories() {
   const std::string us = user_schema;
   return {
       {"schemas", "n.nspname",
-       "jsonb_build_object('owner', pg_get_userbyid(n.nspowner), 'comment', "
+       "jsonb_build_object('owner', " + role_name("n.nspowner") + ", 'comment', "
        "obj_description(n.oid, 'pg_namespace'), 'privileges', " +
            acl("n.nspacl", "n", "n.nspowner") + ")",
        "from pg_namespace n where " + us + " and " + not_extension_member("pg_namespace", "n.oid"), "n.oid",
@@ -98,7 +113,7 @@ std::vector<category> categories() {
        "where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped)) "
        "when 'r' then jsonb_build_object('kind', 'range', 'subtype', (select format_type(r.rngsubtype, null) "
        "from pg_range r where r.rngtypid = t.oid)) end "
-       "|| jsonb_build_object('owner', pg_get_userbyid(t.typowner), 'comment', obj_description(t.oid, "
+       "|| jsonb_build_object('owner', " + role_name("t.typowner") + ", 'comment', obj_description(t.oid, "
        "'pg_type'), "
        "'privileges', " +
            acl("t.typacl", "T", "t.typowner") + ")",
@@ -117,7 +132,7 @@ std::vector<category> categories() {
        "'kind', case c.relkind when 'r' then 'table' when 'p' then 'partitioned table' else 'foreign table' "
        "end, "
        "'unlogged', c.relpersistence = 'u', "
-       "'owner', pg_get_userbyid(c.relowner), "
+       "'owner', " + role_name("c.relowner") + ", "
        "'rls_enabled', c.relrowsecurity, 'rls_forced', c.relforcerowsecurity, "
        "'partition_of', (select pn.nspname || '.' || p.relname from pg_inherits i join pg_class p on p.oid = "
        "i.inhparent join pg_namespace pn on pn.oid = p.relnamespace where i.inhrelid = c.oid and "
@@ -180,7 +195,7 @@ std::vector<category> categories() {
        "jsonb_build_object("
        "'kind', case c.relkind when 'v' then 'view' else 'materialized view' end, "
        "'definition', pg_get_viewdef(c.oid, true), 'options', to_jsonb(c.reloptions), "
-       "'owner', pg_get_userbyid(c.relowner), 'comment', obj_description(c.oid, 'pg_class'), "
+       "'owner', " + role_name("c.relowner") + ", 'comment', obj_description(c.oid, 'pg_class'), "
        "'privileges', " +
            acl("c.relacl", "r", "c.relowner") + ")",
        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
@@ -199,7 +214,7 @@ std::vector<category> categories() {
        "join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid "
        "where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.refclassid = 'pg_class'::regclass "
        "and d.deptype in ('a', 'i') limit 1), "
-       "'owner', pg_get_userbyid(c.relowner), 'comment', obj_description(c.oid, 'pg_class'), "
+       "'owner', " + role_name("c.relowner") + ", 'comment', obj_description(c.oid, 'pg_class'), "
        "'privileges', " +
            acl("c.relacl", "s", "c.relowner") + ")",
        "from pg_class c join pg_sequence s on s.seqrelid = c.oid "
@@ -227,7 +242,7 @@ std::vector<category> categories() {
        "'parallel', case p.proparallel when 's' then 'safe' when 'r' then 'restricted' else 'unsafe' end, "
        "'leakproof', p.proleakproof, "
        "'settings', (select coalesce(jsonb_agg(s order by s), '[]'::jsonb) from unnest(p.proconfig) s), "
-       "'owner', pg_get_userbyid(p.proowner), 'comment', obj_description(p.oid, 'pg_proc'), "
+       "'owner', " + role_name("p.proowner") + ", 'comment', obj_description(p.oid, 'pg_proc'), "
        "'privileges', " +
            acl("p.proacl", "f", "p.proowner") + ")",
        "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
@@ -250,9 +265,8 @@ std::vector<category> categories() {
        "'command', case p.polcmd when 'r' then 'SELECT' when 'a' then 'INSERT' when 'w' then 'UPDATE' "
        "when 'd' then 'DELETE' else 'ALL' end, "
        "'permissive', p.polpermissive, "
-       "'roles', (select jsonb_agg(case when r = 0 then 'PUBLIC' else pg_get_userbyid(r) end order by case "
-       "when "
-       "r = 0 then 'PUBLIC' else pg_get_userbyid(r) end) from unnest(p.polroles) r), "
+       "'roles', (select jsonb_agg(" + grantee_name("r") + " order by " + grantee_name("r") +
+           ") from unnest(p.polroles) r), "
        "'using', pg_get_expr(p.polqual, p.polrelid), 'with_check', pg_get_expr(p.polwithcheck, p.polrelid))",
        "from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace "
        "where " +
@@ -266,11 +280,11 @@ std::vector<category> categories() {
        "r.oid", fingerprint({"r.xmin::text"})},
       {"event_triggers", "e.evtname",
        "jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::regproc::text, "
-       "'enabled', e.evtenabled, 'tags', to_jsonb(e.evttags), 'owner', pg_get_userbyid(e.evtowner))",
+       "'enabled', e.evtenabled, 'tags', to_jsonb(e.evttags), 'owner', " + role_name("e.evtowner") + ")",
        "from pg_event_trigger e where " + not_extension_member("pg_event_trigger", "e.oid"), "e.oid",
        fingerprint({"e.xmin::text"})},
       {"default_privileges",
-       "pg_get_userbyid(d.defaclrole) || coalesce(' in ' || n.nspname, '') || ' on ' || "
+       role_name("d.defaclrole") + " || coalesce(' in ' || n.nspname, '') || ' on ' || "
        "case d.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions' "
        "when 'T' then 'types' when 'n' then 'schemas' end",
        "jsonb_build_object('privileges', " + acl("d.defaclacl") + ")",
@@ -284,8 +298,9 @@ std::vector<category> categories() {
 // search objects, languages and foreign servers. When any of them is created,
 // renamed or dropped, the whole catalog is read again. So it is when an
 // object joins or leaves an extension (ALTER EXTENSION ... ADD/DROP), which
-// changes no row of the object itself. The second column is the read's
-// horizon (see catalog::horizon).
+// changes no row of the object itself, and when the catalog is read as
+// another role (the role written "postgres", see role_name). The second
+// column is the read's horizon (see catalog::horizon).
 const char* const global_fingerprint_sql =
     "select concat_ws('|', (select string_agg(oid::text || ':' || md5(rolname), ',' order by oid) from "
     "pg_roles), "
@@ -307,7 +322,8 @@ const char* const global_fingerprint_sql =
     "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper), "
     "(select md5(string_agg(classid::text || ':' || objid::text, ',' order by classid, objid)) from "
     "pg_depend "
-    "where refclassid = 'pg_extension'::regclass and deptype = 'e')), "
+    "where refclassid = 'pg_extension'::regclass and deptype = 'e'), "
+    "session_user), "
     "txid_snapshot_xmax(txid_current_snapshot()) % 4294967296";
 
 // Whether a catalog read with global fingerprint was can be carried on to a

@@ -335,6 +335,39 @@ TEST_F(Snapshot, ClonesStartFromTheStoredCatalog) {
   EXPECT_EQ(reader.counts()["app.users"], 0);
 }
 
+// The role pgmt logs in as is written "postgres" (it runs the migrations),
+// others by name; a catalog stored as one role is read again in full as
+// another, where the same owner has another name.
+TEST(SnapshotRoles, TheRoleLoggedInIsPostgresAndACatalogOfAnotherRoleIsReadAgain) {
+  PGMT_REQUIRE_POSTGRES();
+  const std::string db = test::fresh_database("roles");
+  connection admin(test::shared_server().conninfo(db));
+  admin.exec(
+      "do $$ begin if not exists (select from pg_roles where rolname = 'snap_migrator') then "
+      "create role snap_migrator login; end if; end $$");
+  admin.exec("alter database " + admin.quote_ident(db) + " owner to snap_migrator");
+  connection migrator(test::shared_server().conninfo(db) + " user=snap_migrator");
+  ensure_tracking_table(migrator);
+  migrator.exec(
+      "create table public.notes (id int); grant select on public.notes to public; "
+      "alter default privileges grant select on tables to public");
+  {
+    catalog_reader reader(migrator);
+    const auto snap = reader.read().snapshot();
+    EXPECT_EQ(snap["tables"]["public.notes"]["owner"], "postgres");
+    EXPECT_EQ(snap["tables"]["public.notes"]["privileges"][0]["grantor"], "postgres");
+    EXPECT_TRUE(snap["default_privileges"].contains("postgres on tables")) << snap["default_privileges"];
+    EXPECT_EQ(snap.dump().find("snap_migrator"), std::string::npos) << snap.dump(2);
+    reader.store();
+  }
+  catalog_reader as_admin(admin);
+  as_admin.trust_reports();  // what was stored is the catalog: nothing ran since
+  const auto snap = as_admin.read().snapshot();
+  EXPECT_EQ(snap["tables"]["public.notes"]["owner"], "snap_migrator");
+  EXPECT_TRUE(snap["default_privileges"].contains("snap_migrator on tables")) << snap["default_privileges"];
+  EXPECT_EQ(snapshot_text(snap), snapshot_text(take_snapshot(admin)));
+}
+
 TEST_F(Snapshot, RowCountsOfUserTables) {
   conn_->exec("insert into app.users (email, name) values ('a@x', 'a'), ('b@x', 'b')");
   auto counts = row_counts(*conn_);

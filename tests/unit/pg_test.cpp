@@ -17,6 +17,10 @@ TEST(MaskPassword, InMessagesAboutTheUrl) {
             "invalid percent-encoded token: \"********\"");
   EXPECT_EQ(mask_password_in("bad: s e c", "host=h password='s e c'"), "bad: ********");
   EXPECT_EQ(mask_password_in("nothing secret", "host=h"), "nothing secret");
+  // As libpq reads it: percent-decoded from a URL, unquoted from key/value.
+  EXPECT_EQ(mask_password_in("saw p@ss:1 and p%40ss%3A1", "postgresql://app:p%40ss%3A1@db/x"),
+            "saw ******** and ********");
+  EXPECT_EQ(mask_password_in("it's here", R"(host=h password='it\'s')"), "******** here");
   try {
     (void)parse_connection_url("postgresql://app:se%zzret@db.local/x");
     ADD_FAILURE() << "parsed";

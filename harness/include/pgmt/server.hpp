@@ -1,8 +1,8 @@
 #pragma once
-/// server: disposable PostgreSQL servers behind one interface. This version
-/// implements the temp cluster; the connection details of a running server
-/// live in a small JSON state file so separate processes (CTest fixtures,
-/// checks) can share it.
+/// server: disposable PostgreSQL servers behind one interface (a temp
+/// cluster, a container, or databases of pgmt's own on an external server);
+/// the connection details of a running server live in a small JSON state file
+/// so separate processes (CTest fixtures, checks) can share it.
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pgmt {
 
@@ -35,7 +36,8 @@ struct server_info {
   unsigned long long pid_start = 0;  ///< postmaster start time, guards against pid reuse
   /// Names of the databases pgmt creates start with this: "pgmt_" on a
   /// server of its own, "pgmt_<run>_" on an external one, so a run drops only
-  /// its own databases.
+  /// its own databases (there, "pgmt_<run>_o_<host>_<pid>_<start>" names the
+  /// run's owner, so that the next run drops the databases of a killed one).
   std::string db_prefix = "pgmt_";
   /// External: the connection parameters of PGMT_DATABASE_URL without the
   /// password (the password is read from the environment again when needed).
@@ -90,10 +92,16 @@ class server {
   /// server stopped (signal 9)" and the end of its log; nullopt while it runs
   /// (always for an external server, which pgmt cannot watch).
   [[nodiscard]] std::optional<std::string> stopped_unasked();
+  /// What starting the server did that the user hears of (databases of killed
+  /// runs removed), one line each, already printed on stderr.
+  [[nodiscard]] const std::vector<std::string>& notes() const noexcept { return notes_; }
+  /// Adds a line to notes().
+  void add_note(std::string line) { notes_.push_back(std::move(line)); }
 
  private:
   server_info info_;
   server_options opts_;
+  std::vector<std::string> notes_;
   bool own_child_;
   bool detached_ = false;
   bool stopped_ = false;
