@@ -290,15 +290,41 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
   };
   try {
     walk_all(counted, stop, errors);
-  } catch (const pg_error&) {
-    // A lost connection: the server stopped, or something ended pgmt's session.
+  } catch (const pg_error& e) {
+    // A lost connection: the server stopped, or something ended pgmt's
+    // session (a migration that terminates other sessions). Each test still
+    // without a verdict says so, once, rather than the run ending bare.
+    const auto* sql = dynamic_cast<const sql_error*>(&e);
+    const bool lost = dynamic_cast<const connection_error*>(&e) || (sql && sql->sqlstate().rfind("57P", 0) == 0);
+    if (!lost) throw;
     std::optional<std::string> why = why_stopped_ ? why_stopped_() : std::nullopt;
-    if (!why) throw;
     const std::string at = where();
+    // The statement that may have ended pgmt's session, if a migration has one.
+    std::string ender;
+    for (const auto& m : set_.migrations) {
+      if (!ender.empty()) break;
+      try {
+        const sql_source& src = m.up;
+        for (const auto& eff : plan_script(src).effects)
+          if (ender.empty() && eff.what.find("pg_terminate_backend") != std::string::npos) {
+            const auto pos = position_of(src.text, eff.start);
+            ender = display_path(src.path) + ":" + std::to_string(src.first_line + pos.line - 1) + ":" +
+                    std::to_string(pos.column);
+          }
+      } catch (const std::exception&) {
+      }
+    }
+    const std::string finding =
+        why ? *why + "\n  note: pgmt was at " + at + " when it lost the server"
+            : "pgmt lost its connection to the server while at " + at + ": " + e.what() +
+                  (ender.empty() ? std::string("\n  hint: the server runs, and something ended pgmt's session")
+                                 : "\n  hint: " + ender +
+                                       " ends sessions (pg_terminate_backend) and may have ended pgmt's; spare the "
+                                       "migration's own and pgmt's (where pid <> pg_backend_pid() and "
+                                       "application_name <> 'pgmt')");
     for (const auto& key : planned())
       if (!given.count(key))
-        sink(key, check_result::fail({*why + "\n  note: pgmt was at " + at + " when it lost the server"},
-                                     "the server stopped"));
+        sink(key, check_result::fail({finding}, why ? "the server stopped" : "pgmt lost its connection"));
   }
 }
 

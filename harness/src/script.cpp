@@ -807,7 +807,32 @@ void catalog_changes::merge(const catalog_changes& other) {
   deleted.insert(other.deleted.begin(), other.deleted.end());
 }
 
+namespace {
+run_stats run_script_as_planned(connection& conn, const sql_source& src, const run_options& opts);
+}  // namespace
+
 run_stats run_script(connection& conn, const sql_source& src, const run_options& opts) {
+  try {
+    return run_script_as_planned(conn, src, opts);
+  } catch (const connection_error& e) {
+    // Lost after its statements ran (the statement that ended the session
+    // returned first): blame the statement that ends sessions, else the last.
+    const script_plan plan = plan_script(src);
+    std::size_t at_offset = plan.statements.empty() ? 0 : plan.statements.back().start;
+    for (const auto& eff : plan.effects)
+      if (eff.what.find("pg_terminate_backend") != std::string::npos) at_offset = eff.start;
+    diagnostic d = at(src, at_offset,
+                      (opts.label.empty() ? std::string("the script") : opts.label) +
+                          " lost its session once its statements had run: " + e.what());
+    d.hint = "a statement that ends its own session (pg_terminate_backend of every other session, pgmt's "
+             "included), or a server that stops, ends the migration here";
+    throw script_error(d);
+  }
+}
+
+namespace {
+
+run_stats run_script_as_planned(connection& conn, const sql_source& src, const run_options& opts) {
   script_plan plan = plan_script(src);
   run_stats stats;
   stats.mode = plan.mode;
@@ -935,6 +960,15 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
         stats.skipped.emplace_back(first.substr(0, first.find('\n')));
       }
       ++stats.statements;
+    } catch (const connection_error& e) {
+      // The session ended under the statement: it ended it itself
+      // (pg_terminate_backend(pg_backend_pid())), or the server stopped.
+      if (dog) dog->disarm();
+      diagnostic d = at(src, st.start,
+                        (opts.label.empty() ? std::string("the script") : opts.label) +
+                            " lost its session while this statement ran: " + e.what());
+      d.hint = "a statement that ends its own session, or a server that stops, ends the migration here";
+      throw script_error(d);
     } catch (const sql_error& e) {
       const bool cancelled = dog && dog->disarm();
       rollback_quietly();
@@ -1075,5 +1109,7 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
   }
   return stats;
 }
+
+}  // namespace
 
 }  // namespace pgmt

@@ -101,6 +101,14 @@ void slow_suite(project& p) {
   p.migration("0002_slow", "select pg_sleep(30);\ncreate table b (id int);\n", "drop table b;\n");
 }
 
+// The slow migration made quick, the suite runs again and passes.
+void next_run_passes(project& p, const fs::path& logs) {
+  p.write("0002_slow.up.sql", "create table b (id int);\n");
+  pid_t next = p.start_ctest(logs / "next.log");
+  EXPECT_EQ(detail::wait_child(next), 0) << read_text(logs / "next.log");
+  EXPECT_TRUE(p.runs().empty());
+}
+
 class Engine : public ::testing::Test {
  protected:
   void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
@@ -138,6 +146,8 @@ TEST_F(Engine, SigintToCtestLeavesNoEngineAndNoServer) {
   EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
   EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s))
       << "the server is gone";
+  EXPECT_FALSE(fs::exists(svc.server.folder));
+  next_run_passes(p, logs.path());
 }
 
 TEST_F(Engine, KillNineOfCtestLeavesNoEngineAndNoServer) {
@@ -154,6 +164,8 @@ TEST_F(Engine, KillNineOfCtestLeavesNoEngineAndNoServer) {
   EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.server.pid); }, 10s))
       << "the server is gone";
   EXPECT_TRUE(eventually([&] { return p.runs().empty(); }, 10s));
+  EXPECT_FALSE(fs::exists(svc.server.folder));
+  next_run_passes(p, logs.path());
 }
 
 TEST_F(Engine, AKilledEngineIsReportedByItsTestsAndReapedByTheNextRun) {

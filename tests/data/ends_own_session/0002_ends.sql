@@ -1,0 +1,2 @@
+-- ends its own session (and so pgmt's)
+select pg_terminate_backend(pg_backend_pid());
