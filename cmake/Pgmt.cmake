@@ -25,6 +25,7 @@ disposable PostgreSQL server.
       [RLS_DIR <dir>]
       [PGTAP_DIR <dir>]
       [PGTAP_HELPERS supabase]
+      [LOCK_FILE <file>|OFF]
       [STATEMENT_TIMEOUT <duration>]
       [LOCK_TIMEOUT <duration>]
       [LABELS <label>...]
@@ -132,6 +133,16 @@ disposable PostgreSQL server.
     ``tests.rls_enabled``, ...), so files that start with
     ``create extension "basejump-supabase_test_helpers"`` run unchanged.
 
+  ``LOCK_FILE``
+    The lock file of released migrations (``pgmt lock --update`` writes it).
+    Default: ``pgmt.lock`` in ``MIGRATIONS_DIR`` when it exists. With one,
+    the suite has a test ``<prefix><suite>.lock`` (label ``lock``) that fails
+    when a locked migration's up script changed (CRLF and a BOM are not
+    changes), was removed or renamed, or when a new migration sorts before
+    the newest locked one. ``PGMT_LOCK_ALLOW=<version>,...`` (or ``all``) lets
+    a run pass in an emergency, and the test's output still shows what it
+    allowed. ``OFF``: no lock test.
+
   ``DATA_DIR``
     A folder of data files, ``<version>.sql`` or ``<version>_<name>.sql``,
     loaded before the round trip of that migration so the round trip proves
@@ -173,7 +184,7 @@ endfunction()
 function(pgmt_add_migration_tests suite)
   set(options "")
   set(one_value MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
-    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS)
+    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE)
   set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
 
@@ -181,7 +192,7 @@ function(pgmt_add_migration_tests suite)
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -239,6 +250,17 @@ function(pgmt_add_migration_tests suite)
     message(FATAL_ERROR "${where}: IDEMPOTENCY \"${arg_IDEMPOTENCY}\" is not one of: AUTO ON OFF")
   endif()
   string(TOLOWER "${arg_IDEMPOTENCY}" idempotency)
+  # LOCK_FILE: a path, or OFF; by default the migrations folder's pgmt.lock
+  # when it exists (pgmt looks each time CTest starts).
+  set(lock_file "")
+  if(DEFINED arg_LOCK_FILE)
+    if(arg_LOCK_FILE STREQUAL "OFF")
+      set(lock_file "OFF")
+    else()
+      cmake_path(ABSOLUTE_PATH arg_LOCK_FILE BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+        OUTPUT_VARIABLE lock_file)
+    endif()
+  endif()
   set(snapshot "")
   if(DEFINED arg_SNAPSHOT)
     cmake_path(ABSOLUTE_PATH arg_SNAPSHOT BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
@@ -334,7 +356,7 @@ function(pgmt_add_migration_tests suite)
   foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
       "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
       "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}"
-      "rls_dir;${rls_dir}" "pgtap_dir;${pgtap_dir}" "pgtap_helpers;${pgtap_helpers}")
+      "rls_dir;${rls_dir}" "pgtap_dir;${pgtap_dir}" "pgtap_helpers;${pgtap_helpers}" "lock_file;${lock_file}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")

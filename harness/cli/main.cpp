@@ -1,6 +1,7 @@
 // The pgmt command: what CTest runs, and what people run without CMake.
 #include "pgmt/checks.hpp"
 #include "pgmt/engine.hpp"
+#include "pgmt/lock.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/profiles.hpp"
 #include "pgmt/report.hpp"
@@ -166,6 +167,12 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
   } else {
     test_name = s.name + "." + kind;
   }
+  if (kind == "lock") {
+    // Files only: no server.
+    check_result r = check_lock_file(s, discovered());
+    print_result(std::cout, test_name, r);
+    return exit_code_of(r);
+  }
   server_handle srv = get_server(state);
   std::cout << "pgmt: " << test_name << " on " << srv.info.describe() << "\n";
   std::cout.flush();
@@ -227,6 +234,33 @@ int cmd_list(const suite_options& so, bool versions_only, bool with_checks, bool
     std::cerr << set.migrations.size() << (set.migrations.size() == 1 ? " migration" : " migrations")
               << ", layout " << to_string(set.kind) << "\n";
   return exit_code::passed;
+}
+
+int cmd_lock(const suite_options& so, bool update, const std::string& base) {
+  suite s = so.load();
+  migration_set set = s.discover_migrations();
+  if (update) {
+    const fs::path file = s.lock_path().empty() ? default_lock_file(s.migrations_dir) : s.lock_path();
+    const std::string text = format_lock_file(set);
+    const fs::path tmp = fs::path(file.string() + ".tmp");
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      out << text;
+      if (!out) throw input_error("could not write \"" + display_path(tmp) + "\": " + std::strerror(errno));
+    }
+    fs::rename(tmp, file);
+    std::cout << "pgmt: locked " << set.migrations.size() << " migrations in " << display_path(file) << "\n"
+              << "pgmt: so that two branches that each add migrations merge, add to .gitattributes: "
+              << display_path(file) << " merge=union\n";
+    return exit_code::passed;
+  }
+  if (base.empty() && s.lock_path().empty())
+    throw input_error("no lock file in \"" + display_path(s.migrations_dir) +
+                      "\": write one with `pgmt lock --update`, or compare with a git ref: --base origin/main");
+  check_result r = base.empty() ? check_lock_file(s, set)
+                                : check_lock(set, git_basis(set, base), lock_allowed_from_environment());
+  print_result(std::cout, s.name + ".lock", r);
+  return exit_code_of(r);
 }
 
 int cmd_test(const suite_options& so) {
@@ -361,6 +395,16 @@ int main(int argc, char** argv) {
                  "With --checks: every test CTest registers (reset and drift too), as <test>=<label>,<label>");
   so.add_to(list);
 
+  auto* lock = app.add_subcommand(
+      "lock", "Write the lock file of released migrations, or check the migrations against it or a git ref");
+  bool lock_update = false, lock_check = false;
+  std::string lock_base;
+  lock->add_flag("--update", lock_update, "Write the lock file (pgmt.lock in the migrations folder, or LOCK_FILE)");
+  lock->add_flag("--check", lock_check, "Check the migrations against the lock file (the default)");
+  lock->add_option("--base", lock_base,
+                   "With --check: compare with the migrations at this git ref instead (a merge-base check)");
+  so.add_to(lock);
+
   auto* test = app.add_subcommand("test", "Run every check of a suite on its own server");
   so.add_to(test);
 
@@ -398,6 +442,11 @@ int main(int argc, char** argv) {
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
     if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks, with_labels));
     if (test->parsed()) return finish(cmd_test(so));
+    if (lock->parsed()) {
+      if (lock_update && (lock_check || !lock_base.empty()))
+        throw input_error("pgmt lock: --update writes the lock file; --check and --base read it; give one");
+      return finish(cmd_lock(so, lock_update, lock_base));
+    }
     if (coverage->parsed()) return finish(cmd_check("rls_coverage", so, "", state));
     if (snapshot->parsed()) return finish(cmd_snapshot(so, url, output, update));
     if (diff->parsed()) return finish(cmd_diff(diff_a, diff_b));

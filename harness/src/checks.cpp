@@ -1,5 +1,6 @@
 #include "pgmt/checks.hpp"
 
+#include "pgmt/lock.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/pgtap.hpp"
 #include "pgmt/rls.hpp"
@@ -147,6 +148,10 @@ const std::vector<check_kind>& check_registry() {
       {"reset", check_kind::scope::suite, "reset", "fixtures, every migration and the seeds build a database from nothing",
        [](const suite&, const migration_set&, std::size_t) { return one(true, "reset"); },
        [](state_cache& c, std::size_t, const std::string&) { return check_reset(c); }},
+      {"lock", check_kind::scope::suite, "lock",
+       "no locked (released) migration changed, was removed or renamed, or has a new one before it",
+       [](const suite& s, const migration_set&, std::size_t) { return one(!s.lock_path().empty(), "lock"); },
+       [](state_cache& c, std::size_t, const std::string&) { return check_lock_file(c.config(), c.migrations()); }},
       {"drift", check_kind::scope::suite, "drift", "the schema after every migration equals the snapshot file",
        [](const suite& s, const migration_set&, std::size_t) { return one(!s.snapshot_file.empty(), "drift"); },
        [](state_cache& c, std::size_t, const std::string&) { return check_drift(c); }},
@@ -713,6 +718,19 @@ check_result check_apply(state_cache& cache, std::size_t index) {
     if (cache.adopt(index + 1, db->name())) db->release();
   }
   return verdict;
+}
+
+check_result check_lock_file(const suite& s, const migration_set& set) {
+  const auto file = s.lock_path();
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    return check_result::fail({"lock file \"" + display_path(file) +
+                               "\" does not exist; write it with `pgmt lock --update`, or leave LOCK_FILE out"});
+  try {
+    return check_lock(set, lock_file_basis(file), lock_allowed_from_environment());
+  } catch (const input_error& e) {
+    return check_result::fail({e.what()}, "the lock file cannot be read");
+  }
 }
 
 check_result check_reset(state_cache& cache) {

@@ -554,6 +554,15 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
   }
   for (const auto& c : extra) {
     if (c.rfind("pgtap.", 0) == 0) continue;
+    if (c == "lock") {  // files only: no state needed
+      try {
+        last.emplace(c, check_lock_file(suite_, set_));
+      } catch (const std::exception& e) {
+        if (!cannot_run(e)) throw;
+        failed[c] = e.what();
+      }
+      continue;
+    }
     if (blocked) {
       last.emplace(c, detail::skipped_because(*blocked));
       continue;

@@ -1,5 +1,6 @@
 #include "pgmt/suite.hpp"
 
+#include "pgmt/lock.hpp"
 #include "pgmt/profiles.hpp"
 #include "pgmt/text.hpp"
 
@@ -83,6 +84,10 @@ suite suite::from_file(const fs::path& file) {
     if (j.contains("pgtap_dir") && !j["pgtap_dir"].get<std::string>().empty())
       s.pgtap_dir = abs(j["pgtap_dir"].get<std::string>());
     s.pgtap_helpers = j.value("pgtap_helpers", std::string());
+    if (const std::string lock = j.value("lock_file", std::string()); lock == "OFF")
+      s.lock_off = true;
+    else if (!lock.empty())
+      s.lock_file = abs(lock);
     s.validate(display_path(file) + ": ");
     s.idempotency = j.value("idempotency", std::string("auto"));
     if (s.idempotency != "auto" && s.idempotency != "on" && s.idempotency != "off")
@@ -113,6 +118,7 @@ nlohmann::json suite::to_json() const {
   j["rls_dir"] = rls_dir.string();
   j["pgtap_dir"] = pgtap_dir.string();
   j["pgtap_helpers"] = pgtap_helpers;
+  j["lock_file"] = lock_off ? std::string("OFF") : lock_file.string();
   return j;
 }
 
@@ -131,6 +137,14 @@ void suite::validate(const std::string& where) const {
     throw input_error(where +
                       "the supabase pgTAP helpers need the supabase profile (auth.users, the anon and "
                       "authenticated roles): add PROFILE supabase (--profile supabase)");
+}
+
+std::filesystem::path suite::lock_path() const {
+  if (lock_off) return {};
+  if (!lock_file.empty()) return lock_file;
+  std::error_code ec;
+  const auto p = default_lock_file(migrations_dir);
+  return std::filesystem::exists(p, ec) ? p : std::filesystem::path();
 }
 
 std::string suite::session_options() const { return profile.empty() ? "" : profile_session_options(profile); }

@@ -159,6 +159,9 @@ struct needs_own_commits {};
 
 }  // namespace detail
 
+/// `lock`: the suite's migrations against its lock file (see lock.hpp).
+[[nodiscard]] check_result check_lock_file(const suite& s, const migration_set& set);
+
 /// `reset`: from an empty database, fixtures, every migration in order, then
 /// the seeds; pass when all of it runs and the tracking table lists every migration.
 [[nodiscard]] check_result check_reset(state_cache& cache);

@@ -34,6 +34,10 @@ struct suite {
   std::filesystem::path rls_dir;        ///< RLS assertion files; empty: none
   std::filesystem::path pgtap_dir;      ///< pgTAP files; empty: none
   std::string pgtap_helpers;            ///< "supabase": Supabase test helpers for the pgTAP files
+  /// The lock file (`lock`): empty for the migrations folder's pgmt.lock when
+  /// it exists; ignored when lock_off.
+  std::filesystem::path lock_file;
+  bool lock_off = false;  ///< LOCK_FILE OFF: no lock check
   /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
   std::string idempotency = "auto";
   /// The server is not pgmt's own (external): statements that would change it
@@ -56,6 +60,8 @@ struct suite {
   [[nodiscard]] std::string session_options() const;
   /// The seed files in load order.
   [[nodiscard]] std::vector<sql_source> seed_sources() const;
+  /// The lock file the `lock` check reads, or empty when the suite has none.
+  [[nodiscard]] std::filesystem::path lock_path() const;
   /// The migration set of migrations_dir.
   [[nodiscard]] migration_set discover_migrations() const;
 };
