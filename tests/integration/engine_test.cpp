@@ -254,6 +254,27 @@ TEST_F(Engine, AWaitingTestSaysWhereTheWalkIs) {
   EXPECT_TRUE(eventually([&] { return p.runs().empty(); }, 10s)) << "the cleanup test stopped the engine";
 }
 
+// A lock file in the migrations folder gives the suite a lock test, with no
+// re-configure; an edit of a locked migration fails it.
+TEST_F(Engine, ALockFileAddsTheLockTest) {
+  project p;
+  p.migration("0001_a", "create table a (id int);\n", "drop table a;\n");
+  p.configure();
+  auto locked = detail::run({PGMT_EXE, "lock", "--update", "--suite",
+                             (p.build() / "pgmt_suites" / "app" / "suite.json").string()});
+  ASSERT_EQ(locked.exit_code, 0) << locked.output;
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log");
+  EXPECT_EQ(detail::wait_child(ctest), 0) << read_text(logs.path() / "ctest.log");
+  EXPECT_NE(read_text(logs.path() / "ctest.log").find("app.lock"), std::string::npos);
+  p.write("0001_a.up.sql", "create table a (id bigint);\n");
+  ctest = p.start_ctest(logs.path() / "edited.log", {"-R", "lock"});
+  EXPECT_EQ(detail::wait_child(ctest), 8) << read_text(logs.path() / "edited.log");
+  EXPECT_NE(read_text(logs.path() / "edited.log").find("migration \"0001_a\" changed after it was locked"),
+            std::string::npos)
+      << read_text(logs.path() / "edited.log");
+}
+
 // A check that cannot run (a malformed assertion file) fails its own test
 // with pgmt's error, as it would on its own; the walk goes on.
 TEST_F(Engine, ACheckThatCannotRunFailsItsTestAndTheWalkGoesOn) {
