@@ -228,7 +228,8 @@ bool ping(const std::string& conninfo) { return libpq().PQping(conninfo.c_str())
 std::string mask_password(std::string_view conninfo) {
   std::string s(conninfo);
   // URL form: scheme://user:password@host
-  static const std::regex url_pw(R"(((?:postgres|postgresql)://[^:/@\s]*:)[^@\s]*@)");
+  // (up to the last @ before the path: a password may hold an unencoded @)
+  static const std::regex url_pw(R"(((?:postgres|postgresql)://[^:/@\s]*:)[^/\s]*@)");
   s = std::regex_replace(s, url_pw, "$1********@");
   // key/value form and URL parameters: password=...
   static const std::regex kv_pw(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))");
@@ -239,7 +240,7 @@ std::string mask_password(std::string_view conninfo) {
 std::string mask_password_in(std::string text, std::string_view conninfo) {
   const std::string ci(conninfo);
   std::vector<std::string> secrets;
-  static const std::regex url_pw(R"((?:postgres|postgresql)://[^:/@\s]*:([^@\s]*)@)");
+  static const std::regex url_pw(R"((?:postgres|postgresql)://[^:/@\s]*:([^/\s]*)@)");
   static const std::regex kv_pw(R"(password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*))");
   // Each as written and as libpq reads it (quotes and backslashes of the
   // key/value form, percent-encoding of a URL), which its messages may show.
@@ -266,6 +267,11 @@ std::string mask_password_in(std::string text, std::string_view conninfo) {
       if (quoted) v = v.substr(1, v.size() - 2);
       for (const std::string& secret : {v, decoded(v, quoted)})
         if (!secret.empty()) secrets.push_back(secret);
+      // An unencoded @ in a URL's password: libpq takes what follows it for
+      // the host, and its messages show that part on its own.
+      if (re == &url_pw)
+        for (std::size_t at = v.find('@'); at != std::string::npos; at = v.find('@', at + 1))
+          if (v.size() - at - 1 >= 3) secrets.push_back(v.substr(at + 1));
     }
   // The longest first, so that no part of one is left around the mask of another.
   std::sort(secrets.begin(), secrets.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });

@@ -233,6 +233,7 @@ std::optional<server_effect> effect_of(const std::string& kind, const nlohmann::
     e.instead = "set it where it is needed (SET LOCAL in the migration, ALTER FUNCTION ... SET); if a later "
                 "migration fails on it, this is where it comes from";
     e.changes_settings = true;
+    e.refused_on_shared = true;
   } else if (kind == "AlterDatabaseSetStmt") {
     e.what = "ALTER DATABASE \"" + node.value("dbname", "") + "\" SET " + setting() +
              " changes what every new session of that database starts with; it is another database than the "
@@ -426,6 +427,42 @@ script_plan plan_script(const sql_source& src) {
     plan.statements.push_back(st);
   }
   pg_query_free_split_result(split);
+  // The splitter leaves out text it cannot read as a statement (a word that is
+  // no SQL keyword, everything after an unclosed parenthesis): such text is
+  // sent to the server too, which says what is wrong with it, and where.
+  {
+    auto skip_noise = [&src](std::size_t from) {
+      for (;;) {
+        from = skip_blanks_and_comments(src.text, from);
+        if (from < src.text.size() && src.text[from] == ';') {
+          ++from;
+          continue;
+        }
+        return from;
+      }
+    };
+    std::vector<statement> all;
+    std::size_t cursor = 0;
+    auto add_gap = [&](std::size_t until) {
+      const std::size_t from = skip_noise(cursor);
+      if (from >= until) return;
+      std::size_t end = until;
+      while (end > from && (std::isspace(static_cast<unsigned char>(src.text[end - 1])) || src.text[end - 1] == ';'))
+        --end;
+      statement gap;
+      gap.offset = from;
+      gap.start = from;
+      gap.length = end - from;
+      all.push_back(gap);
+    };
+    for (const auto& st : plan.statements) {
+      add_gap(st.offset);
+      all.push_back(st);
+      cursor = std::max(cursor, st.offset + st.length);
+    }
+    add_gap(src.text.size());
+    plan.statements = std::move(all);
+  }
 
   std::string first_no_tx;
   // A SET ROLE (or SESSION AUTHORIZATION) not undone by the end of the file.
@@ -477,12 +514,26 @@ script_plan plan_script(const sql_source& src) {
           // pgmt's own schema: its tracking table, left out of every snapshot.
           // A script that puts objects there, or drops it, would go unseen.
           const std::string dumped = node.dump();
-          const bool drops_it = st.kind == "DropStmt" && node.value("removeType", "") == "OBJECT_SCHEMA" &&
-                                dumped.find(R"({"String":{"sval":"pgmt"}})") != std::string::npos;
+          const bool drops_it = (st.kind == "DropStmt" && node.value("removeType", "") == "OBJECT_SCHEMA" &&
+                                 dumped.find(R"({"String":{"sval":"pgmt"}})") != std::string::npos) ||
+                                (st.kind == "RenameStmt" && node.value("renameType", "") == "OBJECT_SCHEMA" &&
+                                 node.value("subname", "") == "pgmt");
+          if (st.kind == "VariableSetStmt" && node.value("name", "") == "search_path" &&
+              dumped.find(R"("sval":"pgmt")") != std::string::npos) {
+            pg_query_free_parse_result(parsed);
+            auto d = at(src, st.start,
+                        "the statement puts the schema \"pgmt\" on the search_path: what is created after it "
+                        "lands in the schema pgmt keeps for itself (its tracking table, pgmt.migrations), which "
+                        "every snapshot leaves out");
+            d.hint = "give the schema another name";
+            throw script_error(d);
+          }
           if (st.kind != "SelectStmt" && (dumped.find(R"("schemaname":"pgmt")") != std::string::npos || drops_it)) {
             pg_query_free_parse_result(parsed);
             auto d = at(src, st.start,
-                        std::string(drops_it ? "the statement drops" : "the statement uses") +
+                        std::string(!drops_it            ? "the statement uses"
+                                    : st.kind == "RenameStmt" ? "the statement renames"
+                                                              : "the statement drops") +
                             " the schema \"pgmt\", which pgmt keeps for itself (its tracking table, "
                             "pgmt.migrations) and leaves out of every snapshot");
             d.hint = drops_it ? "leave the schema pgmt alone; pgmt creates and drops it"
@@ -538,7 +589,9 @@ script_plan plan_script(const sql_source& src) {
       if (mentions({"role"})) plan.touches_roles = true;
     }
     if ((st.kind == "DoStmt" || st.kind == "CreateFunctionStmt") &&
-        mentions({"set role", "set local role", "session authorization", "set_config('role'"}))
+        mentions({"set role", "set local role", "session authorization"}))
+      plan.sets_role = true;
+    if (mentions({"set_config('role'", "set_config( 'role'", "set_config('session_authorization'"}))
       plan.sets_role = true;
     // Code (a DO block, a function a later statement calls) may do anything
     // its text names: a role granted (GRANT without ON), created or altered;

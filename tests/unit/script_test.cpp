@@ -82,6 +82,13 @@ TEST(Plan, PgmtsOwnSchemaIsRefused) {
   EXPECT_EQ(plan_error("drop schema if exists pgmt cascade;\n")
                 .rfind("m/0001_x.sql:1:1: the statement drops the schema \"pgmt\"", 0),
             0u);
+  EXPECT_EQ(plan_error("alter schema pgmt rename to mine;\n")
+                .rfind("m/0001_x.sql:1:1: the statement renames the schema \"pgmt\"", 0),
+            0u);
+  EXPECT_EQ(plan_error("select 1;\nset local search_path = pgmt, public;\n")
+                .rfind("m/0001_x.sql:2:1: the statement puts the schema \"pgmt\" on the search_path", 0),
+            0u);
+  EXPECT_TRUE(plan_script(src("select set_config('role', 'r9', false);")).sets_role);
   EXPECT_EQ(plan_error("select count(*) from pgmt.migrations;\ncreate table app.pgmt (id int);\n"), "(no error)");
 }
 
@@ -276,9 +283,9 @@ TEST(Plan, ServerEffectsAreFoundAtTheirStatement) {
   for (const want& w : std::vector<want>{
            {"alter system set work_mem = '64MB';", "ALTER SYSTEM changes the configuration of the whole server", true,
             true},
-           {"alter role current_user set search_path = app;", "ALTER ROLE CURRENT_USER SET search_path changes", false,
+           {"alter role current_user set search_path = app;", "ALTER ROLE CURRENT_USER SET search_path changes", true,
             true},
-           {"alter role app in database x set work_mem = '1MB';", "ALTER ROLE \"app\" SET work_mem changes", false,
+           {"alter role app in database x set work_mem = '1MB';", "ALTER ROLE \"app\" SET work_mem changes", true,
             true},
            {"alter database postgres set timezone = 'UTC';", "ALTER DATABASE \"postgres\" SET timezone changes", true,
             true},
@@ -312,6 +319,21 @@ TEST(Plan, ServerEffectsAreFoundAtTheirStatement) {
                           "set search_path = app;", "select pg_reload_conf();"})
     EXPECT_TRUE(plan_script(src(sql)).effects.empty()) << sql;
   EXPECT_TRUE(plan_script(src("do $$ begin execute 'set role app'; end $$;")).sets_role);
+}
+
+// Text the splitter cannot read as a statement is kept, for the server to judge.
+TEST(Plan, TextTheSplitterSkipsIsStillSent) {
+  auto s = src("select 1; selec 2; select 3;");
+  auto plan = plan_script(s);
+  ASSERT_EQ(plan.statements.size(), 3u);
+  EXPECT_EQ(stmt_text(s, plan.statements[1]), "selec 2");
+  s = src("create table t (id int);\ncreate table o (id int, amount numeric(10,2);\ncreate index on o (id);\n");
+  plan = plan_script(s);
+  ASSERT_EQ(plan.statements.size(), 2u);
+  EXPECT_EQ(stmt_text(s, plan.statements[1]).rfind("create table o (id int, amount numeric(10,2);\ncreate index", 0),
+            0u);
+  s = src("-- only a comment\n;\n;  /* and another */\n");
+  EXPECT_TRUE(plan_script(s).statements.empty());
 }
 
 TEST(Plan, DatabasesPgmtNeedsCannotBeDropped) {
