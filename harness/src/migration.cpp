@@ -300,6 +300,10 @@ migration_set discover(const fs::path& dir, layout forced) {
         has_down_dir = true;
       } else if (fs::exists(p / "up.sql", ec) || fs::exists(p / "down.sql", ec)) {
         folder_dirs.push_back(p);
+      } else if (ends_with(fname, ".sql")) {
+        throw input_error("\"" + display_path(p) +
+                          "\" is a folder, not a SQL file; a migration is a file (or, in diesel's layout, a "
+                          "folder holding up.sql and down.sql)");
       }
       continue;
     }

@@ -182,6 +182,15 @@ std::optional<std::size_t> find_name(std::string_view text, std::size_t from, co
   return std::nullopt;
 }
 
+// A message may quote the rest of the file ("unterminated quoted string at or
+// near ..."): cut it, as the source line is cut around the column.
+std::string cut_message(const std::string& message) {
+  if (message.size() <= 300) return message;
+  std::size_t cut = 240;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return message.substr(0, cut) + "... (" + std::to_string(message.size()) + " bytes in all)";
+}
+
 diagnostic at(const sql_source& src, std::size_t offset, std::string message) {
   diagnostic d;
   d.path = src.path;
@@ -413,7 +422,7 @@ script_plan plan_script(const sql_source& src) {
     int cursor = split.error->cursorpos;
     std::string msg = split.error->message ? split.error->message : "could not split statements";
     pg_query_free_split_result(split);
-    auto d = at(src, byte_offset_of_char(src.text, cursor), msg);
+    auto d = at(src, byte_offset_of_char(src.text, cursor), cut_message(msg));
     d.sqlstate = "42601";
     throw script_error(d);
   }
@@ -791,7 +800,7 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
       }
     }
   }
-  diagnostic d = at(src, offset, sd.message);
+  diagnostic d = at(src, offset, cut_message(sd.message));
   d.sqlstate = sd.sqlstate;
   d.detail = sd.detail;
   d.hint = sd.hint;

@@ -42,6 +42,14 @@ std::size_t find_invalid_utf8(std::string_view s) noexcept {
 }
 
 std::string read_sql_file(const std::filesystem::path& path) {
+  // Never open what is not a file: a FIFO would wait for a writer forever.
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(st))
+    throw input_error("\"" + display_path(path) + "\" is a folder, not a SQL file; rename it or move it out");
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw input_error("\"" + display_path(path) +
+                      "\" is not a regular file (a FIFO, socket or device); a migration is a file of SQL text");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw input_error("could not read file \"" + display_path(path) + "\": " + std::strerror(errno));
   std::ostringstream buf;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 namespace pgmt {
 namespace {
@@ -309,6 +310,27 @@ TEST(Layout, ParseAndPrint) {
   EXPECT_EQ(parse_layout("folders"), layout::folders);
   EXPECT_EQ(to_string(layout::sections), "sections");
   EXPECT_THROW(parse_layout("diesel"), input_error);
+}
+
+// What is named like a migration but is no file of text: an error naming it,
+// never a wait (a FIFO) or a silent skip (a folder).
+TEST(Discover, NamesThatAreNotFilesAreErrors) {
+  std::string tmpl = (fs::temp_directory_path() / "pgmt-unit-XXXXXX").string();
+  ASSERT_TRUE(mkdtemp(tmpl.data()));
+  const fs::path dir = tmpl;
+  std::ofstream(dir / "0001_a.sql") << "select 1;\n";
+  fs::create_directory(dir / "0002_dir.sql");
+  EXPECT_NE(error_of(dir).find("0002_dir.sql\" is a folder, not a SQL file"), std::string::npos) << error_of(dir);
+  fs::remove(dir / "0002_dir.sql");
+  ASSERT_EQ(mkfifo((dir / "0002_fifo.sql").c_str(), 0600), 0);
+  EXPECT_NE(error_of(dir).find("0002_fifo.sql\" is not a regular file"), std::string::npos) << error_of(dir);
+  fs::remove(dir / "0002_fifo.sql");
+  ASSERT_EQ(mkfifo((dir / "0002_b.up.sql").c_str(), 0600), 0);
+  std::ofstream(dir / "0002_b.down.sql") << "select 1;\n";
+  fs::remove(dir / "0001_a.sql");
+  std::ofstream(dir / "0001_a.up.sql") << "select 1;\n";
+  EXPECT_NE(error_of(dir).find("0002_b.up.sql\" is not a regular file"), std::string::npos) << error_of(dir);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -336,6 +336,17 @@ TEST(Plan, TextTheSplitterSkipsIsStillSent) {
   EXPECT_TRUE(plan_script(s).statements.empty());
 }
 
+// An unterminated quote early in a large file: the message the scanner gives
+// quotes the rest of the file; it is cut.
+TEST(Plan, AMessageQuotingTheRestOfTheFileIsCut) {
+  std::string text = "select 'x;";
+  for (int i = 0; i < 20000; ++i) text += "insert into a values (1);";
+  const std::string e = plan_error(text);
+  EXPECT_EQ(e.rfind("m/0001_x.sql:1:8: unterminated quoted string at or near", 0), 0u) << e.substr(0, 300);
+  EXPECT_LT(e.size(), 1000u);
+  EXPECT_NE(e.find("bytes in all)"), std::string::npos);
+}
+
 TEST(Plan, DatabasesPgmtNeedsCannotBeDropped) {
   for (const char* db : {"postgres", "template1", "template0", "pgmt_s1_abc"}) {
     const std::string e = plan_error(std::string("select 1;\ndrop database if exists ") + db + " with (force);\n");
