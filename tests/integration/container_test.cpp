@@ -228,13 +228,7 @@ TEST_F(ContainerPort, APublishedPortNeedsTheRunsPassword) {
             "");
 
   // Another local user, without the password.
-  std::vector<std::string> argv = {
-      "env",      "-u",        "PGPASSWORD", "PGPASSFILE=/nonexistent", "psql", "-X",      "-w",
-      "-h",       "127.0.0.1", "-p",         std::to_string(info.port), "-U",   info.user, "-d",
-      "postgres", "-c",        "select 1"};
-  if (geteuid() == 0)
-    argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"});
-  auto other = detail::run(argv);
+  auto other = test::psql_without_password(info);
   EXPECT_NE(other.exit_code, 0) << other.output;
   EXPECT_NE(other.output.find("no password supplied"), std::string::npos) << other.output;
   // With a wrong one, told so without seeing it.

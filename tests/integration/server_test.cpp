@@ -121,12 +121,7 @@ TEST_F(Server, TcpNeedsTheRunsPassword) {
   EXPECT_EQ(c.exec("select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = current_user").value(0, 0),
             "t");
   // Another local user, without the password, is refused.
-  std::vector<std::string> argv = {"env", "-u", "PGPASSWORD", "PGPASSFILE=/nonexistent", "psql", "-X", "-w", "-h",
-                                   "127.0.0.1", "-p", std::to_string(info.port), "-U", info.user, "-d", "postgres",
-                                   "-c", "select 1"};
-  if (geteuid() == 0)
-    argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"});
-  auto r = detail::run(argv);
+  auto r = test::psql_without_password(info);
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("password"), std::string::npos) << r.output;
   // A wrong password gets a message that does not show it.

@@ -3,6 +3,7 @@
 #include "pgmt/text.hpp"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -82,6 +83,15 @@ fs::path temp_dir::write(const std::string& rel, const std::string& text) const 
   fs::create_directories((path_ / rel).parent_path());
   std::ofstream(path_ / rel, std::ios::binary) << text;
   return path_ / rel;
+}
+
+detail::run_result psql_without_password(const server_info& info) {
+  std::vector<std::string> argv = {"env", "-u", "PGPASSWORD", "PGPASSFILE=/nonexistent", "psql", "-X", "-w", "-h",
+                                   "127.0.0.1", "-p", std::to_string(info.port), "-U", info.user, "-d", "postgres",
+                                   "-c", "select 1"};
+  if (geteuid() == 0)
+    argv.insert(argv.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"});
+  return detail::run(argv);
 }
 
 }  // namespace pgmt::test

@@ -3,6 +3,7 @@
 // process, started on first use and stopped at exit.
 
 #include "pgmt/pg.hpp"
+#include "pgmt/process.hpp"
 #include "pgmt/server.hpp"
 #include "pgmt/suite.hpp"
 
@@ -29,6 +30,10 @@ suite data_suite(const std::string& name);
 
 /// The folder of tests/data.
 std::filesystem::path data_dir();
+
+/// psql to info's TCP port as another local user (nobody, when this process is
+/// root) and without any password: what a stranger on the machine gets.
+detail::run_result psql_without_password(const server_info& info);
 
 /// A temporary folder removed when the object goes.
 class temp_dir {
