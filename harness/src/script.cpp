@@ -778,25 +778,42 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
     if (auto found = find_name(stmt_text, st.start - st.offset, missing[1].str()))
       offset = st.offset + *found;
   } else {
-    // A PL/pgSQL error in a DO block: "PL/pgSQL function inline_code_block line N".
+    // A PL/pgSQL error in a DO block: "PL/pgSQL function inline_code_block
+    // line N", innermost first; a DO block written inside another one is
+    // followed into, frame by frame from the outermost.
     static const std::regex inline_line(R"(inline_code_block line ([0-9]+))");
-    std::smatch m;
-    if (st.kind == "DoStmt" && std::regex_search(sd.context, m, inline_line)) {
-      int body_line = std::stoi(m[1]);
-      std::string_view t(stmt_text);
-      for (std::size_t i = 0; i < t.size(); ++i) {
-        if (std::size_t len = dollar_tag_length(t, i); len > 0) {
-          std::size_t body = st.offset + i + len;
-          std::size_t at_line = body;
-          for (int l = 1; l < body_line && at_line < src.text.size(); ++l) {
-            auto nl = src.text.find('\n', at_line);
-            if (nl == std::string::npos) break;
-            at_line = nl + 1;
+    std::vector<int> frames;
+    for (auto it = std::sregex_iterator(sd.context.begin(), sd.context.end(), inline_line);
+         it != std::sregex_iterator(); ++it)
+      frames.push_back(std::stoi((*it)[1]));
+    if (st.kind == "DoStmt" && !frames.empty()) {
+      const std::size_t end = st.offset + st.length;
+      std::size_t from = st.offset;
+      for (auto frame = frames.rbegin(); frame != frames.rend(); ++frame) {
+        std::optional<std::size_t> line_start;
+        std::string_view t(src.text);
+        for (std::size_t i = from; i < end; ++i) {
+          if (std::size_t len = dollar_tag_length(t, i); len > 0) {
+            std::size_t at_line = i + len;
+            for (int l = 1; l < *frame && at_line < end; ++l) {
+              auto nl = src.text.find('\n', at_line);
+              if (nl == std::string::npos || nl >= end) break;
+              at_line = nl + 1;
+            }
+            line_start = at_line;
+            break;
           }
-          offset = skip_blanks_and_comments(src.text, at_line);
-          if (offset > st.offset + st.length) offset = at_line;
-          break;
         }
+        if (!line_start) break;
+        offset = skip_blanks_and_comments(src.text, *line_start);
+        if (offset > end) offset = *line_start;
+        // The next frame is a DO block written at this line.
+        const bool nested_do = offset + 2 < end && (src.text[offset] == 'd' || src.text[offset] == 'D') &&
+                               (src.text[offset + 1] == 'o' || src.text[offset + 1] == 'O') &&
+                               !std::isalnum(static_cast<unsigned char>(src.text[offset + 2])) &&
+                               src.text[offset + 2] != '_';
+        if (!nested_do) break;
+        from = offset + 2;
       }
     }
   }
@@ -1144,6 +1161,23 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   if (opts.before_commit) {
     try {
       opts.before_commit(conn);
+    } catch (const sql_error& e) {
+      rollback_quietly();
+      // pgmt's record of the migration could not be written because its
+      // schema is gone: dropped or renamed by SQL the parser cannot see
+      // (EXECUTE in a DO block, a function, DROP OWNED).
+      const std::string& state = e.diagnostics().sqlstate;
+      if (state != "42P01" && state != "3F000") throw;
+      auto culprit = std::find_if(plan.statements.begin(), plan.statements.end(),
+                                  [](const statement& st) { return st.kind == "DoStmt"; });
+      if (culprit == plan.statements.end()) culprit = plan.statements.begin();
+      diagnostic d = at(src, culprit == plan.statements.end() ? 0 : culprit->start,
+                        "after this " + (opts.label.empty() ? std::string("script") : opts.label) +
+                            " pgmt's own schema \"pgmt\" is gone: a statement dropped or renamed it (" +
+                            cut_message(e.diagnostics().message) + ")");
+      d.hint = "leave the schema pgmt alone: it holds pgmt's record of the applied migrations (pgmt.migrations); "
+               "a DROP SCHEMA or DROP OWNED run as dynamic SQL (EXECUTE, a function) is only seen once it has run";
+      throw script_error(d);
     } catch (...) {
       rollback_quietly();
       throw;

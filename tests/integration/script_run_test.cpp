@@ -102,6 +102,29 @@ TEST_F(ScriptRun, DoBlockErrorMapsToTheLineInTheBody) {
   EXPECT_EQ(d.sqlstate, "P0001");
 }
 
+TEST_F(ScriptRun, AnErrorInADoBlockInsideAnotherIsAtItsOwnLine) {
+  sql_source src;
+  src.path = "0001_nested.sql";
+  src.text =
+      "do $$\nbegin\n  perform 1;\n  do $inner$\n  begin\n    perform 1/0;\n  end $inner$;\nend $$;\n";
+  try {
+    run_script(*conn_, src, {});
+    FAIL() << "division by zero expected";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 6) << "the inner block's line, not the outer's";
+    EXPECT_EQ(e.diag().column, 5);
+  }
+  // A DO block run by EXECUTE is not followed into: the outer line stays.
+  src.text = "do $$\nbegin\n  perform 1;\n  execute 'do $i$ begin perform 1/0; end $i$';\nend $$;\n";
+  try {
+    run_script(*conn_, src, {});
+    FAIL() << "division by zero expected";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 4);
+    EXPECT_EQ(e.diag().column, 3);
+  }
+}
+
 TEST_F(ScriptRun, ConcurrentIndexRunsOutsideATransaction) {
   sql_source src;
   src.path = "0001_idx.sql";
