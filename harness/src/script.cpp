@@ -268,6 +268,7 @@ std::optional<server_effect> effect_of(const std::string& kind, const nlohmann::
              "shared by every database";
     e.instead = "create tablespaces with the server, outside the migrations";
     e.refused_on_shared = true;
+    if (kind == "CreateTableSpaceStmt") e.created_tablespace = node.value("tablespacename", "");
   } else if (dumped.find(R"("sval":"pg_terminate_backend")") != std::string::npos ||
              dumped.find(R"("sval":"pg_cancel_backend")") != std::string::npos) {
     e.what = "pg_terminate_backend (or pg_cancel_backend) reaches other sessions of the whole server: on a "
@@ -1024,9 +1025,24 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   std::optional<watchdog> dog;
   if (opts.statement_timeout.count() > 0) dog.emplace(conn);
   const auto dog_limit = opts.statement_timeout + std::chrono::milliseconds(1000) + opts.statement_timeout / 10;
+  // A tablespace an earlier run of this migration made on pgmt's own server
+  // is there still (it outlives the databases): kept, as a new server would
+  // have it after the statement. (Not in the run that repeats the migration
+  // to test it is idempotent: that one meets it as a real second run would.)
+  std::set<std::size_t> tablespaces_there;
+  if (!opts.shared_server && opts.drop_created_databases && !nested)
+    for (const auto& e : plan.effects)
+      if (!e.created_tablespace.empty() &&
+          conn.exec_params("select 1 from pg_catalog.pg_tablespace where spcname = $1", {e.created_tablespace})
+                  .rows() > 0)
+        tablespaces_there.insert(e.start);
   for (const auto& st : plan.statements) {
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
+      if (tablespaces_there.count(st.start) != 0) {
+        ++stats.statements;
+        continue;
+      }
       if (!opts.skip_statement || !opts.skip_statement(text)) {
         const running_statement now_running(src, st, opts.label);
         if (dog) dog->arm(dog_limit);
@@ -1198,6 +1214,10 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     d.hint = e.instead;
     if (e.refused_on_shared)
       d.notes.push_back("pgmt runs it because the server is its own; on an external server it refuses it");
+    if (tablespaces_there.count(e.start) != 0)
+      d.notes.push_back("the tablespace \"" + e.created_tablespace +
+                        "\" was there from an earlier run of this migration on pgmt's server: pgmt kept it and "
+                        "went on, as a new server would have it after this statement");
     if (e.changes_settings)
       d.notes.push_back("pgmt puts the server's settings back as they were before it builds from nothing (reset, "
                         "pgTAP), so that each build starts as on a new server");

@@ -286,6 +286,29 @@ void remove_shared_memory(const fs::path& data) {
   shmctl(id, IPC_RMID, nullptr);
 }
 
+// What a migration's CREATE TABLESPACE made outside the server's folder: the
+// server's own PG_<major>_<catalog> folder in each tablespace location (the
+// links of pg_tblspc). It is the server's: CREATE TABLESPACE refuses a
+// location that already has one. The location itself was there before.
+void remove_tablespace_folders(const fs::path& data) {
+  std::string major;
+  std::ifstream(data / "PG_VERSION") >> major;
+  if (major.empty()) return;
+  std::error_code ec;
+  for (const auto& link : fs::directory_iterator(data / "pg_tblspc", ec)) {
+    std::error_code lec;
+    if (!fs::is_symlink(link.symlink_status(lec))) continue;
+    const fs::path location = fs::read_symlink(link.path(), lec);
+    if (lec || !location.is_absolute()) continue;
+    for (const auto& e : fs::directory_iterator(location, lec)) {
+      const std::string name = e.path().filename().string();
+      std::error_code rec;
+      if (name.rfind("PG_" + major + "_", 0) == 0 && e.is_directory(rec) && !e.is_symlink(rec))
+        fs::remove_all(e.path(), rec);
+    }
+  }
+}
+
 std::vector<std::string> split_words(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);
@@ -331,6 +354,7 @@ fs::path stop_impl(const server_info& info, bool own_child, const std::string& k
     std::ofstream(info.folder / "kept") << "kept by PGMT_KEEP=" << keep << "\n";
     return info.folder;
   }
+  remove_tablespace_folders(info.folder / "data");
   std::error_code ec;
   fs::remove_all(info.folder, ec);
   return {};

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -370,6 +371,31 @@ TEST_F(Server, KillNineOfThePostmasterUnderPgmtTestIsReported) {
   EXPECT_NE(out.find("FAIL suite.reset: 1 finding (the server stopped)"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(run.folder));
   next_run_passes();
+}
+
+TEST_F(Server, ATablespaceAMigrationMakesIsKeptAcrossBuildsAndItsFolderRemovedAtStop) {
+  test::temp_dir dir;
+  // The location must belong to the user the server runs as.
+  const fs::path location = dir.path() / "ts";
+  fs::create_directories(location);
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  if (geteuid() == 0) {
+    const char* user = std::getenv("PGMT_SERVER_USER");
+    auto* pw = getpwnam(user && *user ? user : "postgres");
+    ASSERT_NE(pw, nullptr);
+    ASSERT_EQ(chown(location.c_str(), pw->pw_uid, pw->pw_gid), 0);
+  }
+  dir.write("m/0001_a.sql", "create table if not exists a (id int);\n");
+  dir.write("m/0002_ts.sql", "-- pgmt:no-transaction\n-- pgmt:not-idempotent a tablespace is made once\n"
+                             "create tablespace pgmt_it_ts location '" + location.string() +
+                                 "';\ncreate table b (id int) tablespace pgmt_it_ts;\n");
+  auto r = detail::run({PGMT_EXE, "test", "--migrations", (dir.path() / "m").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  // The reset builds from nothing on the server the walk made it on.
+  EXPECT_NE(r.output.find("PASS suite.reset"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0002_ts.sql:3:1: warning: CREATE TABLESPACE"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(location)) << "the location was the user's";
+  EXPECT_TRUE(fs::is_empty(location)) << "the server's folder in it is gone with the server";
 }
 
 TEST_F(Server, ClosedOutputStillStopsTheServer) {

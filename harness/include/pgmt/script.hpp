@@ -47,6 +47,10 @@ struct server_effect {
   /// tablespaces, other sessions): refused on an external server.
   bool refused_on_shared = false;
   std::string created_database;  ///< CREATE DATABASE: its name
+  /// CREATE TABLESPACE: its name. On pgmt's own server a run of the migration
+  /// after the first finds it there (it outlives the databases) and goes on
+  /// as a new server would.
+  std::string created_tablespace;
   /// Changes what new sessions start with (ALTER SYSTEM, ALTER ROLE or
   /// DATABASE ... SET): pgmt puts the server's settings back before it builds
   /// from nothing.
