@@ -75,7 +75,11 @@ struct suite_options {
       s = suite::from_file(suite_file);
     } else if (!migrations.empty()) {
       s.migrations_dir = fs::absolute(migrations).lexically_normal();
+      // Private: diffs and snapshots show the schema.
       s.output_dir = runtime_root() / "output";
+      std::error_code ec;
+      fs::create_directories(s.output_dir, ec);
+      fs::permissions(s.output_dir, fs::perms::owner_all, ec);
     } else {
       throw input_error("say which suite: --suite FILE or --migrations DIR");
     }

@@ -398,6 +398,17 @@ TEST_F(Server, ATablespaceAMigrationMakesIsKeptAcrossBuildsAndItsFolderRemovedAt
   EXPECT_TRUE(fs::is_empty(location)) << "the server's folder in it is gone with the server";
 }
 
+TEST_F(Server, TheDefaultOutputFolderIsPrivate) {
+  // Diffs and snapshots show the schema: no other local user reads them.
+  test::temp_dir dir;
+  test::scoped_env runtime("PGMT_RUNTIME_DIR", (dir.path() / "rt").c_str());
+  auto r = detail::run({PGMT_EXE, "list", "--migrations", (test::data_dir() / "layouts" / "flat").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  struct stat st {};
+  ASSERT_EQ(stat((dir.path() / "rt" / "output").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
 TEST_F(Server, ClosedOutputStillStopsTheServer) {
   // `pgmt test | head -c 1`: once head exits, every write fails. pgmt must
   // carry on and stop its server rather than die of SIGPIPE and leak it.
