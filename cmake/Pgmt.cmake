@@ -26,6 +26,10 @@ disposable PostgreSQL server.
       [PGTAP_DIR <dir>]
       [PGTAP_HELPERS supabase]
       [LOCK_FILE <file>|OFF]
+      [LINT ON|OFF]
+      [LINT_IGNORE <rule>...]
+      [LINT_ERRORS <rule>...|all]
+      [LINT_MANIFEST <file.json>]
       [STATEMENT_TIMEOUT <duration>]
       [LOCK_TIMEOUT <duration>]
       [LABELS <label>...]
@@ -143,6 +147,26 @@ disposable PostgreSQL server.
     a run pass in an emergency, and the test's output still shows what it
     allowed. ``OFF``: no lock test.
 
+  ``LINT``
+    ``ON`` (default): a test ``<prefix><suite>.<version>.lint`` (label
+    ``lint``) per migration that finds the hazards of its SQL in PostgreSQL's
+    parse tree (``pgmt lint --rules`` lists the rules). Warnings are printed
+    and pass; findings of error rules fail. ``OFF``: no lint tests.
+
+  ``LINT_IGNORE``
+    Rule IDs left out for the whole suite. One statement's finding is left
+    out with ``-- pgmt:lint-ignore <rule> <reason>`` on the line before it.
+
+  ``LINT_ERRORS``
+    The rule IDs whose findings fail the lint test (``all``: every rule); the
+    others warn. Default: each rule's own severity.
+
+  ``LINT_MANIFEST``
+    A JSON file of the tables and enums the project allows (``tables``,
+    ``enums``, ``deprecated``, optional ``columns`` mapping a table to its
+    columns): creating or altering one it does not list, or one it marks
+    deprecated, is an error finding at its line.
+
   ``DATA_DIR``
     A folder of data files, ``<version>.sql`` or ``<version>_<name>.sql``,
     loaded before the round trip of that migration so the round trip proves
@@ -184,15 +208,15 @@ endfunction()
 function(pgmt_add_migration_tests suite)
   set(options "")
   set(one_value MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
-    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE)
-  set(multi_value FIXTURES SEEDS LABELS PROPERTIES)
+    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE LINT LINT_MANIFEST)
+  set(multi_value FIXTURES SEEDS LABELS PROPERTIES LINT_IGNORE LINT_ERRORS)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
 
   set(where "pgmt_add_migration_tests(${suite})")
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE LINT LINT_IGNORE LINT_ERRORS LINT_MANIFEST STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -261,6 +285,29 @@ function(pgmt_add_migration_tests suite)
         OUTPUT_VARIABLE lock_file)
     endif()
   endif()
+  set(lint on)
+  if(DEFINED arg_LINT)
+    if(arg_LINT)
+      set(lint on)
+    else()
+      set(lint off)
+    endif()
+  endif()
+  set(lint_manifest "")
+  if(DEFINED arg_LINT_MANIFEST)
+    cmake_path(ABSOLUTE_PATH arg_LINT_MANIFEST BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
+      OUTPUT_VARIABLE lint_manifest)
+    if(NOT EXISTS "${lint_manifest}")
+      message(FATAL_ERROR "${where}: LINT_MANIFEST \"${lint_manifest}\" does not exist")
+    endif()
+  endif()
+  foreach(kw LINT_IGNORE LINT_ERRORS)
+    foreach(rule IN LISTS arg_${kw})
+      if(NOT rule MATCHES "^[a-z0-9-]+$")
+        message(FATAL_ERROR "${where}: ${kw} \"${rule}\" is not a rule ID (pgmt lint --rules lists them)")
+      endif()
+    endforeach()
+  endforeach()
   set(snapshot "")
   if(DEFINED arg_SNAPSHOT)
     cmake_path(ABSOLUTE_PATH arg_SNAPSHOT BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE
@@ -356,12 +403,25 @@ function(pgmt_add_migration_tests suite)
   foreach(pair "migrations_dir;${migrations_dir}" "layout;${arg_LAYOUT}"
       "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
       "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}"
-      "rls_dir;${rls_dir}" "pgtap_dir;${pgtap_dir}" "pgtap_helpers;${pgtap_helpers}" "lock_file;${lock_file}")
+      "rls_dir;${rls_dir}" "pgtap_dir;${pgtap_dir}" "pgtap_helpers;${pgtap_helpers}" "lock_file;${lock_file}"
+      "lint;${lint}" "lint_manifest;${lint_manifest}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")
     string(REPLACE "\"" "\\\"" value "${value}")
     string(JSON json SET "${json}" "${key}" "\"${value}\"")
+  endforeach()
+  foreach(kind LINT_IGNORE LINT_ERRORS)
+    if(kind STREQUAL "LINT_ERRORS" AND NOT DEFINED arg_LINT_ERRORS)
+      continue()
+    endif()
+    string(TOLOWER "${kind}" key)
+    string(JSON json SET "${json}" "${key}" "[]")
+    set(i 0)
+    foreach(rule IN LISTS arg_${kind})
+      string(JSON json SET "${json}" "${key}" ${i} "\"${rule}\"")
+      math(EXPR i "${i} + 1")
+    endforeach()
   endforeach()
   foreach(kind FIXTURES SEEDS)
     string(TOLOWER "${kind}" key)

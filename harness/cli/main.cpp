@@ -1,6 +1,7 @@
 // The pgmt command: what CTest runs, and what people run without CMake.
 #include "pgmt/checks.hpp"
 #include "pgmt/engine.hpp"
+#include "pgmt/lint.hpp"
 #include "pgmt/lock.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/profiles.hpp"
@@ -46,6 +47,10 @@ struct suite_options {
   std::string rls_dir;
   std::string pgtap_dir;
   std::string pgtap_helpers;
+  std::string lint;
+  std::vector<std::string> lint_ignore;
+  std::vector<std::string> lint_errors;
+  std::string lint_manifest;
 
   void add_to(CLI::App* app) {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
@@ -62,6 +67,11 @@ struct suite_options {
     app->add_option("--snapshot", snapshot, "The committed snapshot file (drift)");
     app->add_option("--data", data_dir, "Folder of per-migration data files loaded before round trips");
     app->add_option("--idempotency", idempotency, "auto, on or off");
+    app->add_option("--lint", lint, "on (the default) or off: the lint test of each migration");
+    app->add_option("--lint-ignore", lint_ignore, "A lint rule left out (repeatable)");
+    app->add_option("--lint-errors", lint_errors,
+                    "A lint rule whose findings fail (repeatable; \"all\" for every rule); the rest warn");
+    app->add_option("--lint-manifest", lint_manifest, "JSON manifest of the tables and enums the project allows");
     app->add_option("--pgtap", pgtap_dir, "Folder of pgTAP files, each run on the reset state");
     app->add_option("--pgtap-helpers", pgtap_helpers, "Test helpers for the pgTAP files: supabase");
     app->add_option("--rls", rls_dir, "Folder of RLS assertion files (<version>.json, users.json, final.json)");
@@ -101,6 +111,15 @@ struct suite_options {
     if (!rls_dir.empty()) s.rls_dir = fs::absolute(rls_dir).lexically_normal();
     if (!pgtap_dir.empty()) s.pgtap_dir = fs::absolute(pgtap_dir).lexically_normal();
     if (!pgtap_helpers.empty()) s.pgtap_helpers = pgtap_helpers;
+    if (lint == "off")
+      s.lint_off = true;
+    else if (lint == "on")
+      s.lint_off = false;
+    else if (!lint.empty())
+      throw input_error("--lint must be on or off, not \"" + lint + "\"");
+    s.lint_ignore.insert(s.lint_ignore.end(), lint_ignore.begin(), lint_ignore.end());
+    if (!lint_errors.empty()) s.lint_errors = lint_errors;
+    if (!lint_manifest.empty()) s.lint_manifest = fs::absolute(lint_manifest).lexically_normal();
     s.validate("");
     if (!idempotency.empty()) {
       if (idempotency != "auto" && idempotency != "on" && idempotency != "off")
@@ -170,6 +189,12 @@ int cmd_check(const std::string& kind, const suite_options& so, const std::strin
     test_name = s.name + "." + (engine_first ? version : discovered().migrations[index].version) + "." + kind;
   } else {
     test_name = s.name + "." + kind;
+  }
+  if (kind == "lint" && !engine_first) {
+    // Files only: no server.
+    check_result r = check_lint(s, discovered(), index);
+    print_result(std::cout, test_name, r);
+    return exit_code_of(r);
   }
   if (kind == "lock") {
     // Files only: no server.
@@ -265,6 +290,30 @@ int cmd_lock(const suite_options& so, bool update, const std::string& base) {
                                 : check_lock(set, git_basis(set, base), lock_allowed_from_environment());
   print_result(std::cout, s.name + ".lock", r);
   return exit_code_of(r);
+}
+
+int cmd_lint(const suite_options& so, bool rules, const std::string& only) {
+  if (rules) {
+    std::cout << lint_rules_markdown();
+    return exit_code::passed;
+  }
+  suite s = so.load();
+  migration_set set = s.discover_migrations();
+  if (!s.lint_manifest.empty()) (void)read_lint_manifest(s.lint_manifest);  // unreadable: exit 2
+  std::size_t errors = 0, warnings = 0, failed = 0;
+  for (std::size_t i = 0; i < set.migrations.size(); ++i) {
+    if (!only.empty() && set.migrations[i].version != only && set.migrations[i].id() != only) continue;
+    check_result r = check_lint(s, set, i);
+    print_result(std::cout, s.name + "." + set.migrations[i].version + ".lint", r);
+    errors += r.findings.size();
+    warnings += r.details.size();
+    if (!r.passed()) ++failed;
+  }
+  if (!only.empty()) (void)set.index_of(only);  // an unknown version is an error
+  std::cout << "pgmt lint: " << errors << (errors == 1 ? " error, " : " errors, ") << warnings
+            << (warnings == 1 ? " warning" : " warnings") << " in " << set.migrations.size()
+            << (set.migrations.size() == 1 ? " migration" : " migrations") << "\n";
+  return failed == 0 ? exit_code::passed : exit_code::failed;
 }
 
 int cmd_test(const suite_options& so) {
@@ -409,6 +458,14 @@ int main(int argc, char** argv) {
                    "With --check: compare with the migrations at this git ref instead (a merge-base check)");
   so.add_to(lock);
 
+  auto* lint = app.add_subcommand(
+      "lint", "Find the hazards of the migrations' SQL in PostgreSQL's parse tree (no server); exit 1 on an error");
+  bool lint_rules_flag = false;
+  std::string lint_only;
+  lint->add_flag("--rules", lint_rules_flag, "Print the rules (ID, severity, why, fix) as a Markdown table");
+  lint->add_option("--migration", lint_only, "Lint this migration only (version or version_name)");
+  so.add_to(lint);
+
   auto* test = app.add_subcommand("test", "Run every check of a suite on its own server");
   so.add_to(test);
 
@@ -446,6 +503,7 @@ int main(int argc, char** argv) {
     if (check->parsed()) return finish(cmd_check(kind, so, version, state));
     if (list->parsed()) return finish(cmd_list(so, versions_only, with_checks, with_labels));
     if (test->parsed()) return finish(cmd_test(so));
+    if (lint->parsed()) return finish(cmd_lint(so, lint_rules_flag, lint_only));
     if (lock->parsed()) {
       if (lock_update && (lock_check || !lock_base.empty()))
         throw input_error("pgmt lock: --update writes the lock file; --check and --base read it; give one");

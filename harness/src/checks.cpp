@@ -1,5 +1,7 @@
 #include "pgmt/checks.hpp"
 
+#include "pgmt/lint.hpp"
+
 #include "pgmt/lock.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/pgtap.hpp"
@@ -145,6 +147,10 @@ const std::vector<check_kind>& check_registry() {
                     "rls");
        },
        [](state_cache& c, std::size_t i, const std::string&) { return check_rls(c, i); }},
+      {"lint", check_kind::scope::migration, "lint",
+       "no hazard of the lint rules in the migration's SQL (warnings pass; errors fail)",
+       [](const suite& s, const migration_set&, std::size_t) { return one(!s.lint_off, "lint"); },
+       [](state_cache& c, std::size_t i, const std::string&) { return check_lint(c.config(), c.migrations(), i); }},
       {"reset", check_kind::scope::suite, "reset", "fixtures, every migration and the seeds build a database from nothing",
        [](const suite&, const migration_set&, std::size_t) { return one(true, "reset"); },
        [](state_cache& c, std::size_t, const std::string&) { return check_reset(c); }},

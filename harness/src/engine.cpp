@@ -1,5 +1,6 @@
 #include "pgmt/engine.hpp"
 
+#include "pgmt/lint.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/pgtap.hpp"
 #include "pgmt/rls.hpp"
@@ -501,6 +502,8 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
             out.emplace("rls", detail::rls_result(f, findings));
           }
         });
+      // Lint reads the files only: it has a verdict whatever the state.
+      if (has("lint")) out.emplace("lint", check_lint(suite_, set_, i));
       for (const auto& c : checks) {
         if (auto e = failed.find(c); e != failed.end()) {
           give_error(m.version + "." + c, e->second);

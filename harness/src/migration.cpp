@@ -254,11 +254,14 @@ void read_directives(sql_source& src, migration* m) {
         } else if (word == "not-idempotent" && m) {
           m->not_idempotent = true;
           m->not_idempotent_reason = arg;
+        } else if (word == "lint-ignore") {
+          // Lifts a lint rule for the statement after it (lint reads it there).
         } else {
           throw input_error(display_path(src.path) + ":" + std::to_string(line) +
                             ": unknown directive \"pgmt:" + word + "\"" + (m ? "" : " in a down script") +
                             "; known directives: pgmt:no-transaction" +
-                            (m ? ", pgmt:irreversible, pgmt:not-idempotent <reason>" : ""));
+                            (m ? ", pgmt:irreversible, pgmt:not-idempotent <reason>" : "") +
+                            ", pgmt:lint-ignore <rule> <reason>");
         }
       }
     }

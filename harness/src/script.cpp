@@ -284,6 +284,16 @@ std::optional<server_effect> effect_of(const std::string& kind, const nlohmann::
 
 }  // namespace
 
+diagnostic diagnostic_at(const sql_source& src, std::size_t offset, std::string message) {
+  return at(src, offset, std::move(message));
+}
+
+std::optional<std::size_t> dollar_body_start(std::string_view text, std::size_t from, std::size_t to) {
+  for (std::size_t i = from; i < to && i < text.size(); ++i)
+    if (std::size_t len = dollar_tag_length(text, i); len > 0) return i + len;
+  return std::nullopt;
+}
+
 // ---- diagnostic ----
 
 std::string diagnostic::headline() const {

@@ -1,5 +1,6 @@
 #include "pgmt/suite.hpp"
 
+#include "pgmt/lint.hpp"
 #include "pgmt/lock.hpp"
 #include "pgmt/profiles.hpp"
 #include "pgmt/text.hpp"
@@ -88,6 +89,15 @@ suite suite::from_file(const fs::path& file) {
       s.lock_off = true;
     else if (!lock.empty())
       s.lock_file = abs(lock);
+    if (const std::string lint = j.value("lint", std::string("on")); lint == "off" || lint == "OFF")
+      s.lint_off = true;
+    else if (lint != "on" && lint != "ON")
+      throw input_error(display_path(file) + ": lint must be on or off, not \"" + lint + "\"");
+    s.lint_ignore = j.value("lint_ignore", std::vector<std::string>{});
+    if (j.contains("lint_errors") && !j["lint_errors"].is_null())
+      s.lint_errors = j["lint_errors"].get<std::vector<std::string>>();
+    if (j.contains("lint_manifest") && !j["lint_manifest"].get<std::string>().empty())
+      s.lint_manifest = abs(j["lint_manifest"].get<std::string>());
     s.validate(display_path(file) + ": ");
     s.idempotency = j.value("idempotency", std::string("auto"));
     if (s.idempotency != "auto" && s.idempotency != "on" && s.idempotency != "off")
@@ -119,6 +129,10 @@ nlohmann::json suite::to_json() const {
   j["pgtap_dir"] = pgtap_dir.string();
   j["pgtap_helpers"] = pgtap_helpers;
   j["lock_file"] = lock_off ? std::string("OFF") : lock_file.string();
+  j["lint"] = lint_off ? "off" : "on";
+  j["lint_ignore"] = lint_ignore;
+  j["lint_errors"] = lint_errors ? nlohmann::json(*lint_errors) : nlohmann::json();
+  j["lint_manifest"] = lint_manifest.string();
   return j;
 }
 
@@ -130,6 +144,13 @@ std::vector<sql_source> suite::fixture_sources() const {
 }
 
 void suite::validate(const std::string& where) const {
+  auto known_rules = [&](const std::vector<std::string>& ids, const char* what) {
+    for (const auto& id : ids)
+      if (!find_lint_rule(id) && !(id == "all" && std::string(what) == "LINT_ERRORS"))
+        throw input_error(where + what + " names \"" + id + "\", which is no rule of pgmt lint (pgmt lint --rules lists them)");
+  };
+  known_rules(lint_ignore, "LINT_IGNORE");
+  if (lint_errors) known_rules(*lint_errors, "LINT_ERRORS");
   if (!pgtap_helpers.empty() && pgtap_helpers != "supabase")
     throw input_error(where + "pgTAP helpers \"" + pgtap_helpers +
                       "\" are not known; the helpers are: supabase");

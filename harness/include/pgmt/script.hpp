@@ -121,6 +121,12 @@ std::optional<std::size_t> find_meta_command(std::string_view text);
 /// Byte offset of the first token at or after offset (skips blanks and comments).
 std::size_t skip_blanks_and_comments(std::string_view text, std::size_t offset);
 
+/// A diagnostic at byte offset of src: its file:line:column and the line, for the caret.
+diagnostic diagnostic_at(const sql_source& src, std::size_t offset, std::string message);
+
+/// Byte offset of the body of the first dollar-quoted string in text[from, to), or nullopt.
+std::optional<std::size_t> dollar_body_start(std::string_view text, std::size_t from, std::size_t to);
+
 /// Splits and classifies the statements of src. Throws script_error for a psql
 /// meta-command or text the scanner cannot read (an unterminated quote).
 script_plan plan_script(const sql_source& src);

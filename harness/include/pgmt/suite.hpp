@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ struct suite {
   /// it exists; ignored when lock_off.
   std::filesystem::path lock_file;
   bool lock_off = false;  ///< LOCK_FILE OFF: no lock check
+  bool lint_off = false;  ///< LINT OFF: no lint tests
+  std::vector<std::string> lint_ignore;                ///< LINT_IGNORE: rules left out
+  std::optional<std::vector<std::string>> lint_errors;  ///< LINT_ERRORS: the rules that fail the test
+  std::filesystem::path lint_manifest;                 ///< LINT_MANIFEST: allowed tables and enums; empty: none
   /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
   std::string idempotency = "auto";
   /// The server is not pgmt's own (external): statements that would change it

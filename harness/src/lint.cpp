@@ -1,0 +1,886 @@
+#include "pgmt/lint.hpp"
+
+#include "pgmt/suite.hpp"
+#include "pgmt/text.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pg_query.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace pgmt {
+
+using nlohmann::json;
+
+const std::vector<lint_rule>& lint_rules() {
+  // Lock hazards warn by default: on a small table they cost nothing, and
+  // only the team knows its tables (LINT_ERRORS makes them fail). What fails
+  // for certain, or opens a hole, is an error.
+  static const std::vector<lint_rule> rules = {
+      {"adding-field-with-default", false,
+       "ADD COLUMN with a volatile default (or a stored generated column) rewrites the whole table under an "
+       "ACCESS EXCLUSIVE lock",
+       "add the column without the default (or with a constant one), then fill it in batches", ""},
+      {"adding-not-nullable-field", false,
+       "SET NOT NULL on an existing column scans the whole table under an ACCESS EXCLUSIVE lock",
+       "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL (it uses the check)",
+       ""},
+      {"adding-foreign-key-constraint", false,
+       "a FOREIGN KEY added without NOT VALID checks every row while it blocks writes to both tables",
+       "add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (that takes a weaker lock)", ""},
+      {"constraint-missing-not-valid", false,
+       "a CHECK constraint added without NOT VALID scans the whole table under an ACCESS EXCLUSIVE lock",
+       "add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (that takes a weaker lock)", ""},
+      {"disallowed-unique-constraint", false,
+       "ADD UNIQUE builds its index under an ACCESS EXCLUSIVE lock: no reads or writes until it is built",
+       "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX", ""},
+      {"adding-serial-primary-key-field", false,
+       "ADD PRIMARY KEY builds its index under an ACCESS EXCLUSIVE lock: no reads or writes until it is built",
+       "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX", ""},
+      {"require-concurrent-index-creation", false,
+       "CREATE INDEX without CONCURRENTLY blocks every write to the table while the index builds",
+       "CREATE INDEX CONCURRENTLY (pgmt runs such a file without a transaction)", ""},
+      {"require-concurrent-index-deletion", false,
+       "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table",
+       "DROP INDEX CONCURRENTLY (pgmt runs such a file without a transaction)", ""},
+      {"changing-column-type", false,
+       "ALTER COLUMN ... TYPE rewrites the table and its indexes under an ACCESS EXCLUSIVE lock for most changes",
+       "add a new column, fill it in batches, switch the application, then drop the old one", ""},
+      {"ban-drop-table", false, "DROP TABLE breaks every running instance of the application that still uses it",
+       "stop using the table in the application first, release, then drop it in a later migration", ""},
+      {"ban-drop-column", false,
+       "DROP COLUMN breaks every running instance of the application that still reads or writes it",
+       "stop using the column in the application first, release, then drop it in a later migration", ""},
+      {"renaming-column", false, "renaming a column breaks every running instance of the application that uses the old name",
+       "add the new column, write both, switch the readers, then drop the old one", ""},
+      {"renaming-table", false, "renaming a table breaks every running instance of the application that uses the old name",
+       "create the new name as a view of the old table (or the reverse) while the application moves", ""},
+      {"ban-truncate-cascade", false,
+       "TRUNCATE ... CASCADE also empties every table that references it, however far the references go",
+       "name each table to empty, without CASCADE", ""},
+      {"prefer-repack", false, "VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock",
+       "leave them out of migrations; use pg_repack (or REPACK CONCURRENTLY where the server has it)", ""},
+      {"require-enum-value-ordering", false,
+       "ADD VALUE without BEFORE or AFTER puts the label last, which changes what comparisons of the enum mean",
+       "say where it goes: ADD VALUE 'x' BEFORE 'y' (or AFTER)", ""},
+      {"enum-value-used-in-transaction", true,
+       "a label added with ADD VALUE cannot be used in the transaction that adds it (\"unsafe use of new value\")",
+       "add the label in a migration of its own, or run this one without a transaction (-- pgmt:no-transaction)",
+       ""},
+      {"ban-uncommitted-transaction", true,
+       "BEGIN without a COMMIT leaves the migration's work in a transaction that never commits",
+       "end the transaction with COMMIT, or leave BEGIN out (pgmt runs each migration in a transaction)", ""},
+      {"transaction-commit-in-do", true,
+       "COMMIT or ROLLBACK inside a DO block fails when the block runs inside a transaction (\"invalid "
+       "transaction termination\"), as migration tools run it",
+       "leave transaction control out of the block, or run the file without a transaction "
+       "(-- pgmt:no-transaction)",
+       ""},
+      {"ban-concurrent-index-creation-in-transaction", true,
+       "CREATE or DROP INDEX CONCURRENTLY cannot run inside a transaction block",
+       "leave BEGIN and COMMIT out of the file: pgmt runs a CONCURRENTLY file statement by statement", ""},
+      {"require-lock-timeout", false,
+       "a statement that takes a blocking lock on an existing table waits behind any long transaction, and "
+       "every query on the table waits behind it",
+       "SET lock_timeout (for example SET LOCAL lock_timeout = '2s') before it, and retry the migration when "
+       "it times out",
+       ""},
+      {"identifier-too-long", false,
+       "PostgreSQL cuts identifiers to 63 bytes: the object gets another name than the one written",
+       "shorten the name to 63 bytes at most", ""},
+      {"prefer-identity", false, "serial columns leave a sequence with its own owner, grants and dump order",
+       "use GENERATED BY DEFAULT AS IDENTITY (or ALWAYS)", ""},
+      {"prefer-timestamptz", false,
+       "timestamp without time zone stores a wall-clock time with no zone: values change meaning with the "
+       "session's TimeZone",
+       "use timestamptz", ""},
+      {"prefer-text-field", false,
+       "varchar(n) needs an ACCESS EXCLUSIVE lock (and may rewrite) to change its length later",
+       "use text with a CHECK (length(column) <= n) constraint", ""},
+      {"ban-char-field", false, "char(n) pads with blanks, and comparisons and lengths ignore them",
+       "use text (with a CHECK constraint for the length)", ""},
+      {"prefer-jsonb", false,
+       "json keeps the text as written: no equality, no GIN index, each access parses it again",
+       "use jsonb", ""},
+      {"security-definer-search-path", true,
+       "a SECURITY DEFINER function without SET search_path resolves names through the caller's search_path: "
+       "a caller who can create objects runs code with the owner's rights",
+       "add SET search_path = '' (and qualify names) or SET search_path = pg_catalog, <schema>", ""},
+      {"rls-disabled-in-public", true,
+       "a table in a schema the API roles (anon, authenticated) reach, without row level security, is readable "
+       "and writable by anyone with the project's public key",
+       "ALTER TABLE ... ENABLE ROW LEVEL SECURITY in the same migration, with the policies it needs",
+       "profile supabase"},
+      {"prefer-robust-stmts", false,
+       "a statement without IF NOT EXISTS (or IF EXISTS) fails when the migration runs a second time",
+       "add IF NOT EXISTS / IF EXISTS, CREATE OR REPLACE, or mark the migration -- pgmt:not-idempotent <reason>",
+       "migrations run twice (idempotency on)"},
+      {"manifest-unlisted-table", true, "the table is not in the project's manifest of tables",
+       "add it to the manifest (tables) in the same change, or use a table it lists", "LINT_MANIFEST"},
+      {"manifest-unlisted-enum", true, "the enum is not in the project's manifest of enums",
+       "add it to the manifest (enums) in the same change, or use an enum it lists", "LINT_MANIFEST"},
+      {"manifest-unlisted-column", true, "the column is not in the manifest's columns of its table",
+       "add it to the manifest (columns) in the same change", "LINT_MANIFEST with columns"},
+      {"manifest-deprecated", true, "the manifest marks this table or enum deprecated",
+       "use what replaces it; the manifest's deprecated list says which names are on their way out",
+       "LINT_MANIFEST"},
+      {"lint-ignore-invalid", true, "a -- pgmt:lint-ignore comment names no known rule or gives no reason",
+       "write -- pgmt:lint-ignore <rule ID> <reason> on the line before the statement", ""},
+  };
+  return rules;
+}
+
+const lint_rule* find_lint_rule(std::string_view id) {
+  for (const auto& r : lint_rules())
+    if (id == r.id) return &r;
+  return nullptr;
+}
+
+std::string lint_rules_markdown() {
+  std::string out = "| rule | severity | why | fix |\n|---|---|---|---|\n";
+  for (const auto& r : lint_rules()) {
+    std::string id = std::string("`") + r.id + "`";
+    if (*r.scope) id += std::string(" (") + r.scope + ")";
+    out += "| " + id + " | " + (r.error ? "error" : "warning") + " | " + r.why + " | " + r.fix + " |\n";
+  }
+  return out;
+}
+
+namespace {
+
+// "schema.name", or "public.name" for an unqualified name: the default
+// search_path's first schema that exists.
+std::string qualify(const std::string& name) {
+  return name.find('.') == std::string::npos ? "public." + name : name;
+}
+
+}  // namespace
+
+lint_manifest read_lint_manifest(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in)
+    throw input_error("could not read lint manifest \"" + display_path(file) + "\": " + std::strerror(errno));
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw input_error(display_path(file) + ": the lint manifest is not valid JSON: " + e.what());
+  }
+  if (!j.is_object())
+    throw input_error(display_path(file) + ": the lint manifest must be a JSON object with \"tables\", \"enums\", "
+                                           "\"deprecated\" and optionally \"columns\"");
+  lint_manifest m;
+  m.path = file;
+  auto names = [&](const char* key, std::set<std::string>& into) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_array())
+      throw input_error(display_path(file) + ": \"" + key + "\" must be an array of names");
+    for (const auto& v : j[key]) {
+      if (!v.is_string() || v.get<std::string>().empty())
+        throw input_error(display_path(file) + ": \"" + key + "\" holds " + v.dump() + ", not a name");
+      into.insert(qualify(v.get<std::string>()));
+    }
+  };
+  for (const auto& [key, value] : j.items())
+    if (key != "tables" && key != "enums" && key != "deprecated" && key != "columns")
+      throw input_error(display_path(file) + ": unknown key \"" + key +
+                        "\" in the lint manifest; known keys: tables, enums, deprecated, columns");
+  names("tables", m.tables);
+  names("enums", m.enums);
+  names("deprecated", m.deprecated);
+  if (j.contains("columns")) {
+    if (!j["columns"].is_object())
+      throw input_error(display_path(file) + ": \"columns\" must map each table to an array of its columns");
+    for (const auto& [table, cols] : j["columns"].items()) {
+      if (!cols.is_array())
+        throw input_error(display_path(file) + ": \"columns\".\"" + table + "\" must be an array of column names");
+      auto& into = m.columns[qualify(table)];
+      for (const auto& c : cols) {
+        if (!c.is_string()) throw input_error(display_path(file) + ": \"columns\".\"" + table + "\" holds " + c.dump());
+        into.insert(c.get<std::string>());
+      }
+    }
+  }
+  return m;
+}
+
+namespace {
+
+const json& empty_json() {
+  static const json e = json::object();
+  return e;
+}
+
+// The node inside a wrapper ({"RangeVar": {...}} -> {...}).
+const json& inner(const json& node, const char* kind) {
+  if (node.is_object() && node.contains(kind)) return node[kind];
+  return empty_json();
+}
+
+std::string str(const json& node, const char* key) {
+  if (node.is_object() && node.contains(key) && node[key].is_string()) return node[key].get<std::string>();
+  return {};
+}
+
+bool flag(const json& node, const char* key) {
+  return node.is_object() && node.contains(key) && node[key].is_boolean() && node[key].get<bool>();
+}
+
+int location(const json& node) {
+  if (node.is_object() && node.contains("location") && node["location"].is_number_integer())
+    return node["location"].get<int>();
+  return -1;
+}
+
+// "schema.name" or "name" of a RangeVar.
+std::string range_var_name(const json& rv) {
+  const std::string schema = str(rv, "schemaname");
+  return schema.empty() ? str(rv, "relname") : schema + "." + str(rv, "relname");
+}
+
+// The strings of a list of {"String": {"sval": ...}} nodes, joined by ".".
+std::string dotted(const json& list) {
+  std::string out;
+  if (!list.is_array()) return out;
+  for (const auto& item : list) {
+    const std::string s = str(inner(item, "String"), "sval");
+    if (s.empty()) continue;
+    out += (out.empty() ? "" : ".") + s;
+  }
+  return out;
+}
+
+// The type's name without pg_catalog.
+std::string type_name(const json& type) {
+  std::string name = dotted(type.value("names", json::array()));
+  if (name.rfind("pg_catalog.", 0) == 0) name = name.substr(11);
+  return name;
+}
+
+// Every FuncCall's name in an expression tree.
+void function_calls(const json& node, std::vector<std::string>& out) {
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if (key == "FuncCall") out.push_back(dotted(value.value("funcname", json::array())));
+      function_calls(value, out);
+    }
+  } else if (node.is_array()) {
+    for (const auto& v : node) function_calls(v, out);
+  }
+}
+
+// Every string constant of a tree.
+void string_constants(const json& node, std::set<std::string>& out) {
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if (key == "A_Const" && value.contains("sval")) out.insert(str(value["sval"], "sval"));
+      string_constants(value, out);
+    }
+  } else if (node.is_array()) {
+    for (const auto& v : node) string_constants(v, out);
+  }
+}
+
+// Identifiers of a tree (names the parser cut to 63 bytes are exactly 63).
+void long_names(const json& node, std::vector<std::string>& out) {
+  static const std::set<std::string> name_keys = {"relname", "colname", "idxname", "conname", "schemaname",
+                                                  "newname", "subname", "name",    "policy_name", "trigname",
+                                                  "sval"};
+  if (node.is_object()) {
+    // Constants and function bodies are text, not names.
+    if (node.contains("defname") && node["defname"] == "as") return;
+    for (const auto& [key, value] : node.items()) {
+      if (key == "A_Const") continue;
+      if (value.is_string() && name_keys.count(key) != 0 && value.get<std::string>().size() == 63)
+        out.push_back(value.get<std::string>());
+      else
+        long_names(value, out);
+    }
+  } else if (node.is_array()) {
+    for (const auto& v : node) long_names(v, out);
+  }
+}
+
+// Functions known not to be volatile that defaults commonly call: a default
+// calling any other function may rewrite the table.
+bool known_not_volatile(const std::string& fn) {
+  static const std::set<std::string> stable = {
+      "now", "pg_catalog.now", "current_timestamp", "statement_timestamp", "transaction_timestamp",
+      "current_date", "localtimestamp", "lower", "upper", "coalesce", "nullif", "to_jsonb", "jsonb_build_object",
+      "json_build_object", "jsonb_build_array", "array_fill", "make_interval", "interval", "date_trunc",
+      "timezone", "concat", "length", "abs", "greatest", "least", "round", "trunc", "to_timestamp"};
+  return stable.count(fn) != 0;
+}
+
+struct linter {
+  const sql_source& src;
+  const lint_options& opts;
+  std::vector<lint_finding> out;
+  // What this migration made before the statement at hand.
+  std::set<std::string> created_tables, created_indexes, created_types;
+  // Labels ADD VALUE added, to the statement that added them.
+  std::map<std::string, std::size_t> added_labels;
+  bool lock_timeout_set = false;
+  bool lock_timeout_reported = false;
+  int explicit_depth = 0;                  // inside BEGIN ... COMMIT written in the file
+  std::optional<std::size_t> open_begin;   // the BEGIN not yet committed
+  std::set<std::string> rls_enabled;       // tables ENABLE ROW LEVEL SECURITY named
+  std::vector<std::pair<std::string, std::size_t>> rls_tables;  // tables created where the API roles reach
+  // The rules lint-ignore comments lift for the statement at hand.
+  std::set<std::string> lifted;
+  bool single_transaction = true;
+
+  bool made_here(const std::set<std::string>& made, const std::string& name) const {
+    if (made.count(name) != 0) return true;
+    // "x" and "public.x" name the same object in the default search_path.
+    const std::string q = qualify(name);
+    for (const auto& m : made)
+      if (qualify(m) == q) return true;
+    return false;
+  }
+
+  void add(const char* rule, std::size_t offset, std::string message, std::string evidence = {}) {
+    if (opts.ignore.count(rule) != 0 || lifted.count(rule) != 0) return;
+    const lint_rule* r = find_lint_rule(rule);
+    lint_finding f;
+    f.rule = rule;
+    f.error = opts.errors ? opts.errors->count(rule) != 0 || opts.errors->count("all") != 0 : r->error;
+    if (std::string(rule) == "lint-ignore-invalid") f.error = true;
+    f.where = diagnostic_at(src, offset, std::string(rule) + ": " + message);
+    f.where.hint = r->fix;
+    f.where.notes.push_back(std::string("why: ") + r->why);
+    if (!evidence.empty()) f.where.notes.push_back(evidence);
+    f.where.notes.push_back(std::string(f.error ? "error" : "warning") +
+                            "; -- pgmt:lint-ignore " + rule + " <reason> on the line before leaves it out");
+    out.push_back(std::move(f));
+  }
+
+  // A table that existed before this migration, named at offset, takes a
+  // blocking lock: lock_timeout must be set before.
+  void blocking_lock(const std::string& table, std::size_t offset) {
+    if (lock_timeout_set || lock_timeout_reported) return;
+    lock_timeout_reported = true;
+    add("require-lock-timeout", offset,
+        "this statement takes a blocking lock on \"" + table +
+            "\", a table that exists before this migration, and no lock_timeout is set before it");
+  }
+
+  // -- pgmt:lint-ignore <rule> <reason> in the comments before a statement.
+  void read_ignores(const statement& st) {
+    lifted.clear();
+    std::string_view lead(src.text.data() + st.offset, st.start - st.offset);
+    std::size_t p = 0;
+    while (p < lead.size()) {
+      std::size_t e = lead.find('\n', p);
+      if (e == std::string_view::npos) e = lead.size();
+      std::string_view line = lead.substr(p, e - p);
+      const std::size_t at = st.offset + p;
+      p = e + 1;
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+      if (line.rfind("--", 0) != 0) continue;
+      line.remove_prefix(2);
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+      if (line.rfind("pgmt:lint-ignore", 0) != 0) continue;
+      line.remove_prefix(16);
+      std::vector<std::string> words;
+      std::string w;
+      for (char c : line) {
+        if (std::isspace(static_cast<unsigned char>(c))) {
+          if (!w.empty()) words.push_back(std::move(w));
+          w.clear();
+        } else {
+          w += c;
+        }
+      }
+      if (!w.empty()) words.push_back(std::move(w));
+      if (words.empty() || !find_lint_rule(words[0])) {
+        std::string known;
+        for (const auto& r : lint_rules()) known += (known.empty() ? "" : ", ") + std::string(r.id);
+        add("lint-ignore-invalid", at,
+            words.empty() ? std::string("pgmt:lint-ignore names no rule")
+                          : "pgmt:lint-ignore names \"" + words[0] + "\", which is no rule of pgmt lint; known rules: " +
+                                known);
+      } else if (words.size() < 2) {
+        add("lint-ignore-invalid", at, "pgmt:lint-ignore " + words[0] + " gives no reason; say why the rule does "
+                                       "not apply here");
+      } else {
+        lifted.insert(words[0]);
+      }
+    }
+  }
+
+  void column_types(const json& column_def, std::size_t base) {
+    const json& type = column_def.value("typeName", json::object());
+    const std::string name = type_name(type);
+    const int loc = location(type);
+    const std::size_t at = base + static_cast<std::size_t>(loc < 0 ? 0 : loc);
+    const std::string col = str(column_def, "colname");
+    const bool has_mods = type.contains("typmods");
+    if (name == "serial" || name == "serial4" || name == "bigserial" || name == "serial8" ||
+        name == "smallserial" || name == "serial2")
+      add("prefer-identity", at, "column \"" + col + "\" is " + name);
+    else if (name == "timestamp")
+      add("prefer-timestamptz", at, "column \"" + col + "\" is timestamp without time zone");
+    else if (name == "varchar" && has_mods)
+      add("prefer-text-field", at, "column \"" + col + "\" is varchar(n)");
+    else if (name == "bpchar")
+      add("ban-char-field", at, "column \"" + col + "\" is char(n)");
+    else if (name == "json")
+      add("prefer-jsonb", at, "column \"" + col + "\" is json");
+  }
+
+  void manifest_table(const std::string& table, std::size_t at, bool creates) {
+    if (!opts.manifest) return;
+    const std::string q = qualify(table);
+    if (opts.manifest->deprecated.count(q) != 0)
+      add("manifest-deprecated", at,
+          (creates ? "creates" : "alters") + std::string(" \"") + q + "\", which " +
+              display_path(opts.manifest->path) + " marks deprecated");
+    else if (opts.manifest->tables.count(q) == 0)
+      add("manifest-unlisted-table", at,
+          (creates ? "creates" : "alters") + std::string(" \"") + q + "\", which " +
+              display_path(opts.manifest->path) + " does not list in \"tables\"");
+  }
+
+  void manifest_column(const std::string& table, const std::string& column, std::size_t at) {
+    if (!opts.manifest) return;
+    auto it = opts.manifest->columns.find(qualify(table));
+    if (it == opts.manifest->columns.end() || it->second.count(column) != 0) return;
+    add("manifest-unlisted-column", at,
+        "column \"" + column + "\" of \"" + qualify(table) + "\" is not in " + display_path(opts.manifest->path) +
+            "'s \"columns\" of the table");
+  }
+
+  void manifest_enum(const std::string& type, std::size_t at, bool creates) {
+    if (!opts.manifest) return;
+    const std::string q = qualify(type);
+    if (opts.manifest->deprecated.count(q) != 0)
+      add("manifest-deprecated", at,
+          (creates ? "creates" : "alters") + std::string(" the enum \"") + q + "\", which " +
+              display_path(opts.manifest->path) + " marks deprecated");
+    else if (opts.manifest->enums.count(q) == 0)
+      add("manifest-unlisted-enum", at,
+          (creates ? "creates" : "alters") + std::string(" the enum \"") + q + "\", which " +
+              display_path(opts.manifest->path) + " does not list in \"enums\"");
+  }
+
+  void alter_table(const json& node, const statement& st, std::size_t base) {
+    const json& rv = node.value("relation", json::object());
+    const std::string table = range_var_name(rv);
+    const std::size_t table_at = base + static_cast<std::size_t>(std::max(0, location(rv)));
+    if (str(node, "objtype") != "OBJECT_TABLE" && !str(node, "objtype").empty()) return;
+    const bool existing = !made_here(created_tables, table);
+    manifest_table(table, table_at, false);
+    bool blocking = false;
+    for (const auto& c : node.value("cmds", json::array())) {
+      const json& cmd = inner(c, "AlterTableCmd");
+      const std::string sub = str(cmd, "subtype");
+      const json& def = cmd.value("def", json::object());
+      std::size_t at = table_at;
+      if (sub == "AT_AddColumn") {
+        const json& col = inner(def, "ColumnDef");
+        if (location(col) >= 0) at = base + static_cast<std::size_t>(location(col));
+        column_types(col, base);
+        manifest_column(table, str(col, "colname"), at);
+        blocking = true;
+        if (!existing) continue;
+        for (const auto& k : col.value("constraints", json::array())) {
+          const json& con = inner(k, "Constraint");
+          const std::string type = str(con, "contype");
+          if (type == "CONSTR_GENERATED") {
+            add("adding-field-with-default", at,
+                "adds the stored generated column \"" + str(col, "colname") + "\" to \"" + table +
+                    "\", which exists before this migration: the table is rewritten");
+          } else if (type == "CONSTR_DEFAULT") {
+            std::vector<std::string> calls;
+            function_calls(con.value("raw_expr", json::object()), calls);
+            for (const auto& fn : calls) {
+              if (known_not_volatile(fn)) continue;
+              add("adding-field-with-default", at,
+                  "adds \"" + str(col, "colname") + "\" to \"" + table + "\", which exists before this migration, with the default " +
+                      fn + "(), which rewrites the table if it is volatile");
+              break;
+            }
+          }
+        }
+      } else if (sub == "AT_SetNotNull") {
+        blocking = true;
+        if (existing)
+          add("adding-not-nullable-field", at,
+              "SET NOT NULL on \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
+      } else if (sub == "AT_AddConstraint") {
+        const json& con = inner(def, "Constraint");
+        const std::string type = str(con, "contype");
+        if (location(con) >= 0) at = base + static_cast<std::size_t>(location(con));
+        blocking = true;
+        if (!existing) continue;
+        const bool not_valid = flag(con, "skip_validation");
+        if (type == "CONSTR_FOREIGN" && !not_valid)
+          add("adding-foreign-key-constraint", at,
+              "adds a foreign key to \"" + table + "\", which exists before this migration, without NOT VALID");
+        else if (type == "CONSTR_CHECK" && !not_valid)
+          add("constraint-missing-not-valid", at,
+              "adds a CHECK constraint to \"" + table + "\", which exists before this migration, without NOT VALID");
+        else if (type == "CONSTR_UNIQUE" && str(con, "indexname").empty())
+          add("disallowed-unique-constraint", at,
+              "adds a UNIQUE constraint to \"" + table + "\", which exists before this migration, building its index");
+        else if (type == "CONSTR_PRIMARY" && str(con, "indexname").empty())
+          add("adding-serial-primary-key-field", at,
+              "adds a PRIMARY KEY to \"" + table + "\", which exists before this migration, building its index");
+      } else if (sub == "AT_AlterColumnType") {
+        blocking = true;
+        const json& col = inner(def, "ColumnDef");
+        column_types(col, base);
+        if (existing)
+          add("changing-column-type", at,
+              "changes the type of \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
+      } else if (sub == "AT_DropColumn") {
+        blocking = true;
+        if (existing)
+          add("ban-drop-column", at,
+              "drops \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
+      } else if (sub == "AT_EnableRowSecurity" || sub == "AT_ForceRowSecurity") {
+        rls_enabled.insert(qualify(table));
+      } else if (sub != "AT_ValidateConstraint" && sub != "AT_SetStatistics" && sub != "AT_SetOptions" &&
+                 sub != "AT_ResetOptions" && sub != "AT_ClusterOn" && sub != "AT_DropCluster" &&
+                 sub != "AT_ReplicaIdentity" && sub != "AT_AttachPartition") {
+        blocking = true;
+      }
+    }
+    (void)st;
+    if (blocking && existing) blocking_lock(table, table_at);
+  }
+
+  void statement_node(const std::string& kind, const json& node, const statement& st, std::size_t base) {
+    const std::size_t at = st.start;
+    if (kind == "CreateStmt") {
+      const json& rv = node.value("relation", json::object());
+      const std::string table = range_var_name(rv);
+      const std::size_t table_at = base + static_cast<std::size_t>(std::max(0, location(rv)));
+      if (!flag(node, "if_not_exists") && opts.robust)
+        add("prefer-robust-stmts", at, "CREATE TABLE \"" + table + "\" without IF NOT EXISTS");
+      manifest_table(table, table_at, true);
+      for (const auto& e : node.value("tableElts", json::array())) {
+        const json& col = inner(e, "ColumnDef");
+        if (col.empty()) continue;
+        column_types(col, base);
+        manifest_column(table, str(col, "colname"),
+                        base + static_cast<std::size_t>(std::max(0, location(col))));
+      }
+      created_tables.insert(table);
+      const std::string q = qualify(table);
+      if (opts.profile == "supabase" && q.rfind("public.", 0) == 0 && str(rv, "relpersistence") != "t")
+        rls_tables.emplace_back(q, table_at);
+    } else if (kind == "CreateTableAsStmt") {
+      const json& into = node.value("into", json::object());
+      created_tables.insert(range_var_name(into.value("rel", json::object())));
+    } else if (kind == "AlterTableStmt") {
+      alter_table(node, st, base);
+    } else if (kind == "IndexStmt") {
+      const json& rv = node.value("relation", json::object());
+      const std::string table = range_var_name(rv);
+      const std::string idx = str(node, "idxname");
+      if (!idx.empty()) {
+        const std::string schema = str(rv, "schemaname");
+        created_indexes.insert(schema.empty() ? idx : schema + "." + idx);
+      }
+      if (!flag(node, "if_not_exists") && opts.robust && !idx.empty())
+        add("prefer-robust-stmts", at, "CREATE INDEX \"" + idx + "\" without IF NOT EXISTS");
+      if (flag(node, "concurrent")) {
+        if (explicit_depth > 0)
+          add("ban-concurrent-index-creation-in-transaction", at,
+              "CREATE INDEX CONCURRENTLY inside the transaction the file opens with BEGIN");
+      } else if (!made_here(created_tables, table)) {
+        add("require-concurrent-index-creation", at,
+            "CREATE INDEX on \"" + table + "\", which exists before this migration, without CONCURRENTLY");
+        blocking_lock(table, at);
+      }
+    } else if (kind == "DropStmt") {
+      const std::string type = str(node, "removeType");
+      for (const auto& o : node.value("objects", json::array())) {
+        const std::string name = dotted(inner(o, "List").value("items", json::array()));
+        if (type == "OBJECT_INDEX") {
+          if (flag(node, "concurrent")) {
+            if (explicit_depth > 0)
+              add("ban-concurrent-index-creation-in-transaction", at,
+                  "DROP INDEX CONCURRENTLY inside the transaction the file opens with BEGIN");
+          } else if (!made_here(created_indexes, name)) {
+            add("require-concurrent-index-deletion", at,
+                "DROP INDEX \"" + name + "\", which exists before this migration, without CONCURRENTLY");
+          }
+        } else if (type == "OBJECT_TABLE") {
+          if (!made_here(created_tables, name))
+            add("ban-drop-table", at, "drops \"" + name + "\", which exists before this migration");
+          if (opts.manifest && opts.manifest->tables.count(qualify(name)) == 0 &&
+              opts.manifest->deprecated.count(qualify(name)) == 0)
+            manifest_table(name, at, false);
+        }
+      }
+      if (!flag(node, "missing_ok") && opts.robust &&
+          (type == "OBJECT_TABLE" || type == "OBJECT_INDEX" || type == "OBJECT_VIEW" || type == "OBJECT_TYPE" ||
+           type == "OBJECT_SEQUENCE" || type == "OBJECT_FUNCTION" || type == "OBJECT_SCHEMA"))
+        add("prefer-robust-stmts", at, "DROP without IF EXISTS");
+    } else if (kind == "RenameStmt") {
+      const std::string type = str(node, "renameType");
+      const std::string table = range_var_name(node.value("relation", json::object()));
+      if (type == "OBJECT_COLUMN" && !made_here(created_tables, table))
+        add("renaming-column", at,
+            "renames \"" + str(node, "subname") + "\" of \"" + table + "\", which exists before this migration, to \"" +
+                str(node, "newname") + "\"");
+      else if (type == "OBJECT_TABLE" && !made_here(created_tables, table))
+        add("renaming-table", at,
+            "renames \"" + table + "\", which exists before this migration, to \"" + str(node, "newname") + "\"");
+      if ((type == "OBJECT_COLUMN" || type == "OBJECT_TABLE") && !made_here(created_tables, table))
+        blocking_lock(table, at);
+    } else if (kind == "TruncateStmt") {
+      if (str(node, "behavior") == "DROP_CASCADE")
+        add("ban-truncate-cascade", at, "TRUNCATE ... CASCADE");
+    } else if (kind == "VacuumStmt") {
+      for (const auto& o : node.value("options", json::array()))
+        if (str(inner(o, "DefElem"), "defname") == "full") add("prefer-repack", at, "VACUUM FULL");
+    } else if (kind == "ClusterStmt") {
+      add("prefer-repack", at, "CLUSTER");
+    } else if (kind == "CreateEnumStmt") {
+      const std::string type = dotted(node.value("typeName", json::array()));
+      created_types.insert(type);
+      manifest_enum(type, at, true);
+      if (opts.robust) add("prefer-robust-stmts", at, "CREATE TYPE \"" + type + "\" fails when it exists");
+    } else if (kind == "AlterEnumStmt") {
+      const std::string type = dotted(node.value("typeName", json::array()));
+      manifest_enum(type, at, false);
+      if (!str(node, "oldVal").empty()) return;  // RENAME VALUE
+      if (str(node, "newValNeighbor").empty())
+        add("require-enum-value-ordering", at,
+            "ADD VALUE '" + str(node, "newVal") + "' to \"" + type + "\" without BEFORE or AFTER");
+      if (!made_here(created_types, type)) added_labels.emplace(str(node, "newVal"), at);
+    } else if (kind == "TransactionStmt") {
+      const std::string k = str(node, "kind");
+      if (k == "TRANS_STMT_BEGIN" || k == "TRANS_STMT_START") {
+        ++explicit_depth;
+        open_begin = at;
+      } else if (k == "TRANS_STMT_COMMIT" || k == "TRANS_STMT_ROLLBACK" || k == "TRANS_STMT_COMMIT_PREPARED" ||
+                 k == "TRANS_STMT_ROLLBACK_PREPARED" || k == "TRANS_STMT_PREPARE") {
+        explicit_depth = 0;
+        open_begin.reset();
+      }
+    } else if (kind == "VariableSetStmt") {
+      if (str(node, "name") == "lock_timeout") lock_timeout_set = true;
+    } else if (kind == "DoStmt") {
+      do_block(node, st);
+    } else if (kind == "CreateFunctionStmt") {
+      bool definer = false, search_path = false;
+      for (const auto& o : node.value("options", json::array())) {
+        const json& d = inner(o, "DefElem");
+        if (str(d, "defname") == "security") definer = flag(inner(d.value("arg", json::object()), "Boolean"), "boolval");
+        if (str(d, "defname") == "set" &&
+            str(inner(d.value("arg", json::object()), "VariableSetStmt"), "name") == "search_path")
+          search_path = true;
+      }
+      if (definer && !search_path)
+        add("security-definer-search-path", at,
+            "SECURITY DEFINER function \"" + dotted(node.value("funcname", json::array())) +
+                "\" without SET search_path");
+    }
+    if (kind == "SelectStmt") {
+      // SELECT set_config('lock_timeout', ...)
+      std::vector<std::string> calls;
+      function_calls(node, calls);
+      if (std::find(calls.begin(), calls.end(), "set_config") != calls.end()) {
+        std::set<std::string> consts;
+        string_constants(node, consts);
+        if (consts.count("lock_timeout") != 0) lock_timeout_set = true;
+      }
+    }
+    // A label added earlier in this transaction, used here.
+    if (!added_labels.empty() && single_transaction && kind != "AlterEnumStmt") {
+      std::set<std::string> consts;
+      string_constants(node, consts);
+      for (const auto& [label, where] : added_labels)
+        if (consts.count(label) != 0) {
+          add("enum-value-used-in-transaction", at,
+              "uses '" + label + "', which ADD VALUE at line " +
+                  std::to_string(src.first_line + position_of(src.text, where).line - 1) +
+                  " adds in the same transaction");
+          break;
+        }
+    }
+  }
+
+  // COMMIT or ROLLBACK in a DO block's PL/pgSQL, from its own parse tree.
+  void do_block(const json& node, const statement& st) {
+    std::string body, language = "plpgsql";
+    for (const auto& a : node.value("args", json::array())) {
+      const json& d = inner(a, "DefElem");
+      if (str(d, "defname") == "as") body = str(inner(d.value("arg", json::object()), "String"), "sval");
+      if (str(d, "defname") == "language") language = str(inner(d.value("arg", json::object()), "String"), "sval");
+    }
+    if (language != "plpgsql" || body.empty()) return;
+    std::string tag = "$pgmt_lint$";
+    for (int i = 0; body.find(tag) != std::string::npos; ++i) tag = "$pgmt_lint" + std::to_string(i) + "$";
+    const std::string fn = "create function pgmt_lint() returns void language plpgsql as " + tag + body + tag;
+    PgQueryPlpgsqlParseResult r = pg_query_parse_plpgsql(fn.c_str());
+    std::vector<int> lines;
+    if (!r.error && r.plpgsql_funcs) {
+      try {
+        std::vector<json> stack{json::parse(r.plpgsql_funcs)};
+        while (!stack.empty()) {
+          json n = std::move(stack.back());
+          stack.pop_back();
+          if (n.is_object()) {
+            for (auto& [key, value] : n.items()) {
+              if ((key == "PLpgSQL_stmt_commit" || key == "PLpgSQL_stmt_rollback") && value.contains("lineno"))
+                lines.push_back(value["lineno"].get<int>());
+              stack.push_back(value);
+            }
+          } else if (n.is_array()) {
+            for (auto& v : n) stack.push_back(v);
+          }
+        }
+      } catch (const json::exception&) {
+      }
+    }
+    pg_query_free_plpgsql_parse_result(r);
+    if (lines.empty() || !single_transaction) return;
+    std::sort(lines.begin(), lines.end());
+    // Line N of the body, in the file.
+    std::size_t at = st.start;
+    if (auto body_at = dollar_body_start(src.text, st.offset, st.offset + st.length)) {
+      at = *body_at;
+      for (int l = 1; l < lines.front(); ++l) {
+        auto nl = src.text.find('\n', at);
+        if (nl == std::string::npos || nl >= st.offset + st.length) break;
+        at = nl + 1;
+      }
+      at = skip_blanks_and_comments(src.text, at);
+    }
+    add("transaction-commit-in-do", at, "COMMIT or ROLLBACK inside a DO block of a migration run in a transaction");
+  }
+
+  void identifiers(const json& tree, const statement& st) {
+    std::vector<std::string> cut;
+    long_names(tree, cut);
+    const std::string text = src.text.substr(st.offset, st.length);
+    std::string lower = text;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& name : cut) {
+      // Cut when the text goes on with more of the identifier after the 63 bytes.
+      std::string n = name;
+      for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (std::size_t p = lower.find(n); p != std::string::npos; p = lower.find(n, p + 1)) {
+        const std::size_t after = p + n.size();
+        if (after < text.size()) {
+          const unsigned char c = static_cast<unsigned char>(text[after]);
+          if (std::isalnum(c) || c == '_' || c == '$' || (c & 0x80)) {
+            add("identifier-too-long", st.offset + p,
+                "\"" + text.substr(p, after - p) + "...\" is longer than 63 bytes; PostgreSQL cuts it to \"" + name + "\"");
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  void run() {
+    const script_plan plan = plan_script(src);
+    single_transaction = plan.mode == tx_mode::single_transaction;
+    for (const auto& st : plan.statements) {
+      read_ignores(st);
+      if (st.kind.empty()) continue;
+      const std::string text = src.text.substr(st.offset, st.length);
+      PgQueryParseResult parsed = pg_query_parse(text.c_str());
+      json tree;
+      if (!parsed.error && parsed.parse_tree) {
+        try {
+          tree = json::parse(parsed.parse_tree);
+        } catch (const json::exception&) {
+        }
+      }
+      pg_query_free_parse_result(parsed);
+      if (!tree.is_object() || !tree.contains("stmts") || tree["stmts"].empty()) continue;
+      const json& stmt = tree["stmts"][0].value("stmt", json::object());
+      if (stmt.empty()) continue;
+      const std::string kind = stmt.items().begin().key();
+      identifiers(stmt, st);
+      statement_node(kind, stmt[kind], st, st.offset);
+    }
+    lifted.clear();
+    if (open_begin)
+      add("ban-uncommitted-transaction", *open_begin, "BEGIN without a COMMIT after it in the file");
+    for (const auto& [table, at] : rls_tables)
+      if (rls_enabled.count(table) == 0)
+        add("rls-disabled-in-public", at,
+            "creates \"" + table + "\" in the schema public, which the API roles reach, and does not enable row "
+                                   "level security on it in this migration");
+    std::stable_sort(out.begin(), out.end(), [](const lint_finding& a, const lint_finding& b) {
+      return std::make_pair(a.where.line, a.where.column) < std::make_pair(b.where.line, b.where.column);
+    });
+  }
+};
+
+}  // namespace
+
+std::vector<lint_finding> lint_source(const sql_source& src, const lint_options& opts) {
+  linter l{src, opts, {}, {}, {}, {}, {}, false, false, 0, std::nullopt, {}, {}, {}, true};
+  l.run();
+  return std::move(l.out);
+}
+
+lint_options lint_options_for(const suite& s, const migration_set& set, std::size_t index,
+                              const lint_manifest* manifest) {
+  lint_options o;
+  o.ignore.insert(s.lint_ignore.begin(), s.lint_ignore.end());
+  if (s.lint_errors) o.errors = std::set<std::string>(s.lint_errors->begin(), s.lint_errors->end());
+  o.profile = s.profile;
+  o.manifest = manifest;
+  const auto checks = checks_for(s, set, index);
+  o.robust = std::find(checks.begin(), checks.end(), "idempotency") != checks.end();
+  return o;
+}
+
+check_result check_lint(const suite& s, const migration_set& set, std::size_t index) {
+  const migration& m = set.migrations.at(index);
+  std::optional<lint_manifest> manifest;
+  if (!s.lint_manifest.empty()) {
+    try {
+      manifest = read_lint_manifest(s.lint_manifest);
+    } catch (const input_error& e) {
+      return check_result::fail({e.what()}, "the lint manifest cannot be read");
+    }
+  }
+  std::vector<lint_finding> findings;
+  try {
+    findings = lint_source(m.up, lint_options_for(s, set, index, manifest ? &*manifest : nullptr));
+  } catch (const script_error& e) {
+    return check_result::fail({e.diag().format()}, "the script cannot be read as SQL");
+  }
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+  std::set<std::string> rules;
+  for (const auto& f : findings) {
+    (f.error ? errors : warnings).push_back(f.where.format());
+    rules.insert(f.rule);
+  }
+  std::string ids;
+  for (const auto& r : rules) ids += (ids.empty() ? "" : ", ") + r;
+  auto count = [](std::size_t n, const char* one) {
+    return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
+  };
+  if (!errors.empty()) {
+    check_result r = check_result::fail(errors, count(errors.size(), "error") +
+                                                   (warnings.empty() ? "" : ", " + count(warnings.size(), "warning")) +
+                                                   " (" + ids + ")");
+    r.details = warnings;
+    return r;
+  }
+  check_result r = check_result::pass(
+      findings.empty() ? "no finding in " + display_path(m.up.path)
+                       : count(warnings.size(), "warning") + " in " + display_path(m.up.path) + " (" + ids + ")");
+  r.details = warnings;
+  return r;
+}
+
+}  // namespace pgmt
