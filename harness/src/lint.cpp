@@ -352,10 +352,8 @@ struct linter {
     if (std::string(rule) == "lint-ignore-invalid") f.error = true;
     f.where = diagnostic_at(src, offset, std::string(rule) + ": " + message);
     f.where.hint = r->fix;
-    f.where.notes.push_back(std::string("why: ") + r->why);
+    f.where.notes.push_back(std::string(f.error ? "error" : "warning") + ": " + r->why);
     if (!evidence.empty()) f.where.notes.push_back(evidence);
-    f.where.notes.push_back(std::string(f.error ? "error" : "warning") +
-                            "; -- pgmt:lint-ignore " + rule + " <reason> on the line before leaves it out");
     out.push_back(std::move(f));
   }
 
@@ -872,7 +870,7 @@ check_result check_lint(const suite& s, const migration_set& set, std::size_t in
   if (!errors.empty()) {
     check_result r = check_result::fail(errors, count(errors.size(), "error") +
                                                    (warnings.empty() ? "" : ", " + count(warnings.size(), "warning")) +
-                                                   " (" + ids + ")");
+                                                   ": " + ids);
     r.details = warnings;
     return r;
   }

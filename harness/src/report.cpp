@@ -3,7 +3,10 @@
 namespace pgmt {
 
 void print_result(std::ostream& out, const std::string& test_name, const check_result& r) {
-  for (const auto& d : r.details) out << d << '\n';
+  for (const auto& d : r.details) {
+    out << d;
+    if (d.empty() || d.back() != '\n') out << '\n';
+  }
   for (const auto& f : r.findings) {
     out << f;
     if (!f.empty() && f.back() != '\n') out << '\n';
