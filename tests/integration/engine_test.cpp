@@ -125,7 +125,7 @@ TEST_F(Engine, TwoRunsOfOneBuildTreeAtOnceBothPassAndLeaveNothing) {
   EXPECT_EQ(detail::wait_child(first), 0) << read_text(logs.path() / "1.log");
   EXPECT_EQ(detail::wait_child(second), 0) << read_text(logs.path() / "2.log");
   for (const auto& f : {"1.log", "2.log"})
-    EXPECT_NE(read_text(logs.path() / f).find("100% tests passed, 0 tests failed out of 7"),
+    EXPECT_NE(read_text(logs.path() / f).find("100% tests passed, 0 tests failed out of 9"),
               std::string::npos)
         << read_text(logs.path() / f);
   EXPECT_TRUE(p.runs().empty()) << "every run's state file is removed at its stop";
@@ -223,7 +223,7 @@ TEST_F(Engine, KillNineOfThePostmasterFailsEachTestOnceWithItsLog) {
     ++said;
   EXPECT_EQ(said, 3u) << log;
   EXPECT_NE(log.find("note: pgmt was at migration \"0002_slow\""), std::string::npos) << log;
-  EXPECT_NE(log.find("3 tests failed out of 7"), std::string::npos) << log;
+  EXPECT_NE(log.find("3 tests failed out of 9"), std::string::npos) << log;
   EXPECT_TRUE(eventually([&] { return !detail::process_alive(svc.pid); }, 10s)) << "the engine is gone";
   EXPECT_FALSE(fs::exists(svc.server.folder)) << "the server's folder is removed";
   shmid_ds ds{};
@@ -275,6 +275,27 @@ TEST_F(Engine, ALockFileAddsTheLockTest) {
       << read_text(logs.path() / "edited.log");
 }
 
+// Lint under CTest: a test per migration with the label lint; LINT_ERRORS
+// turns a warning rule into a failing one, LINT_MANIFEST reaches the tests.
+TEST_F(Engine, LintTestsFollowTheSuitesLintOptions) {
+  project p("LINT_ERRORS ban-drop-column manifest-unlisted-table LINT_MANIFEST manifest.json");
+  p.write("../manifest.json", "{\"tables\": [\"a\"]}\n");
+  p.migration("0001_a", "create table a (id int, note text);\n", "drop table a;\n");
+  p.migration("0002_note", "alter table a drop column note;\n", "alter table a add column note text;\n");
+  p.migration("0003_b", "create table b (id int);\n", "drop table b;\n");
+  p.configure();
+  test::temp_dir logs;
+  pid_t ctest = p.start_ctest(logs.path() / "ctest.log", {"-L", "lint"});
+  EXPECT_EQ(detail::wait_child(ctest), 8);
+  const std::string log = read_text(logs.path() / "ctest.log");
+  EXPECT_NE(log.find("2 tests failed out of 5"), std::string::npos) << log;  // 3 lint, the server's start and stop
+  EXPECT_NE(log.find("0002_note.up.sql:1:13: ban-drop-column: drops \"note\" of \"a\""), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("app.0002.lint (Failed)"), std::string::npos) << log;
+  EXPECT_NE(log.find("0003_b.up.sql:1:14: manifest-unlisted-table: creates \"public.b\""), std::string::npos) << log;
+  EXPECT_NE(log.find("app.0003.lint (Failed)"), std::string::npos) << log;
+}
+
 // A check that cannot run (a malformed assertion file) fails its own test
 // with pgmt's error, as it would on its own; the walk goes on.
 TEST_F(Engine, ACheckThatCannotRunFailsItsTestAndTheWalkGoesOn) {
@@ -290,7 +311,7 @@ TEST_F(Engine, ACheckThatCannotRunFailsItsTestAndTheWalkGoesOn) {
   EXPECT_NE(log.find("pgmt: error: "), std::string::npos) << log;
   EXPECT_NE(log.find("0001.json"), std::string::npos) << log;
   // Only the tests that read the file failed: the walk went on to the others.
-  EXPECT_NE(log.find("2 tests failed out of 9"), std::string::npos) << log;
+  EXPECT_NE(log.find("2 tests failed out of 11"), std::string::npos) << log;
   EXPECT_NE(log.find("app.0001.rls (Failed)"), std::string::npos) << log;
   EXPECT_NE(log.find("app.rls_coverage (Failed)"), std::string::npos) << log;
 }
