@@ -252,6 +252,11 @@ struct engine::steps {
 engine::engine(server_info server, suite s, migration_set set)
     : server_(std::move(server)), suite_(std::move(s)), set_(std::move(set)), steps_(std::make_shared<steps>()) {
   suite_.shared_server = server_.kind == "external";
+  if (const char* t = std::getenv("PGMT_TRACE"); t && *t) {
+    const std::string v = t;
+    if (v != "on" && v != "off") throw input_error("PGMT_TRACE must be on or off, not \"" + v + "\"");
+    trace_ = v == "on";
+  }
 }
 
 std::vector<std::string> engine::planned() const {
@@ -353,12 +358,6 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
   const std::size_t lane_count = lanes();
   const std::vector<std::size_t> bounds = lane_count > 1 ? lane_bounds(n, lane_count) : std::vector<std::size_t>{0, n};
 
-  // Lint reads the files only: every lint test has its verdict before the
-  // walk starts, whatever happens to the server after.
-  if (!suite_.lint_off)
-    for (std::size_t i = 0; i < n && !stopping(); ++i)
-      give(set_.migrations[i].version + ".lint", check_lint(suite_, set_, i));
-
   // One lane: its own cache of templates, its database, and what stops its walk.
   struct lane {
     state_cache cache;
@@ -458,13 +457,16 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
                                          return check_roundtrip(cache, i);
                                        }));
         });
+      // Lint: the static rules, with what tracing saw while K was applied.
+      std::optional<lock_trace> traced;
       if (!blocked) {
         catalog_reader::position before = w.take_settled();  // S(K-1)
         try {
-          run_stats stats = apply_migration(w.conn(), m, suite_);
+          run_stats stats = apply_migration(w.conn(), m, suite_, false, true, false, has("lint") && trace_);
           w.reader().wrote(stats);
           w.settle();
           out.emplace("apply", detail::applied(m, stats));
+          traced = std::move(stats.trace);
         } catch (const script_error& e) {
           out.emplace("apply", check_result::fail({e.diag().format()}));
           if (round_trip && !data_first)
@@ -508,8 +510,16 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
             out.emplace("rls", detail::rls_result(f, findings));
           }
         });
+      if (has("lint")) {
+        check_result lint = check_lint(suite_, set_, i, traced ? &*traced : nullptr);
+        if (!traced && trace_)
+          lint.details.push_back(
+              "note: not traced: " +
+              std::string(blocked ? "the state before it could not be built"
+                                  : "it runs outside one transaction of its own; only the static rules apply"));
+        out.emplace("lint", std::move(lint));
+      }
       for (const auto& c : checks) {
-        if (c == "lint") continue;  // given before the walk
         if (auto e = failed.find(c); e != failed.end()) {
           give_error(m.version + "." + c, e->second);
           continue;

@@ -89,6 +89,12 @@ const std::vector<lint_rule>& lint_rules() {
        "SET lock_timeout (for example SET LOCAL lock_timeout = '2s') before it, and retry the migration when "
        "it times out",
        ""},
+      {"blocking-lock-on-existing-table", false,
+       "the statement takes a lock that blocks the application's queries on a table that exists before the "
+       "migration (seen while it ran; no rule foresaw it from the SQL)",
+       "take the lock for as short a time as possible: SET lock_timeout, one change per transaction, or the "
+       "CONCURRENTLY / NOT VALID form of the change",
+       "traced under ctest or pgmt test"},
       {"identifier-too-long", false,
        "PostgreSQL cuts identifiers to 63 bytes: the object gets another name than the one written",
        "shorten the name to 63 bytes at most", ""},
@@ -316,6 +322,40 @@ bool known_not_volatile(const std::string& fn) {
   return stable.count(fn) != 0;
 }
 
+// The `-- pgmt:lint-ignore` comments before statement st: where each is, and its words.
+std::vector<std::pair<std::size_t, std::vector<std::string>>> ignore_comments(const sql_source& src,
+                                                                             const statement& st) {
+  std::vector<std::pair<std::size_t, std::vector<std::string>>> out;
+  std::string_view lead(src.text.data() + st.offset, st.start - st.offset);
+  std::size_t p = 0;
+  while (p < lead.size()) {
+    std::size_t e = lead.find('\n', p);
+    if (e == std::string_view::npos) e = lead.size();
+    std::string_view line = lead.substr(p, e - p);
+    const std::size_t at = st.offset + p;
+    p = e + 1;
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    if (line.rfind("--", 0) != 0) continue;
+    line.remove_prefix(2);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    if (line.rfind("pgmt:lint-ignore", 0) != 0) continue;
+    line.remove_prefix(16);
+    std::vector<std::string> words;
+    std::string w;
+    for (char c : line) {
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        if (!w.empty()) words.push_back(std::move(w));
+        w.clear();
+      } else {
+        w += c;
+      }
+    }
+    if (!w.empty()) words.push_back(std::move(w));
+    out.emplace_back(at, std::move(words));
+  }
+  return out;
+}
+
 struct linter {
   const sql_source& src;
   const lint_options& opts;
@@ -332,6 +372,7 @@ struct linter {
   std::vector<std::pair<std::string, std::size_t>> rls_tables;  // tables created where the API roles reach
   // The rules lint-ignore comments lift for the statement at hand.
   std::set<std::string> lifted;
+  std::size_t statement_start = 0;  // of the statement at hand
   bool single_transaction = true;
 
   bool made_here(const std::set<std::string>& made, const std::string& name) const {
@@ -351,6 +392,7 @@ struct linter {
     f.error = opts.errors ? opts.errors->count(rule) != 0 || opts.errors->count("all") != 0 : r->error;
     if (std::string(rule) == "lint-ignore-invalid") f.error = true;
     f.where = diagnostic_at(src, offset, std::string(rule) + ": " + message);
+    f.statement = statement_start;
     f.where.hint = r->fix;
     f.where.notes.push_back(std::string(f.error ? "error" : "warning") + ": " + r->why);
     if (!evidence.empty()) f.where.notes.push_back(evidence);
@@ -370,31 +412,7 @@ struct linter {
   // -- pgmt:lint-ignore <rule> <reason> in the comments before a statement.
   void read_ignores(const statement& st) {
     lifted.clear();
-    std::string_view lead(src.text.data() + st.offset, st.start - st.offset);
-    std::size_t p = 0;
-    while (p < lead.size()) {
-      std::size_t e = lead.find('\n', p);
-      if (e == std::string_view::npos) e = lead.size();
-      std::string_view line = lead.substr(p, e - p);
-      const std::size_t at = st.offset + p;
-      p = e + 1;
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
-      if (line.rfind("--", 0) != 0) continue;
-      line.remove_prefix(2);
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
-      if (line.rfind("pgmt:lint-ignore", 0) != 0) continue;
-      line.remove_prefix(16);
-      std::vector<std::string> words;
-      std::string w;
-      for (char c : line) {
-        if (std::isspace(static_cast<unsigned char>(c))) {
-          if (!w.empty()) words.push_back(std::move(w));
-          w.clear();
-        } else {
-          w += c;
-        }
-      }
-      if (!w.empty()) words.push_back(std::move(w));
+    for (const auto& [at, words] : ignore_comments(src, st)) {
       if (words.empty() || !find_lint_rule(words[0])) {
         std::string known;
         for (const auto& r : lint_rules()) known += (known.empty() ? "" : ", ") + std::string(r.id);
@@ -411,12 +429,12 @@ struct linter {
     }
   }
 
-  void column_types(const json& column_def, std::size_t base) {
+  void column_types(const json& column_def, std::size_t base, const std::string& column = {}) {
     const json& type = column_def.value("typeName", json::object());
     const std::string name = type_name(type);
     const int loc = location(type);
     const std::size_t at = base + static_cast<std::size_t>(loc < 0 ? 0 : loc);
-    const std::string col = str(column_def, "colname");
+    const std::string col = column.empty() ? str(column_def, "colname") : column;
     const bool has_mods = type.contains("typmods");
     if (name == "serial" || name == "serial4" || name == "bigserial" || name == "serial8" ||
         name == "smallserial" || name == "serial2")
@@ -532,7 +550,7 @@ struct linter {
       } else if (sub == "AT_AlterColumnType") {
         blocking = true;
         const json& col = inner(def, "ColumnDef");
-        column_types(col, base);
+        column_types(col, base, str(cmd, "name"));
         if (existing)
           add("changing-column-type", at,
               "changes the type of \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
@@ -786,6 +804,7 @@ struct linter {
     const script_plan plan = plan_script(src);
     single_transaction = plan.mode == tx_mode::single_transaction;
     for (const auto& st : plan.statements) {
+      statement_start = st.start;
       read_ignores(st);
       if (st.kind.empty()) continue;
       const std::string text = src.text.substr(st.offset, st.length);
@@ -822,7 +841,7 @@ struct linter {
 }  // namespace
 
 std::vector<lint_finding> lint_source(const sql_source& src, const lint_options& opts) {
-  linter l{src, opts, {}, {}, {}, {}, {}, false, false, 0, std::nullopt, {}, {}, {}, true};
+  linter l{src, opts, {}, {}, {}, {}, {}, false, false, 0, std::nullopt, {}, {}, {}, 0, true};
   l.run();
   return std::move(l.out);
 }
@@ -839,7 +858,68 @@ lint_options lint_options_for(const suite& s, const migration_set& set, std::siz
   return o;
 }
 
-check_result check_lint(const suite& s, const migration_set& set, std::size_t index) {
+void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, const lock_trace& trace,
+                 const lint_options& opts) {
+  // Rules about locks, and those about rewrites, that a trace can prove or disprove.
+  static const std::set<std::string> lock_rules = {
+      "adding-field-with-default",       "adding-not-nullable-field",         "adding-foreign-key-constraint",
+      "constraint-missing-not-valid",    "disallowed-unique-constraint",      "adding-serial-primary-key-field",
+      "require-concurrent-index-creation", "require-concurrent-index-deletion", "changing-column-type",
+      "prefer-repack",                   "require-lock-timeout"};
+  static const std::set<std::string> rewrite_rules = {"adding-field-with-default", "changing-column-type"};
+  auto rewrote = [&trace](std::size_t start) {
+    return std::any_of(trace.locks.begin(), trace.locks.end(),
+                       [start](const traced_lock& t) { return t.start == start && t.rewritten; });
+  };
+  findings.erase(std::remove_if(findings.begin(), findings.end(),
+                                [&](const lint_finding& f) {
+                                  if (trace.traced.count(f.statement) == 0) return false;
+                                  if (rewrite_rules.count(f.rule) != 0) return !rewrote(f.statement);
+                                  return lock_rules.count(f.rule) != 0 && trace.holding.count(f.statement) == 0;
+                                }),
+                 findings.end());
+  for (const auto& t : trace.locks) {
+    std::string evidence = "trace: ";
+    if (!t.mode.empty()) evidence += "takes " + t.mode + " on \"" + t.table + "\", a table that exists before this migration";
+    if (t.rewritten) evidence += std::string(t.mode.empty() ? "rewrites \"" + t.table + "\"" : ", and rewrites it");
+    evidence += "; held " + (t.statements_after == 0 ? std::string("to the commit")
+                                                     : "for the " + std::to_string(t.statements_after) +
+                                                           (t.statements_after == 1 ? " statement" : " statements") +
+                                                           " after it, to the commit") +
+                " (" + std::to_string(t.held.count()) + " ms here, on the test's data)";
+    bool attached = false;
+    for (auto& f : findings)
+      if (f.statement == t.start && lock_rules.count(f.rule) != 0) {
+        f.where.notes.push_back(evidence);
+        attached = true;
+      }
+    if (attached || t.mode.empty()) continue;
+    const char* rule = "blocking-lock-on-existing-table";
+    if (opts.ignore.count(rule) != 0) continue;
+    bool lifted = false;
+    for (const auto& st : plan_script(src).statements)
+      if (st.start == t.start)
+        for (const auto& [at, words] : ignore_comments(src, st))
+          lifted = lifted || (words.size() >= 2 && words[0] == rule);
+    if (lifted) continue;
+    const lint_rule* r = find_lint_rule(rule);
+    lint_finding f;
+    f.rule = rule;
+    f.statement = t.start;
+    f.error = opts.errors ? opts.errors->count(rule) != 0 || opts.errors->count("all") != 0 : r->error;
+    f.where = diagnostic_at(src, t.start, std::string(rule) + ": takes " + t.mode + " on \"" + t.table +
+                                              "\", a table that exists before this migration");
+    f.where.hint = r->fix;
+    f.where.notes.push_back(std::string(f.error ? "error" : "warning") + ": " + r->why);
+    f.where.notes.push_back(evidence);
+    findings.push_back(std::move(f));
+  }
+  std::stable_sort(findings.begin(), findings.end(), [](const lint_finding& a, const lint_finding& b) {
+    return std::make_pair(a.where.line, a.where.column) < std::make_pair(b.where.line, b.where.column);
+  });
+}
+
+check_result check_lint(const suite& s, const migration_set& set, std::size_t index, const lock_trace* trace) {
   const migration& m = set.migrations.at(index);
   std::optional<lint_manifest> manifest;
   if (!s.lint_manifest.empty()) {
@@ -851,7 +931,9 @@ check_result check_lint(const suite& s, const migration_set& set, std::size_t in
   }
   std::vector<lint_finding> findings;
   try {
-    findings = lint_source(m.up, lint_options_for(s, set, index, manifest ? &*manifest : nullptr));
+    const lint_options opts = lint_options_for(s, set, index, manifest ? &*manifest : nullptr);
+    findings = lint_source(m.up, opts);
+    if (trace) merge_trace(findings, m.up, *trace, opts);
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "the script cannot be read as SQL");
   }

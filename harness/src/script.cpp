@@ -1046,6 +1046,71 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           conn.exec_params("select 1 from pg_catalog.pg_tablespace where spcname = $1", {e.created_tablespace})
                   .rows() > 0)
         tablespaces_there.insert(e.start);
+  // Lock tracing: the tables before the script, then, in the round trip of
+  // each statement, the locks the session holds and its tables' files.
+  const bool tracing = opts.trace && wrap && !nested && !opts.on_result;
+  struct table_before {
+    std::string name;
+    std::string filenode;
+  };
+  std::map<std::string, table_before> tables_before;  // by oid
+  std::map<std::string, std::string> locks_seen;      // oid -> strongest blocking mode so far
+  std::vector<std::chrono::steady_clock::time_point> started;
+  std::string lock_query;
+  if (tracing) {
+    stats.trace.emplace();
+    try {
+      result r = conn.exec_prepared(
+          "select c.oid::text, pg_catalog.concat(n.nspname, '.', c.relname), c.relfilenode::text from "
+          "pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in "
+          "('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema', 'pgmt') and n.nspname !~ "
+          "'^pg_toast'");
+      for (int i = 0; i < r.rows(); ++i) tables_before[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
+    } catch (...) {
+      rollback_quietly();
+      throw;
+    }
+    // A newline first: a statement may end in a -- comment.
+    lock_query =
+        "\n;select l.relation::text, l.mode, c.relfilenode::text from pg_catalog.pg_locks l join "
+        "pg_catalog.pg_class c on c.oid = l.relation where l.pid = pg_catalog.pg_backend_pid() and l.locktype = "
+        "'relation' and l.granted and c.relkind in ('r', 'p', 'm') and l.mode in ('AccessExclusiveLock', "
+        "'ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock')";
+  }
+  auto record_trace = [&](const statement& st, const result& r) {
+    static const std::map<std::string, std::pair<int, const char*>> modes = {
+        {"ShareLock", {1, "SHARE"}},
+        {"ShareRowExclusiveLock", {2, "SHARE ROW EXCLUSIVE"}},
+        {"ExclusiveLock", {3, "EXCLUSIVE"}},
+        {"AccessExclusiveLock", {4, "ACCESS EXCLUSIVE"}}};
+    stats.trace->traced.insert(st.start);
+    std::map<std::string, traced_lock> now;  // by oid
+    for (int i = 0; i < r.rows(); ++i) {
+      auto before = tables_before.find(r.value(i, 0));
+      if (before == tables_before.end()) continue;
+      auto mode = modes.find(r.value(i, 1));
+      if (mode == modes.end()) continue;
+      stats.trace->holding.insert(st.start);
+      traced_lock& t = now[r.value(i, 0)];
+      t.start = st.start;
+      t.table = before->second.name;
+      if (r.value(i, 2) != before->second.filenode) {
+        t.rewritten = true;
+        before->second.filenode = r.value(i, 2);  // a later rewrite is that statement's
+      }
+      std::string& seen = locks_seen[r.value(i, 0)];
+      const int had = seen.empty() ? 0 : modes.at(seen).first;
+      if (mode->second.first > had && mode->second.first > (t.mode.empty() ? 0 : modes.at(t.mode).first)) {
+        t.mode = r.value(i, 1);
+      }
+    }
+    for (auto& [oid, t] : now) {
+      if (!t.mode.empty()) locks_seen[oid] = t.mode;
+      if (t.mode.empty() && !t.rewritten) continue;
+      if (!t.mode.empty()) t.mode = modes.at(t.mode).second;
+      stats.trace->locks.push_back(t);
+    }
+  };
   for (const auto& st : plan.statements) {
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
@@ -1056,9 +1121,16 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       if (!opts.skip_statement || !opts.skip_statement(text)) {
         const running_statement now_running(src, st, opts.label);
         if (dog) dog->arm(dog_limit);
-        result r = conn.exec(text);
-        if (dog) dog->disarm();
-        if (opts.on_result) opts.on_result(r);
+        if (tracing) {
+          started.push_back(std::chrono::steady_clock::now());
+          result r = conn.exec(std::string(text) + lock_query);
+          if (dog) dog->disarm();
+          record_trace(st, r);
+        } else {
+          result r = conn.exec(text);
+          if (dog) dog->disarm();
+          if (opts.on_result) opts.on_result(r);
+        }
       } else {
         std::string_view first =
             std::string_view(src.text).substr(st.start, st.offset + st.length - st.start);
@@ -1214,6 +1286,19 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       conn.exec(commit_sql);
     } catch (const sql_error& e) {
       commit_failed(e);
+    }
+    if (tracing) {
+      // Held from each statement to the commit.
+      const auto committed = std::chrono::steady_clock::now();
+      std::map<std::size_t, std::size_t> index_of;  // statement start -> index among those run
+      std::size_t k = 0;
+      for (const auto& st : plan.statements)
+        if (stats.trace->traced.count(st.start) != 0) index_of[st.start] = k++;
+      for (auto& t : stats.trace->locks) {
+        const std::size_t i = index_of.at(t.start);
+        t.statements_after = k - i - 1;
+        t.held = std::chrono::duration_cast<std::chrono::milliseconds>(committed - started.at(i));
+      }
     }
   } else {
     reset_session();

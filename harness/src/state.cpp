@@ -141,8 +141,9 @@ void ensure_tracking_table(connection& conn) {
 }
 
 run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested, bool count_writes,
-                          bool again) {
+                          bool again, bool trace) {
   run_options opts;
+  opts.trace = trace;
   opts.nested = nested;
   opts.count_writes = count_writes;
   opts.shared_server = s.shared_server;

@@ -35,9 +35,7 @@ TEST_F(Checks, ExampleSuitePassesEveryCheck) {
   std::size_t roundtrips = 0;
   for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i) {
     for (const auto& kind : checks_for(s, cache.migrations(), i)) {
-      auto r = kind == "apply"       ? check_apply(cache, i)
-               : kind == "roundtrip" ? check_roundtrip(cache, i)
-                                     : check_idempotency(cache, i);
+      auto r = find_check(kind, check_kind::scope::migration)->run(cache, i, kind);
       roundtrips += kind == "roundtrip";
       EXPECT_TRUE(r.passed()) << cache.migrations().migrations[i].id() << " " << kind << ": "
                               << (r.findings.empty() ? r.note : r.findings[0]);
@@ -156,9 +154,7 @@ TEST_F(Checks, TheEngineGivesTheVerdictsOfClones) {
     state_cache cache(test::shared_server(), s, s.discover_migrations());
     for (std::size_t i = 0; i < cache.migrations().migrations.size(); ++i)
       for (const auto& kind : checks_for(s, cache.migrations(), i)) {
-        auto r = kind == "apply"       ? check_apply(cache, i)
-                 : kind == "roundtrip" ? check_roundtrip(cache, i)
-                                       : check_idempotency(cache, i);
+        auto r = find_check(kind, check_kind::scope::migration)->run(cache, i, kind);
         cloned.push_back(line_of(cache.migrations().migrations[i].version + "." + kind, r));
       }
     EXPECT_EQ(walked, cloned) << name;

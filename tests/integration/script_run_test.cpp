@@ -4,6 +4,7 @@
 #include "pgmt/pg.hpp"
 #include "pgmt/script.hpp"
 #include "pgmt/state.hpp"
+#include "pgmt/text.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -123,6 +124,36 @@ TEST_F(ScriptRun, AnErrorInADoBlockInsideAnotherIsAtItsOwnLine) {
     EXPECT_EQ(e.diag().line, 4);
     EXPECT_EQ(e.diag().column, 3);
   }
+}
+
+TEST_F(ScriptRun, TracingRecordsBlockingLocksAndRewritesOfTablesThatExistedBefore) {
+  conn_->exec("create table public.orders (id int primary key, code varchar(10), amount int);"
+              "insert into public.orders select g, g::text, g from generate_series(1, 100) g");
+  sql_source src;
+  src.path = "0002_traced.sql";
+  src.text =
+      "create table public.fresh (id int);\n"                                       // new: never traced
+      "alter table public.fresh add column v uuid default gen_random_uuid();\n"     // a rewrite of a new table
+      "alter table public.orders alter column code type varchar(20);\n"            // no rewrite
+      "alter table public.orders add column token uuid default gen_random_uuid();\n"  // a rewrite
+      "select count(*) from public.orders;\n"                                       // nothing new
+      "create index orders_amount on public.orders (amount);\n"                     // SHARE, weaker than held
+      "select 1 -- a comment at the end of the statement\n";
+  run_options o;
+  o.trace = true;
+  const run_stats stats = run_script(*conn_, src, o);
+  ASSERT_TRUE(stats.trace.has_value());
+  const lock_trace& t = *stats.trace;
+  EXPECT_EQ(t.traced.size(), 7u);
+  std::vector<std::string> seen;
+  for (const auto& l : t.locks)
+    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
+                   (l.rewritten ? " rewritten" : "") + " after " + std::to_string(l.statements_after));
+  EXPECT_EQ(seen, (std::vector<std::string>{"3 public.orders ACCESS EXCLUSIVE after 4",
+                                            "4 public.orders  rewritten after 3"}));
+  // Held from line 3 on: every statement after it holds the lock.
+  EXPECT_EQ(t.holding.size(), 5u);
+  EXPECT_TRUE(table_exists("public.orders_amount"));
 }
 
 TEST_F(ScriptRun, ConcurrentIndexRunsOutsideATransaction) {

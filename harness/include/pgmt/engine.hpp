@@ -94,6 +94,8 @@ class engine {
   server_info server_;
   suite suite_;
   migration_set set_;
+  /// Lock tracing while each migration is applied (PGMT_TRACE=off turns it off).
+  bool trace_ = true;
   std::function<std::optional<std::string>()> why_stopped_;
   struct steps;
   std::shared_ptr<steps> steps_;

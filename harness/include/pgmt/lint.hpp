@@ -61,8 +61,9 @@ struct lint_options {
 /// One finding.
 struct lint_finding {
   std::string rule;
-  bool error = false;  ///< fails the test (by the rule's severity or LINT_ERRORS)
-  diagnostic where;    ///< message "<rule>: <what>", hint the fix
+  bool error = false;       ///< fails the test (by the rule's severity or LINT_ERRORS)
+  diagnostic where;         ///< message "<rule>: <what>", hint the fix
+  std::size_t statement = 0;  ///< byte offset of its statement's first token
 };
 
 /// The findings of one source, in file order. Throws script_error where the
@@ -73,7 +74,17 @@ struct lint_finding {
 [[nodiscard]] lint_options lint_options_for(const suite& s, const migration_set& set, std::size_t index,
                                             const lint_manifest* manifest);
 
-/// `lint K`: the findings of migration K's up script; fails when one is an error.
-[[nodiscard]] check_result check_lint(const suite& s, const migration_set& set, std::size_t index);
+/// Merges what lock tracing saw while migration src ran on the state before
+/// it (run_stats::trace) into its static findings: a lock finding of a
+/// statement that held no blocking lock on an existing table, or a rewrite
+/// finding of one that rewrote nothing, is dropped; the others get the
+/// evidence; a blocking lock no rule foresaw is a finding of its own.
+void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, const lock_trace& trace,
+                 const lint_options& opts);
+
+/// `lint K`: the findings of migration K's up script, with the evidence of
+/// trace when K was traced; fails when one is an error.
+[[nodiscard]] check_result check_lint(const suite& s, const migration_set& set, std::size_t index,
+                                      const lock_trace* trace = nullptr);
 
 }  // namespace pgmt

@@ -158,6 +158,10 @@ struct run_options {
   /// DATABASE) before it runs, so that each run starts as on a new server; off
   /// where the run is meant to meet what an earlier run left (idempotency).
   bool drop_created_databases = true;
+  /// Records, statement by statement, the blocking locks the source takes on
+  /// tables that existed before it and the tables it rewrites (run_stats::trace).
+  /// Only where it runs in one transaction of its own (not nested, no on_result).
+  bool trace = false;
 };
 
 /// A source asked to run inside the caller's transaction that cannot: it has
@@ -177,6 +181,26 @@ struct catalog_changes {
   void merge(const catalog_changes& other);
 };
 
+/// A blocking lock a statement took on a table that existed before the
+/// source, or a rewrite of one (lock tracing).
+struct traced_lock {
+  std::size_t start = 0;  ///< byte offset of the statement's first token
+  std::string table;      ///< schema.name
+  std::string mode;       ///< "ACCESS EXCLUSIVE", "SHARE", ... (empty: the lock came earlier)
+  bool rewritten = false;  ///< the statement gave the table a new file (a rewrite)
+  std::size_t statements_after = 0;       ///< statements that ran while it was held
+  std::chrono::milliseconds held{0};      ///< from the statement's start to the commit
+};
+
+/// What lock tracing saw of a source.
+struct lock_trace {
+  std::vector<traced_lock> locks;  ///< in statement order
+  std::set<std::size_t> traced;    ///< the statements traced (their first token's offset)
+  /// The traced statements after which the session held a blocking lock on a
+  /// table that existed before (taken by it or earlier).
+  std::set<std::size_t> holding;
+};
+
 /// What running a source took.
 struct run_stats {
   std::size_t statements = 0;
@@ -189,6 +213,8 @@ struct run_stats {
   /// The system catalogs (pg_class, ...) whose rows the source inserted,
   /// updated or deleted, from the same statistics; nullopt when not known.
   std::optional<catalog_changes> catalogs;
+  /// The locks and rewrites, when run_options::trace and it ran in one transaction.
+  std::optional<lock_trace> trace;
   /// Statements skip_statement left out, as their first line.
   std::vector<std::string> skipped;
   /// What the source did past its database (server_effect), as warnings at

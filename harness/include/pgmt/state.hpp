@@ -46,9 +46,10 @@ void ensure_tracking_table(connection& conn);
 /// transaction (when it has one); nested: inside the transaction conn has
 /// open (see run_options::nested); count_writes: see run_options; again: a
 /// second run on a state that has it, meeting what the first left (see
-/// run_options::drop_created_databases). Throws script_error.
+/// run_options::drop_created_databases); trace: see run_options::trace.
+/// Throws script_error.
 run_stats apply_migration(connection& conn, const migration& m, const suite& s, bool nested = false,
-                          bool count_writes = true, bool again = false);
+                          bool count_writes = true, bool again = false, bool trace = false);
 
 /// Runs each source on conn, committed one by one. Throws script_error.
 void run_sources(connection& conn, const std::vector<sql_source>& sources, const suite& s, const char* what);

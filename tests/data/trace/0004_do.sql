@@ -1,0 +1,1 @@
+do $$ begin execute $e$alter table public.orders add column flag boolean$e$; end $$;
