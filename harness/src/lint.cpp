@@ -887,20 +887,21 @@ void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, con
                                                            (t.statements_after == 1 ? " statement" : " statements") +
                                                            " after it, to the commit") +
                 " (" + std::to_string(t.held.count()) + " ms here, on the test's data)";
-    bool attached = false;
-    for (auto& f : findings)
-      if (f.statement == t.start && lock_rules.count(f.rule) != 0) {
-        f.where.notes.push_back(evidence);
-        attached = true;
-      }
-    if (attached || t.mode.empty()) continue;
+    // A statement some rule flagged (or a lint-ignore lifted a rule of) was foreseen.
+    bool foreseen = false;
+    for (auto& f : findings) {
+      if (f.statement != t.start) continue;
+      foreseen = true;
+      if (lock_rules.count(f.rule) != 0) f.where.notes.push_back(evidence);
+    }
+    if (foreseen || t.mode.empty()) continue;
     const char* rule = "blocking-lock-on-existing-table";
     if (opts.ignore.count(rule) != 0) continue;
     bool lifted = false;
     for (const auto& st : plan_script(src).statements)
       if (st.start == t.start)
         for (const auto& [at, words] : ignore_comments(src, st))
-          lifted = lifted || (words.size() >= 2 && words[0] == rule);
+          lifted = lifted || (words.size() >= 2 && find_lint_rule(words[0]));
     if (lifted) continue;
     const lint_rule* r = find_lint_rule(rule);
     lint_finding f;

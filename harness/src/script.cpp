@@ -405,6 +405,69 @@ std::optional<std::size_t> copy_from_stdin_before(const std::string& text, std::
   return found;
 }
 
+// Functions a SELECT in a migration calls that take no lock on a table.
+bool lock_free_function(const nlohmann::json& call) {
+  static const std::set<std::string> known = {
+      "set_config", "current_setting", "nextval", "setval", "currval", "pg_advisory_lock",
+      "pg_advisory_xact_lock", "pg_advisory_unlock", "pg_try_advisory_lock", "pg_try_advisory_xact_lock",
+      "pg_sleep", "now", "version", "current_user", "generate_series", "count", "format", "concat"};
+  const auto& names = call.value("funcname", nlohmann::json::array());
+  if (names.empty()) return false;
+  const auto& last = names.back();
+  return last.contains("String") && known.count(last["String"].value("sval", "")) != 0;
+}
+
+// The tables a parse tree names, and whether it calls a function that may lock.
+void range_vars(const nlohmann::json& node, std::vector<std::string>& out, bool& calls) {
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if ((key == "RangeVar" || key == "relation" || key == "pktable") && value.is_object() &&
+          value.contains("relname")) {
+        const std::string schema = value.value("schemaname", "");
+        out.push_back(schema.empty() ? value.value("relname", "") : schema + "." + value.value("relname", ""));
+      }
+      if (key == "FuncCall" && !lock_free_function(value)) calls = true;
+      range_vars(value, out, calls);
+    }
+  } else if (node.is_array()) {
+    for (const auto& v : node) range_vars(v, out, calls);
+  }
+}
+
+// What lock tracing needs to know of st (node: its parse tree) before it
+// runs; created: the tables the source created before it.
+void trace_facts(statement& st, const nlohmann::json& node, std::set<std::string>& created) {
+  static const std::set<std::string> blocking_kinds = {
+      "AlterTableStmt", "IndexStmt",   "CreateTrigStmt", "CreatePolicyStmt", "AlterPolicyStmt",
+      "VacuumStmt",     "ClusterStmt", "TruncateStmt",   "LockStmt",         "RefreshMatViewStmt",
+      "CreateStmt",     "RuleStmt",    "ReindexStmt",    "AlterObjectSchemaStmt"};
+  const std::string& kind = st.kind;
+  std::vector<std::string> names;
+  bool calls = false;
+  range_vars(node, names, calls);
+  st.runs_code = kind == "DoStmt" || kind == "CallStmt" || kind == "DropStmt" || kind == "RenameStmt" ||
+                 kind == "ExecuteStmt" || (kind == "SelectStmt" && calls);
+  st.may_block = blocking_kinds.count(kind) != 0;
+  // The table a CREATE TABLE makes is new; a PARTITION OF or INHERITS parent is not.
+  std::string made;
+  if (kind == "CreateStmt" || kind == "CreateTableAsStmt") {
+    const auto& rel = kind == "CreateStmt"
+                          ? node.value("relation", nlohmann::json::object())
+                          : node.value("into", nlohmann::json::object()).value("rel", nlohmann::json::object());
+    const std::string schema = rel.value("schemaname", "");
+    made = schema.empty() ? rel.value("relname", "") : schema + "." + rel.value("relname", "");
+  }
+  auto bare = [](const std::string& n) { return n.substr(n.find('.') == std::string::npos ? 0 : n.find('.') + 1); };
+  for (const auto& n : names) {
+    if (n == made || created.count(n) != 0 || created.count(bare(n)) != 0) continue;
+    if (std::find(st.tables.begin(), st.tables.end(), n) == st.tables.end()) st.tables.push_back(n);
+  }
+  if (!made.empty()) {
+    created.insert(made);
+    created.insert(bare(made));
+  }
+}
+
 }  // namespace
 
 script_plan plan_script(const sql_source& src) {
@@ -485,6 +548,7 @@ script_plan plan_script(const sql_source& src) {
   }
 
   std::string first_no_tx;
+  std::set<std::string> created_tables;  // by the source before a statement, for lock tracing
   // A SET ROLE (or SESSION AUTHORIZATION) not undone by the end of the file.
   std::optional<std::size_t> role_left;
   std::string role_what;
@@ -516,6 +580,7 @@ script_plan plan_script(const sql_source& src) {
             e->start = st.start;
             plan.effects.push_back(*e);
           }
+          trace_facts(st, node, created_tables);
           if (st.kind == "VariableSetStmt" &&
               (node.value("name", "") == "role" || node.value("name", "") == "session_authorization")) {
             plan.sets_role = true;
@@ -1046,51 +1111,103 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           conn.exec_params("select 1 from pg_catalog.pg_tablespace where spcname = $1", {e.created_tablespace})
                   .rows() > 0)
         tablespaces_there.insert(e.start);
-  // Lock tracing: the tables before the script, then, in the round trip of
-  // each statement, the locks the session holds and its tables' files.
+  // Lock tracing. The tables of the state before that the script may lock are
+  // read as it starts: those it names, or all of them when a statement runs
+  // code (DO, CALL, a function). A statement that runs code is sent with a
+  // query of the session's blocking locks and their tables' files; one that
+  // may rewrite a table it names, with a query of those tables' files; the
+  // locks of the statements that only name tables are read once, at the end,
+  // and each is put on the first statement that names its table and may take
+  // such a lock (pg_locks reads the whole lock table: once, not per statement).
   const bool tracing = opts.trace && wrap && !nested && !opts.on_result;
   struct table_before {
     std::string name;
     std::string filenode;
   };
-  std::map<std::string, table_before> tables_before;  // by oid
-  std::map<std::string, std::string> locks_seen;      // oid -> strongest blocking mode so far
-  std::vector<std::chrono::steady_clock::time_point> started;
-  std::string lock_query;
+  std::map<std::string, table_before> tables_before;   // by oid
+  std::map<std::string, std::string> oid_of;           // schema.name and name -> oid
+  std::map<std::string, std::string> locks_seen;       // oid -> strongest blocking mode so far
+  std::vector<std::chrono::steady_clock::time_point> started(plan.statements.size());
+  enum class trace_by { none, locks, files, end };
+  std::vector<trace_by> trace_how(plan.statements.size(), trace_by::none);
+  static const std::map<std::string, std::pair<int, const char*>> lock_modes = {
+      {"ShareLock", {1, "SHARE"}},
+      {"ShareRowExclusiveLock", {2, "SHARE ROW EXCLUSIVE"}},
+      {"ExclusiveLock", {3, "EXCLUSIVE"}},
+      {"AccessExclusiveLock", {4, "ACCESS EXCLUSIVE"}}};
+  const std::string locks_sql =
+      "select l.relation::text, l.mode, c.relfilenode::text from pg_catalog.pg_locks l join "
+      "pg_catalog.pg_class c on c.oid = l.relation where l.pid = pg_catalog.pg_backend_pid() and l.locktype = "
+      "'relation' and l.granted and c.relkind in ('r', 'p', 'm') and l.mode in ('AccessExclusiveLock', "
+      "'ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock')";
   if (tracing) {
     stats.trace.emplace();
-    try {
-      result r = conn.exec_prepared(
-          "select c.oid::text, pg_catalog.concat(n.nspname, '.', c.relname), c.relfilenode::text from "
-          "pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in "
-          "('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema', 'pgmt') and n.nspname !~ "
-          "'^pg_toast'");
-      for (int i = 0; i < r.rows(); ++i) tables_before[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
-    } catch (...) {
-      rollback_quietly();
-      throw;
+    const bool code = std::any_of(plan.statements.begin(), plan.statements.end(),
+                                  [](const statement& st) { return st.runs_code; });
+    const bool named = std::any_of(plan.statements.begin(), plan.statements.end(),
+                                   [](const statement& st) { return !st.tables.empty(); });
+    if (code || named) {
+      try {
+        const std::string columns =
+            "select c.oid::text, pg_catalog.concat(n.nspname, '.', c.relname), c.relfilenode::text from "
+            "pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in "
+            "('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema', 'pgmt') and n.nspname !~ "
+            "'^pg_toast'";
+        result r;
+        if (code) {
+          r = conn.exec_prepared(columns);
+        } else {
+          std::string listed;  // one name a line, quoted for to_regclass
+          for (const auto& st : plan.statements)
+            for (const auto& name : st.tables) {
+              const auto dot = name.find('.');
+              listed += (listed.empty() ? "" : "\n") +
+                        (dot == std::string::npos ? conn.quote_ident(name)
+                                                  : conn.quote_ident(name.substr(0, dot)) + "." +
+                                                        conn.quote_ident(name.substr(dot + 1)));
+            }
+          r = conn.exec_prepared(columns + " and c.oid in (select pg_catalog.to_regclass(x) from "
+                                           "pg_catalog.unnest(pg_catalog.string_to_array($1, E'\\n')) x)",
+                                 {listed});
+        }
+        for (int i = 0; i < r.rows(); ++i) {
+          tables_before[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
+          oid_of[r.value(i, 1)] = r.value(i, 0);
+          oid_of.emplace(r.value(i, 1).substr(r.value(i, 1).find('.') + 1), r.value(i, 0));
+        }
+      } catch (...) {
+        rollback_quietly();
+        throw;
+      }
+      static const std::set<std::string> rewriting = {"AlterTableStmt", "VacuumStmt", "ClusterStmt",
+                                                      "TruncateStmt", "RefreshMatViewStmt"};
+      for (std::size_t i = 0; i < plan.statements.size(); ++i) {
+        const statement& st = plan.statements[i];
+        const bool names_one = std::any_of(st.tables.begin(), st.tables.end(),
+                                           [&](const std::string& n) { return oid_of.count(n) != 0; });
+        trace_how[i] = st.runs_code                                  ? trace_by::locks
+                       : names_one && rewriting.count(st.kind) != 0 ? trace_by::files
+                       : names_one                                  ? trace_by::end
+                                                                    : trace_by::none;
+      }
     }
-    // A newline first: a statement may end in a -- comment.
-    lock_query =
-        "\n;select l.relation::text, l.mode, c.relfilenode::text from pg_catalog.pg_locks l join "
-        "pg_catalog.pg_class c on c.oid = l.relation where l.pid = pg_catalog.pg_backend_pid() and l.locktype = "
-        "'relation' and l.granted and c.relkind in ('r', 'p', 'm') and l.mode in ('AccessExclusiveLock', "
-        "'ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock')";
   }
+  // The query sent after statement i (a newline first: it may end in a -- comment).
+  auto trace_query = [&](std::size_t i) -> std::string {
+    if (trace_how[i] == trace_by::locks) return "\n;" + locks_sql;
+    std::string oids;
+    for (const auto& n : plan.statements[i].tables)
+      if (auto o = oid_of.find(n); o != oid_of.end()) oids += (oids.empty() ? "" : ", ") + o->second;
+    return "\n;select c.oid::text, ''::text, c.relfilenode::text from pg_catalog.pg_class c where c.oid in (" +
+           oids + ")";
+  };
+  // Rows (oid, lock mode or '', file) after statement st.
   auto record_trace = [&](const statement& st, const result& r) {
-    static const std::map<std::string, std::pair<int, const char*>> modes = {
-        {"ShareLock", {1, "SHARE"}},
-        {"ShareRowExclusiveLock", {2, "SHARE ROW EXCLUSIVE"}},
-        {"ExclusiveLock", {3, "EXCLUSIVE"}},
-        {"AccessExclusiveLock", {4, "ACCESS EXCLUSIVE"}}};
     stats.trace->traced.insert(st.start);
     std::map<std::string, traced_lock> now;  // by oid
     for (int i = 0; i < r.rows(); ++i) {
       auto before = tables_before.find(r.value(i, 0));
       if (before == tables_before.end()) continue;
-      auto mode = modes.find(r.value(i, 1));
-      if (mode == modes.end()) continue;
-      stats.trace->holding.insert(st.start);
       traced_lock& t = now[r.value(i, 0)];
       t.start = st.start;
       t.table = before->second.name;
@@ -1098,20 +1215,69 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         t.rewritten = true;
         before->second.filenode = r.value(i, 2);  // a later rewrite is that statement's
       }
+      auto mode = lock_modes.find(r.value(i, 1));
+      if (mode == lock_modes.end()) continue;
+      stats.trace->holding.insert(st.start);
       std::string& seen = locks_seen[r.value(i, 0)];
-      const int had = seen.empty() ? 0 : modes.at(seen).first;
-      if (mode->second.first > had && mode->second.first > (t.mode.empty() ? 0 : modes.at(t.mode).first)) {
+      const int had = seen.empty() ? 0 : lock_modes.at(seen).first;
+      if (mode->second.first > had && mode->second.first > (t.mode.empty() ? 0 : lock_modes.at(t.mode).first))
         t.mode = r.value(i, 1);
-      }
     }
     for (auto& [oid, t] : now) {
       if (!t.mode.empty()) locks_seen[oid] = t.mode;
       if (t.mode.empty() && !t.rewritten) continue;
-      if (!t.mode.empty()) t.mode = modes.at(t.mode).second;
+      if (!t.mode.empty()) t.mode = lock_modes.at(t.mode).second;
       stats.trace->locks.push_back(t);
     }
   };
-  for (const auto& st : plan.statements) {
+  // The locks of the statements that only name their tables, read once.
+  auto trace_at_end = [&] {
+    if (std::none_of(trace_how.begin(), trace_how.end(), [](trace_by b) { return b == trace_by::end || b == trace_by::files; }))
+      return;
+    result r = conn.exec(locks_sql);
+    for (int row = 0; row < r.rows(); ++row) {
+      const std::string oid = r.value(row, 0);
+      auto before = tables_before.find(oid);
+      auto mode = lock_modes.find(r.value(row, 1));
+      if (before == tables_before.end() || mode == lock_modes.end()) continue;
+      const std::string& seen = locks_seen[oid];
+      if (!seen.empty() && lock_modes.at(seen).first >= mode->second.first) continue;  // a traced statement's
+      // The first statement that names the table and may take such a lock (else the first that names it).
+      const std::string& name = before->second.name;
+      auto names_it = [&](const statement& st) {
+        return std::any_of(st.tables.begin(), st.tables.end(), [&](const std::string& n) {
+          auto o = oid_of.find(n);
+          return o != oid_of.end() && o->second == oid;
+        });
+      };
+      std::optional<std::size_t> at;
+      for (std::size_t i = 0; i < plan.statements.size() && !at; ++i)
+        if ((trace_how[i] == trace_by::end || trace_how[i] == trace_by::files) && plan.statements[i].may_block &&
+            names_it(plan.statements[i]))
+          at = i;
+      for (std::size_t i = 0; i < plan.statements.size() && !at; ++i)
+        if ((trace_how[i] == trace_by::end || trace_how[i] == trace_by::files) && names_it(plan.statements[i]))
+          at = i;
+      if (!at) continue;
+      const std::size_t start = plan.statements[*at].start;
+      auto same = std::find_if(stats.trace->locks.begin(), stats.trace->locks.end(),
+                               [&](const traced_lock& t) { return t.start == start && t.table == name; });
+      if (same == stats.trace->locks.end()) {
+        traced_lock t;
+        t.start = start;
+        t.table = name;
+        stats.trace->locks.push_back(t);
+        same = std::prev(stats.trace->locks.end());
+      }
+      same->mode = mode->second.second;
+      for (std::size_t i = *at; i < plan.statements.size(); ++i)
+        if (trace_how[i] != trace_by::none) stats.trace->holding.insert(plan.statements[i].start);
+    }
+    std::stable_sort(stats.trace->locks.begin(), stats.trace->locks.end(),
+                     [](const traced_lock& a, const traced_lock& b) { return a.start < b.start; });
+  };
+  for (std::size_t si = 0; si < plan.statements.size(); ++si) {
+    const statement& st = plan.statements[si];
     try {
       const std::string_view text = std::string_view(src.text).substr(st.offset, st.length);
       if (tablespaces_there.count(st.start) != 0) {
@@ -1121,9 +1287,10 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       if (!opts.skip_statement || !opts.skip_statement(text)) {
         const running_statement now_running(src, st, opts.label);
         if (dog) dog->arm(dog_limit);
-        if (tracing) {
-          started.push_back(std::chrono::steady_clock::now());
-          result r = conn.exec(std::string(text) + lock_query);
+        if (tracing) started[si] = std::chrono::steady_clock::now();
+        if (tracing && trace_how[si] == trace_by::end) stats.trace->traced.insert(st.start);
+        if (tracing && (trace_how[si] == trace_by::locks || trace_how[si] == trace_by::files)) {
+          result r = conn.exec(std::string(text) + trace_query(si));
           if (dog) dog->disarm();
           record_trace(st, r);
         } else {
@@ -1256,6 +1423,14 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       if (std::stoll(all.value(i, 3)) > before.second) stats.catalogs->deleted.insert(name);
     }
   }
+  if (tracing) {
+    try {
+      trace_at_end();
+    } catch (...) {
+      rollback_quietly();
+      throw;
+    }
+  }
   if (opts.before_commit) {
     try {
       opts.before_commit(conn);
@@ -1290,10 +1465,9 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     if (tracing) {
       // Held from each statement to the commit.
       const auto committed = std::chrono::steady_clock::now();
-      std::map<std::size_t, std::size_t> index_of;  // statement start -> index among those run
+      std::map<std::size_t, std::size_t> index_of;  // statement start -> index
       std::size_t k = 0;
-      for (const auto& st : plan.statements)
-        if (stats.trace->traced.count(st.start) != 0) index_of[st.start] = k++;
+      for (const auto& st : plan.statements) index_of[st.start] = k++;
       for (auto& t : stats.trace->locks) {
         const std::size_t i = index_of.at(t.start);
         t.statements_after = k - i - 1;

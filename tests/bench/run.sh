@@ -5,7 +5,10 @@
 # against the psql floor measured side by side in the same run: one psql
 # session running, per migration, up, down, up, down, up, each in its own
 # transaction (more SQL than the checks run). Prints the ratios, the cost per
-# migration, the growth exponent (time ~ N^e) and the engine's peak RSS.
+# migration, the growth exponent (time ~ N^e) and the engine's peak RSS, and
+# what lock tracing costs: the migrations' apply time (the sum of the
+# "applied ... in X ms" of `pgmt test`) with tracing over without
+# (PGMT_TRACE=off), side by side in the same run.
 #
 #   tests/bench/run.sh <pgmt-executable> [N ...]      (default N: 50 100 200)
 #
@@ -93,7 +96,7 @@ CMAKE
   done > "$dir/floor.sql"
 }
 
-printf '%5s %9s %10s %7s %8s %11s %7s %9s\n' N "psql (s)" "ctest (s)" ratio "ms/mig" "pgmt test" ratio "RSS (MB)"
+printf '%5s %9s %10s %7s %8s %11s %7s %9s %13s\n' N "psql (s)" "ctest (s)" ratio "ms/mig" "pgmt test" ratio "RSS (MB)" "trace cost"
 for n in $sizes; do
   dir="$work/n$n"
   write_suite "$dir" "$n"
@@ -120,9 +123,32 @@ for n in $sizes; do
     exit 1
   }
   t5=$(now)
+  # The apply times, traced and not: pgmt prints each ("applied ... in 3.2 ms").
+  # Runs alternate, twice each; the smaller sum of each counts (the machine's
+  # noise only ever adds).
+  applied() { sed -n 's/^PASS .*\.apply: applied .* in \([0-9.]*\) ms$/\1/p' "$1" | awk '{ s += $1 } END { print s + 0 }'; }
+  traced=$(applied "$dir/test.log")
+  untraced=
+  for round in 1 2; do
+    PGMT_TRACE=off "$pgmt" test --migrations "$dir/migrations" >"$dir/untraced.log" 2>&1 || {
+      tail -50 "$dir/untraced.log"
+      exit 1
+    }
+    u=$(applied "$dir/untraced.log")
+    untraced=$(awk -v a="${untraced:-$u}" -v b="$u" 'BEGIN { print (b < a ? b : a) }')
+    [ "$round" = 2 ] && break
+    "$pgmt" test --migrations "$dir/migrations" >"$dir/test.log" 2>&1 || {
+      tail -50 "$dir/test.log"
+      exit 1
+    }
+    t=$(applied "$dir/test.log")
+    traced=$(awk -v a="$traced" -v b="$t" 'BEGIN { print (b < a ? b : a) }')
+  done
   awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" -v rss="${rss:-?}" \
+    -v tr="$traced" -v un="$untraced" \
     'BEGIN { p = b - a; g = d - c; t = f - e
-      printf "%5d %9.2f %10.2f %7.2f %8.1f %11.2f %7.2f %9s\n", n, p, g, g / p, 1000 * g / n, t, t / p, rss }' |
+      printf "%5d %9.2f %10.2f %7.2f %8.1f %11.2f %7.2f %9s %12.1f%%\n", n, p, g, g / p, 1000 * g / n, t, t / p, rss,
+        (un > 0 ? 100 * (tr - un) / un : 0) }' |
     tee -a "$work/rows"
 done
 

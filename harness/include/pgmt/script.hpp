@@ -35,6 +35,14 @@ struct statement {
   std::string kind;                   ///< parse node name (IndexStmt, ...), empty if it did not parse
   bool transaction_control = false;   ///< BEGIN, COMMIT, ROLLBACK ...
   std::string no_transaction_reason;  ///< why it cannot run inside a transaction, if it cannot
+  /// For lock tracing: it runs code (DO, CALL, a function in a SELECT) or
+  /// drops or renames, so any table may be locked.
+  bool runs_code = false;
+  /// For lock tracing: a kind that may take a blocking lock on a table it names
+  /// (ALTER TABLE, CREATE INDEX, CREATE TRIGGER, ...); DML and SELECT do not.
+  bool may_block = false;
+  /// For lock tracing: the tables it names that the source did not create before it.
+  std::vector<std::string> tables;
 };
 
 /// A statement whose effect reaches past the database the migration runs in
