@@ -516,7 +516,8 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
           lint.details.push_back(
               "note: not traced: " +
               std::string(blocked ? "the state before it could not be built"
-                                  : "it runs outside one transaction of its own; only the static rules apply"));
+                                  : "it runs its own transactions (BEGIN and COMMIT in the file); only the "
+                                    "static rules apply"));
         out.emplace("lint", std::move(lint));
       }
       for (const auto& c : checks) {

@@ -369,6 +369,9 @@ struct linter {
   int explicit_depth = 0;                  // inside BEGIN ... COMMIT written in the file
   std::optional<std::size_t> open_begin;   // the BEGIN not yet committed
   std::set<std::string> rls_enabled;       // tables ENABLE ROW LEVEL SECURITY named
+  // CHECK (column IS NOT NULL) constraints added in the file: name -> table.column, and those valid.
+  std::map<std::string, std::string> not_null_checks;
+  std::set<std::string> valid_not_null;    // table.column
   std::vector<std::pair<std::string, std::size_t>> rls_tables;  // tables created where the API roles reach
   // The rules lint-ignore comments lift for the statement at hand.
   std::set<std::string> lifted;
@@ -525,12 +528,28 @@ struct linter {
         }
       } else if (sub == "AT_SetNotNull") {
         blocking = true;
+        // A valid CHECK (column IS NOT NULL) spares the scan (PostgreSQL 12 and later).
+        if (valid_not_null.count(qualify(table) + "." + str(cmd, "name")) != 0) continue;
         if (existing)
           add("adding-not-nullable-field", at,
               "SET NOT NULL on \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
+      } else if (sub == "AT_ValidateConstraint") {
+        if (auto c = not_null_checks.find(str(cmd, "name")); c != not_null_checks.end())
+          valid_not_null.insert(c->second);
       } else if (sub == "AT_AddConstraint") {
         const json& con = inner(def, "Constraint");
         const std::string type = str(con, "contype");
+        if (type == "CONSTR_CHECK") {
+          const json expr = con.value("raw_expr", json::object());
+          const json& test = inner(expr, "NullTest");
+          const json arg = test.value("arg", json::object());
+          const json& col = inner(arg, "ColumnRef");
+          if (str(test, "nulltesttype") == "IS_NOT_NULL" && col.contains("fields") && col["fields"].size() == 1) {
+            const std::string key = qualify(table) + "." + str(inner(col["fields"][0], "String"), "sval");
+            not_null_checks[str(con, "conname")] = key;
+            if (!flag(con, "skip_validation")) valid_not_null.insert(key);
+          }
+        }
         if (location(con) >= 0) at = base + static_cast<std::size_t>(location(con));
         blocking = true;
         if (!existing) continue;
@@ -841,7 +860,7 @@ struct linter {
 }  // namespace
 
 std::vector<lint_finding> lint_source(const sql_source& src, const lint_options& opts) {
-  linter l{src, opts, {}, {}, {}, {}, {}, false, false, 0, std::nullopt, {}, {}, {}, 0, true};
+  linter l{src, opts, {}, {}, {}, {}, {}, false, false, 0, std::nullopt, {}, {}, {}, {}, {}, 0, true};
   l.run();
   return std::move(l.out);
 }

@@ -1119,7 +1119,12 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   // locks of the statements that only name tables are read once, at the end,
   // and each is put on the first statement that names its table and may take
   // such a lock (pg_locks reads the whole lock table: once, not per statement).
-  const bool tracing = opts.trace && wrap && !nested && !opts.on_result;
+  // A file run statement by statement (-- pgmt:no-transaction, CONCURRENTLY)
+  // commits each: a statement that can run in a transaction is sent with the
+  // query of the locks, in the implicit transaction of one round trip; one
+  // that cannot (CREATE INDEX CONCURRENTLY, VACUUM) is not traced.
+  const bool each = plan.mode == tx_mode::per_statement;
+  const bool tracing = opts.trace && (wrap || each) && !nested && !opts.on_result;
   struct table_before {
     std::string name;
     std::string filenode;
@@ -1185,10 +1190,15 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         const statement& st = plan.statements[i];
         const bool names_one = std::any_of(st.tables.begin(), st.tables.end(),
                                            [&](const std::string& n) { return oid_of.count(n) != 0; });
-        trace_how[i] = st.runs_code                                  ? trace_by::locks
-                       : names_one && rewriting.count(st.kind) != 0 ? trace_by::files
-                       : names_one                                  ? trace_by::end
-                                                                    : trace_by::none;
+        if (each)
+          trace_how[i] = !st.no_transaction_reason.empty() ? trace_by::none
+                         : st.runs_code || names_one        ? trace_by::locks
+                                                            : trace_by::none;
+        else
+          trace_how[i] = st.runs_code                                  ? trace_by::locks
+                         : names_one && rewriting.count(st.kind) != 0 ? trace_by::files
+                         : names_one                                  ? trace_by::end
+                                                                      : trace_by::none;
       }
     }
   }
@@ -1204,6 +1214,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   // Rows (oid, lock mode or '', file) after statement st.
   auto record_trace = [&](const statement& st, const result& r) {
     stats.trace->traced.insert(st.start);
+    if (each) locks_seen.clear();  // the statement before committed
     std::map<std::string, traced_lock> now;  // by oid
     for (int i = 0; i < r.rows(); ++i) {
       auto before = tables_before.find(r.value(i, 0));
@@ -1292,7 +1303,12 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         if (tracing && (trace_how[si] == trace_by::locks || trace_how[si] == trace_by::files)) {
           result r = conn.exec(std::string(text) + trace_query(si));
           if (dog) dog->disarm();
+          const std::size_t recorded = stats.trace->locks.size();
           record_trace(st, r);
+          if (each)  // held while it ran, to its own commit
+            for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
+              stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started[si]);
         } else {
           result r = conn.exec(text);
           if (dog) dog->disarm();
@@ -1423,7 +1439,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       if (std::stoll(all.value(i, 3)) > before.second) stats.catalogs->deleted.insert(name);
     }
   }
-  if (tracing) {
+  if (tracing && wrap) {
     try {
       trace_at_end();
     } catch (...) {
