@@ -105,7 +105,9 @@ long result::affected() const noexcept {
 void connection::deleter::operator()(pg_conn* c) const noexcept { libpq().PQfinish(c); }
 
 connection::connection(const std::string& conninfo)
-    : conn_(libpq().PQconnectdb(conninfo.c_str())), notices_(std::make_unique<std::vector<std::string>>()) {
+    : conn_(libpq().PQconnectdb(conninfo.c_str())),
+      conninfo_(conninfo),
+      notices_(std::make_unique<std::vector<std::string>>()) {
   if (!conn_) throw connection_error("could not allocate a connection");
   if (libpq().PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = libpq().PQerrorMessage(conn_.get());

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <pg_query.h>
 
+#include <array>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <map>
@@ -987,6 +989,55 @@ run_stats run_script(connection& conn, const sql_source& src, const run_options&
 
 namespace {
 
+// Watches, from a second session, the locks a statement of conn holds while
+// it runs: every few milliseconds until stop(), the rows of locks_sql for
+// conn's backend (the second session is opened on first use and kept).
+class lock_watch {
+ public:
+  lock_watch(connection& conn, std::optional<std::pair<connection, std::string>>& watcher,
+             const std::string& locks_sql) {
+    try {
+      if (!watcher) {
+        const std::string pid = conn.exec("select pg_catalog.pg_backend_pid()").value(0, 0);
+        watcher.emplace(connection(conn.conninfo()), pid);
+      }
+    } catch (...) {
+      return;  // no second session: the statement is not watched
+    }
+    connection* second = &watcher->first;
+    std::string sql = locks_sql;
+    const std::string own = "l.pid = pg_catalog.pg_backend_pid()";
+    sql.replace(sql.find(own), own.size(), "l.pid = " + watcher->second);
+    thread_ = std::thread([this, second, sql] {
+      while (!stop_.load()) {
+        try {
+          result r = second->exec(sql);
+          std::lock_guard<std::mutex> lock(mu_);
+          for (int i = 0; i < r.rows(); ++i) rows_.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2)});
+        } catch (...) {
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+  }
+  lock_watch(const lock_watch&) = delete;
+  lock_watch& operator=(const lock_watch&) = delete;
+  ~lock_watch() { (void)stop(); }
+  std::vector<std::array<std::string, 3>> stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    return rows_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::array<std::string, 3>> rows_;
+  std::thread thread_;
+};
+
 run_stats run_script_as_planned(connection& conn, const sql_source& src, const run_options& opts) {
   script_plan plan = plan_script(src);
   run_stats stats;
@@ -1125,6 +1176,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   // that cannot (CREATE INDEX CONCURRENTLY, VACUUM) is not traced.
   const bool each = plan.mode == tx_mode::per_statement;
   const bool tracing = opts.trace && (wrap || each) && !nested && !opts.on_result;
+  std::optional<std::pair<connection, std::string>> watcher;  // the second session and the watched pid
   struct table_before {
     std::string name;
     std::string filenode;
@@ -1133,7 +1185,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   std::map<std::string, std::string> oid_of;           // schema.name and name -> oid
   std::map<std::string, std::string> locks_seen;       // oid -> strongest blocking mode so far
   std::vector<std::chrono::steady_clock::time_point> started(plan.statements.size());
-  enum class trace_by { none, locks, files, end };
+  enum class trace_by { none, locks, files, end, watch };
   std::vector<trace_by> trace_how(plan.statements.size(), trace_by::none);
   static const std::map<std::string, std::pair<int, const char*>> lock_modes = {
       {"ShareLock", {1, "SHARE"}},
@@ -1191,9 +1243,9 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         const bool names_one = std::any_of(st.tables.begin(), st.tables.end(),
                                            [&](const std::string& n) { return oid_of.count(n) != 0; });
         if (each)
-          trace_how[i] = !st.no_transaction_reason.empty() ? trace_by::none
-                         : st.runs_code || names_one        ? trace_by::locks
-                                                            : trace_by::none;
+          trace_how[i] = !(st.runs_code || names_one)         ? trace_by::none
+                         : !st.no_transaction_reason.empty() ? trace_by::watch
+                                                             : trace_by::locks;
         else
           trace_how[i] = st.runs_code                                  ? trace_by::locks
                          : names_one && rewriting.count(st.kind) != 0 ? trace_by::files
@@ -1212,27 +1264,33 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
            oids + ")";
   };
   // Rows (oid, lock mode or '', file) after statement st.
-  auto record_trace = [&](const statement& st, const result& r) {
+  using trace_row = std::array<std::string, 3>;
+  auto rows_of = [](const result& r) {
+    std::vector<trace_row> rows;
+    for (int i = 0; i < r.rows(); ++i) rows.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2)});
+    return rows;
+  };
+  auto record_trace = [&](const statement& st, const std::vector<trace_row>& rows) {
     stats.trace->traced.insert(st.start);
     if (each) locks_seen.clear();  // the statement before committed
     std::map<std::string, traced_lock> now;  // by oid
-    for (int i = 0; i < r.rows(); ++i) {
-      auto before = tables_before.find(r.value(i, 0));
+    for (const auto& row : rows) {
+      auto before = tables_before.find(row[0]);
       if (before == tables_before.end()) continue;
-      traced_lock& t = now[r.value(i, 0)];
+      traced_lock& t = now[row[0]];
       t.start = st.start;
       t.table = before->second.name;
-      if (r.value(i, 2) != before->second.filenode) {
+      if (row[2] != before->second.filenode) {
         t.rewritten = true;
-        before->second.filenode = r.value(i, 2);  // a later rewrite is that statement's
+        before->second.filenode = row[2];  // a later rewrite is that statement's
       }
-      auto mode = lock_modes.find(r.value(i, 1));
+      auto mode = lock_modes.find(row[1]);
       if (mode == lock_modes.end()) continue;
       stats.trace->holding.insert(st.start);
-      std::string& seen = locks_seen[r.value(i, 0)];
+      std::string& seen = locks_seen[row[0]];
       const int had = seen.empty() ? 0 : lock_modes.at(seen).first;
       if (mode->second.first > had && mode->second.first > (t.mode.empty() ? 0 : lock_modes.at(t.mode).first))
-        t.mode = r.value(i, 1);
+        t.mode = row[1];
     }
     for (auto& [oid, t] : now) {
       if (!t.mode.empty()) locks_seen[oid] = t.mode;
@@ -1300,11 +1358,27 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         if (dog) dog->arm(dog_limit);
         if (tracing) started[si] = std::chrono::steady_clock::now();
         if (tracing && trace_how[si] == trace_by::end) stats.trace->traced.insert(st.start);
-        if (tracing && (trace_how[si] == trace_by::locks || trace_how[si] == trace_by::files)) {
+        if (tracing && trace_how[si] == trace_by::watch) {
+          // It cannot share a transaction with a query: a second session
+          // watches its locks while it runs (a lock held for less than the
+          // watch's interval can be missed).
+          std::vector<trace_row> seen_rows;
+          {
+            lock_watch watch(conn, watcher, locks_sql);
+            result r = conn.exec(text);
+            if (dog) dog->disarm();
+            seen_rows = watch.stop();
+          }
+          const std::size_t recorded = stats.trace->locks.size();
+          record_trace(st, seen_rows);
+          for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
+            stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started[si]);
+        } else if (tracing && (trace_how[si] == trace_by::locks || trace_how[si] == trace_by::files)) {
           result r = conn.exec(std::string(text) + trace_query(si));
           if (dog) dog->disarm();
           const std::size_t recorded = stats.trace->locks.size();
-          record_trace(st, r);
+          record_trace(st, rows_of(r));
           if (each)  // held while it ran, to its own commit
             for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
               stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -154,6 +154,8 @@ class connection {
   [[nodiscard]] tx_status transaction_status() const noexcept;
   /// Name of the database this connection is on.
   [[nodiscard]] std::string database() const;
+  /// The connection string it was opened with (for a second session).
+  [[nodiscard]] const std::string& conninfo() const noexcept { return conninfo_; }
   /// Notices the server sent since the last call, oldest first; clears them.
   std::vector<std::string> take_notices();
 
@@ -162,6 +164,7 @@ class connection {
     void operator()(pg_conn* c) const noexcept;
   };
   std::unique_ptr<pg_conn, deleter> conn_;
+  std::string conninfo_;
   std::unique_ptr<std::vector<std::string>> notices_;
   std::unique_ptr<std::unordered_map<std::string, std::string>> prepared_;  // text -> statement name
   friend class watchdog;
