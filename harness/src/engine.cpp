@@ -515,7 +515,8 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
         if (!traced && trace_)
           lint.details.push_back(
               "note: not traced: " +
-              std::string(blocked ? "the state before it could not be built"
+              std::string(blocked ? (blocked->culprit() == m.id() ? "it does not apply (see its apply test)"
+                                                                  : "the state before it could not be built")
                                   : "it runs its own transactions (BEGIN and COMMIT in the file); only the "
                                     "static rules apply"));
         out.emplace("lint", std::move(lint));

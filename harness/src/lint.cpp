@@ -29,6 +29,9 @@ const std::vector<lint_rule>& lint_rules() {
        "SET NOT NULL on an existing column scans the whole table under an ACCESS EXCLUSIVE lock",
        "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL (it uses the check)",
        ""},
+      {"adding-required-field", false,
+       "ADD COLUMN ... NOT NULL without a default fails on a table that has rows",
+       "add the column nullable (or with a default), fill it, then SET NOT NULL", ""},
       {"adding-foreign-key-constraint", false,
        "a FOREIGN KEY added without NOT VALID checks every row while it blocks writes to both tables",
        "add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (that takes a weaker lock)", ""},
@@ -43,7 +46,9 @@ const std::vector<lint_rule>& lint_rules() {
        "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX", ""},
       {"require-concurrent-index-creation", false,
        "CREATE INDEX without CONCURRENTLY blocks every write to the table while the index builds",
-       "CREATE INDEX CONCURRENTLY (pgmt runs such a file without a transaction)", ""},
+       "CREATE INDEX CONCURRENTLY (pgmt runs such a file without a transaction); on a partitioned table, CREATE "
+       "INDEX ON ONLY the parent, CONCURRENTLY on each partition, then ALTER INDEX ... ATTACH PARTITION",
+       ""},
       {"require-concurrent-index-deletion", false,
        "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table",
        "DROP INDEX CONCURRENTLY (pgmt runs such a file without a transaction)", ""},
@@ -167,6 +172,9 @@ std::string qualify(const std::string& name) {
 }  // namespace
 
 lint_manifest read_lint_manifest(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec))
+    throw input_error("could not read lint manifest \"" + display_path(file) + "\": it is a folder; name the JSON file");
   std::ifstream in(file);
   if (!in)
     throw input_error("could not read lint manifest \"" + display_path(file) + "\": " + std::strerror(errno));
@@ -301,7 +309,9 @@ void long_names(const json& node, std::vector<std::string>& out) {
     if (node.contains("defname") && node["defname"] == "as") return;
     for (const auto& [key, value] : node.items()) {
       if (key == "A_Const") continue;
-      if (value.is_string() && name_keys.count(key) != 0 && value.get<std::string>().size() == 63)
+      // Cut at a character's start: 60 to 63 bytes.
+      if (value.is_string() && name_keys.count(key) != 0 && value.get<std::string>().size() >= 60 &&
+          value.get<std::string>().size() <= 63)
         out.push_back(value.get<std::string>());
       else
         long_names(value, out);
@@ -357,6 +367,7 @@ std::vector<std::pair<std::size_t, std::vector<std::string>>> ignore_comments(co
 }
 
 struct linter {
+  linter(const sql_source& s, const lint_options& o) : src(s), opts(o) {}
   const sql_source& src;
   const lint_options& opts;
   std::vector<lint_finding> out;
@@ -372,6 +383,9 @@ struct linter {
   // CHECK (column IS NOT NULL) constraints added in the file: name -> table.column, and those valid.
   std::map<std::string, std::string> not_null_checks;
   std::set<std::string> valid_not_null;    // table.column
+  // SECURITY DEFINER functions without a search_path yet: name -> where, and
+  // those an ALTER FUNCTION ... SET search_path gave one.
+  std::map<std::string, std::size_t> definers;
   std::vector<std::pair<std::string, std::size_t>> rls_tables;  // tables created where the API roles reach
   // The rules lint-ignore comments lift for the statement at hand.
   std::set<std::string> lifted;
@@ -507,6 +521,27 @@ struct linter {
         manifest_column(table, str(col, "colname"), at);
         blocking = true;
         if (!existing) continue;
+        {
+          const std::string t = type_name(col.value("typeName", json::object()));
+          if (t == "serial" || t == "serial4" || t == "bigserial" || t == "serial8" || t == "smallserial" ||
+              t == "serial2")
+            add("adding-field-with-default", at,
+                "adds the " + t + " column \"" + str(col, "colname") + "\" to \"" + table +
+                    "\", which exists before this migration: its nextval() default rewrites the table");
+          bool not_null = false, has_default = false;
+          for (const auto& k : col.value("constraints", json::array())) {
+            const std::string type = str(inner(k, "Constraint"), "contype");
+            not_null = not_null || type == "CONSTR_NOTNULL" || type == "CONSTR_PRIMARY";
+            has_default = has_default || type == "CONSTR_DEFAULT" || type == "CONSTR_GENERATED" ||
+                          type == "CONSTR_IDENTITY";
+          }
+          if (not_null && !has_default && t.find("serial") == std::string::npos)
+            add("adding-required-field", at,
+                "adds \"" + str(col, "colname") + "\" NOT NULL without a default to \"" + table +
+                    "\", which exists before this migration");
+        }
+        if (opts.robust && !flag(cmd, "missing_ok"))
+          add("prefer-robust-stmts", at, "ADD COLUMN \"" + str(col, "colname") + "\" without IF NOT EXISTS");
         for (const auto& k : col.value("constraints", json::array())) {
           const json& con = inner(k, "Constraint");
           const std::string type = str(con, "contype");
@@ -575,6 +610,8 @@ struct linter {
               "changes the type of \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
       } else if (sub == "AT_DropColumn") {
         blocking = true;
+        if (opts.robust && !flag(cmd, "missing_ok"))
+          add("prefer-robust-stmts", at, "DROP COLUMN \"" + str(cmd, "name") + "\" without IF EXISTS");
         if (existing)
           add("ban-drop-column", at,
               "drops \"" + str(cmd, "name") + "\" of \"" + table + "\", which exists before this migration");
@@ -611,8 +648,13 @@ struct linter {
       if (opts.profile == "supabase" && q.rfind("public.", 0) == 0 && str(rv, "relpersistence") != "t")
         rls_tables.emplace_back(q, table_at);
     } else if (kind == "CreateTableAsStmt") {
-      const json& into = node.value("into", json::object());
-      created_tables.insert(range_var_name(into.value("rel", json::object())));
+      const json into = node.value("into", json::object());
+      const json rel = into.value("rel", json::object());
+      const std::string table = range_var_name(rel);
+      created_tables.insert(table);
+      if (str(node, "objtype") == "OBJECT_TABLE" && opts.profile == "supabase" &&
+          qualify(table).rfind("public.", 0) == 0 && str(rel, "relpersistence") != "t")
+        rls_tables.emplace_back(qualify(table), base + static_cast<std::size_t>(std::max(0, location(rel))));
     } else if (kind == "AlterTableStmt") {
       alter_table(node, st, base);
     } else if (kind == "IndexStmt") {
@@ -646,6 +688,7 @@ struct linter {
           } else if (!made_here(created_indexes, name)) {
             add("require-concurrent-index-deletion", at,
                 "DROP INDEX \"" + name + "\", which exists before this migration, without CONCURRENTLY");
+            blocking_lock("the table of index " + name, at);
           }
         } else if (type == "OBJECT_TABLE") {
           if (!made_here(created_tables, name))
@@ -679,7 +722,16 @@ struct linter {
         if (str(inner(o, "DefElem"), "defname") == "full") add("prefer-repack", at, "VACUUM FULL");
     } else if (kind == "ClusterStmt") {
       add("prefer-repack", at, "CLUSTER");
-    } else if (kind == "CreateEnumStmt") {
+    } else if (kind == "ViewStmt" || kind == "CreateFunctionStmt" || kind == "CreateSchemaStmt" ||
+               kind == "CreateSeqStmt") {
+      if (opts.robust && !flag(node, "replace") && !flag(node, "if_not_exists"))
+        add("prefer-robust-stmts", at,
+            std::string(kind == "ViewStmt"             ? "CREATE VIEW without OR REPLACE"
+                        : kind == "CreateFunctionStmt" ? "CREATE FUNCTION without OR REPLACE"
+                        : kind == "CreateSchemaStmt"   ? "CREATE SCHEMA without IF NOT EXISTS"
+                                                       : "CREATE SEQUENCE without IF NOT EXISTS"));
+    }
+    if (kind == "CreateEnumStmt") {
       const std::string type = dotted(node.value("typeName", json::array()));
       created_types.insert(type);
       manifest_enum(type, at, true);
@@ -703,7 +755,16 @@ struct linter {
         open_begin.reset();
       }
     } else if (kind == "VariableSetStmt") {
-      if (str(node, "name") == "lock_timeout") lock_timeout_set = true;
+      // lock_timeout = 0 (or '0', DEFAULT, RESET) is no limit.
+      if (str(node, "name") == "lock_timeout") {
+        std::set<std::string> values;
+        string_constants(node, values);
+        const std::string dumped = node.dump();
+        const bool zero = str(node, "kind") != "VAR_SET_VALUE" || values.count("0") != 0 || values.count("0s") != 0 ||
+                          values.count("0ms") != 0 ||
+                          (values.empty() && dumped.find("\"ival\":{}") != std::string::npos);
+        lock_timeout_set = !zero;
+      }
     } else if (kind == "DoStmt") {
       do_block(node, st);
     } else if (kind == "CreateFunctionStmt") {
@@ -715,10 +776,22 @@ struct linter {
             str(inner(d.value("arg", json::object()), "VariableSetStmt"), "name") == "search_path")
           search_path = true;
       }
-      if (definer && !search_path)
-        add("security-definer-search-path", at,
-            "SECURITY DEFINER function \"" + dotted(node.value("funcname", json::array())) +
-                "\" without SET search_path");
+      if (definer && !search_path) definers[dotted(node.value("funcname", json::array()))] = at;
+    } else if (kind == "AlterFunctionStmt") {
+      const std::string fn = dotted(node.value("func", json::object()).value("objname", json::array()));
+      bool definer = false, search_path = false;
+      for (const auto& o : node.value("actions", json::array())) {
+        const json& d = inner(o, "DefElem");
+        if (str(d, "defname") == "security") definer = flag(inner(d.value("arg", json::object()), "Boolean"), "boolval");
+        if (str(d, "defname") == "set" &&
+            str(inner(d.value("arg", json::object()), "VariableSetStmt"), "name") == "search_path")
+          search_path = true;
+      }
+      auto same = [&](const std::string& a, const std::string& b) { return qualify(a) == qualify(b); };
+      if (search_path)
+        for (auto it = definers.begin(); it != definers.end();)
+          it = same(it->first, fn) ? definers.erase(it) : std::next(it);
+      if (definer && !search_path) definers[fn] = at;
     }
     if (kind == "SelectStmt") {
       // SELECT set_config('lock_timeout', ...)
@@ -825,7 +898,6 @@ struct linter {
     for (const auto& st : plan.statements) {
       statement_start = st.start;
       read_ignores(st);
-      if (st.kind.empty()) continue;
       const std::string text = src.text.substr(st.offset, st.length);
       PgQueryParseResult parsed = pg_query_parse(text.c_str());
       json tree;
@@ -834,6 +906,15 @@ struct linter {
           tree = json::parse(parsed.parse_tree);
         } catch (const json::exception&) {
         }
+      }
+      if (parsed.error) {
+        // The server says the same when the migration runs; lint cannot judge it.
+        diagnostic d = diagnostic_at(src, parsed.error->cursorpos > 0
+                                              ? st.offset + byte_offset_of_char(text, parsed.error->cursorpos)
+                                              : st.start,
+                                     parsed.error->message);
+        pg_query_free_parse_result(parsed);
+        throw script_error(d);
       }
       pg_query_free_parse_result(parsed);
       if (!tree.is_object() || !tree.contains("stmts") || tree["stmts"].empty()) continue;
@@ -844,6 +925,10 @@ struct linter {
       statement_node(kind, stmt[kind], st, st.offset);
     }
     lifted.clear();
+    for (const auto& [fn, at] : definers) {
+      statement_start = at;
+      add("security-definer-search-path", at, "SECURITY DEFINER function \"" + fn + "\" without SET search_path");
+    }
     if (open_begin)
       add("ban-uncommitted-transaction", *open_begin, "BEGIN without a COMMIT after it in the file");
     for (const auto& [table, at] : rls_tables)
@@ -860,7 +945,7 @@ struct linter {
 }  // namespace
 
 std::vector<lint_finding> lint_source(const sql_source& src, const lint_options& opts) {
-  linter l{src, opts, {}, {}, {}, {}, {}, false, false, 0, std::nullopt, {}, {}, {}, {}, {}, 0, true};
+  linter l(src, opts);
   l.run();
   return std::move(l.out);
 }
@@ -886,6 +971,20 @@ void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, con
       "require-concurrent-index-creation", "require-concurrent-index-deletion", "changing-column-type",
       "prefer-repack",                   "require-lock-timeout"};
   static const std::set<std::string> rewrite_rules = {"adding-field-with-default", "changing-column-type"};
+  // Rules whose statements take a blocking lock anyway (a drop, a rename).
+  static const std::set<std::string> known_hazards = {"ban-drop-table", "ban-drop-column", "renaming-column",
+                                                      "renaming-table", "ban-truncate-cascade"};
+  // Statement kinds whose locks the static rules judge: a lock they take is foreseen.
+  static const std::set<std::string> judged_kinds = {"AlterTableStmt", "IndexStmt",   "DropStmt",  "RenameStmt",
+                                                     "VacuumStmt",     "ClusterStmt", "TruncateStmt"};
+  const script_plan plan = plan_script(src);
+  // Rules about a scan that validates: disproved when the statement scanned no table.
+  static const std::set<std::string> scan_rules = {"adding-not-nullable-field", "constraint-missing-not-valid",
+                                                   "adding-foreign-key-constraint"};
+  auto scanned = [&trace](std::size_t start) {
+    return std::any_of(trace.locks.begin(), trace.locks.end(),
+                       [start](const traced_lock& t) { return t.start == start && (t.scanned || t.rewritten); });
+  };
   auto rewrote = [&trace](std::size_t start) {
     return std::any_of(trace.locks.begin(), trace.locks.end(),
                        [start](const traced_lock& t) { return t.start == start && t.rewritten; });
@@ -894,6 +993,9 @@ void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, con
                                 [&](const lint_finding& f) {
                                   if (trace.traced.count(f.statement) == 0) return false;
                                   if (rewrite_rules.count(f.rule) != 0) return !rewrote(f.statement);
+                                  if (scan_rules.count(f.rule) != 0 && trace.scans_known.count(f.statement) != 0 &&
+                                      !scanned(f.statement))
+                                    return true;
                                   return lock_rules.count(f.rule) != 0 && trace.holding.count(f.statement) == 0;
                                 }),
                  findings.end());
@@ -901,26 +1003,32 @@ void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, con
     std::string evidence = "trace: ";
     if (!t.mode.empty()) evidence += "takes " + t.mode + " on \"" + t.table + "\", a table that exists before this migration";
     if (t.rewritten) evidence += std::string(t.mode.empty() ? "rewrites \"" + t.table + "\"" : ", and rewrites it");
+    else if (t.scanned)
+      evidence += std::string(t.mode.empty() ? "scans \"" + t.table + "\" to validate" : ", and scans it to validate");
     evidence += "; held " + (t.statements_after == 0 ? std::string("to the commit")
                                                      : "for the " + std::to_string(t.statements_after) +
                                                            (t.statements_after == 1 ? " statement" : " statements") +
                                                            " after it, to the commit") +
                 " (" + std::to_string(t.held.count()) + " ms here, on the test's data)";
-    // A statement some rule flagged (or a lint-ignore lifted a rule of) was foreseen.
+    // A statement a rule about its lock flagged was foreseen; so is a kind
+    // the static rules judge (ALTER TABLE, CREATE INDEX, DROP, ...), flagged
+    // or not, and one whose rule a lint-ignore lifted.
     bool foreseen = false;
     for (auto& f : findings) {
       if (f.statement != t.start) continue;
-      foreseen = true;
       if (lock_rules.count(f.rule) != 0) f.where.notes.push_back(evidence);
+      if (lock_rules.count(f.rule) != 0 || known_hazards.count(f.rule) != 0) foreseen = true;
     }
     if (foreseen || t.mode.empty()) continue;
     const char* rule = "blocking-lock-on-existing-table";
     if (opts.ignore.count(rule) != 0) continue;
     bool lifted = false;
-    for (const auto& st : plan_script(src).statements)
-      if (st.start == t.start)
+    for (const auto& st : plan.statements)
+      if (st.start == t.start) {
+        lifted = judged_kinds.count(st.kind) != 0;
         for (const auto& [at, words] : ignore_comments(src, st))
           lifted = lifted || (words.size() >= 2 && find_lint_rule(words[0]));
+      }
     if (lifted) continue;
     const lint_rule* r = find_lint_rule(rule);
     lint_finding f;
@@ -970,9 +1078,8 @@ check_result check_lint(const suite& s, const migration_set& set, std::size_t in
     return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
   };
   if (!errors.empty()) {
-    check_result r = check_result::fail(errors, count(errors.size(), "error") +
-                                                   (warnings.empty() ? "" : ", " + count(warnings.size(), "warning")) +
-                                                   ": " + ids);
+    check_result r = check_result::fail(
+        errors, (warnings.empty() ? "" : "and " + count(warnings.size(), "warning") + "; ") + ids);
     r.details = warnings;
     return r;
   }

@@ -450,6 +450,20 @@ void trace_facts(statement& st, const nlohmann::json& node, std::set<std::string
   st.runs_code = kind == "DoStmt" || kind == "CallStmt" || kind == "DropStmt" || kind == "RenameStmt" ||
                  kind == "ExecuteStmt" || (kind == "SelectStmt" && calls);
   st.may_block = blocking_kinds.count(kind) != 0;
+  if (kind == "CreateStmt") {
+    // Only a partition, a child or a foreign key locks a table that exists.
+    const std::string dumped = node.dump();
+    st.may_block = node.contains("partbound") || node.contains("inhRelations") ||
+                   dumped.find("\"CONSTR_FOREIGN\"") != std::string::npos;
+  } else if (kind == "AlterTableStmt") {
+    // Subcommands that take no lock stronger than SHARE UPDATE EXCLUSIVE on the table.
+    static const std::set<std::string> weak = {"AT_ValidateConstraint", "AT_SetStatistics", "AT_AttachPartition",
+                                               "AT_DetachPartitionFinalize", "AT_ClusterOn", "AT_DropCluster"};
+    bool any = false;
+    for (const auto& c : node.value("cmds", nlohmann::json::array()))
+      if (c.contains("AlterTableCmd") && weak.count(c["AlterTableCmd"].value("subtype", "")) == 0) any = true;
+    st.may_block = any;
+  }
   // The table a CREATE TABLE makes is new; a PARTITION OF or INHERITS parent is not.
   std::string made;
   if (kind == "CreateStmt" || kind == "CreateTableAsStmt") {
@@ -1013,7 +1027,7 @@ class lock_watch {
         try {
           result r = second->exec(sql);
           std::lock_guard<std::mutex> lock(mu_);
-          for (int i = 0; i < r.rows(); ++i) rows_.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2)});
+          for (int i = 0; i < r.rows(); ++i) rows_.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2), ""});
         } catch (...) {
           return;
         }
@@ -1024,7 +1038,7 @@ class lock_watch {
   lock_watch(const lock_watch&) = delete;
   lock_watch& operator=(const lock_watch&) = delete;
   ~lock_watch() { (void)stop(); }
-  std::vector<std::array<std::string, 3>> stop() {
+  std::vector<std::array<std::string, 4>> stop() {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
     std::lock_guard<std::mutex> lock(mu_);
@@ -1034,7 +1048,7 @@ class lock_watch {
  private:
   std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::vector<std::array<std::string, 3>> rows_;
+  std::vector<std::array<std::string, 4>> rows_;
   std::thread thread_;
 };
 
@@ -1184,6 +1198,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   std::map<std::string, table_before> tables_before;   // by oid
   std::map<std::string, std::string> oid_of;           // schema.name and name -> oid
   std::map<std::string, std::string> locks_seen;       // oid -> strongest blocking mode so far
+  std::map<std::string, long long> scans_seen;         // oid -> scans counted so far
   std::vector<std::chrono::steady_clock::time_point> started(plan.statements.size());
   enum class trace_by { none, locks, files, end, watch };
   std::vector<trace_by> trace_how(plan.statements.size(), trace_by::none);
@@ -1205,8 +1220,11 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
                                    [](const statement& st) { return !st.tables.empty(); });
     if (code || named) {
       try {
+        // The scans counted so far: statistics not yet sent hold those of
+        // earlier transactions too, so a statement's scans are the difference.
         const std::string columns =
-            "select c.oid::text, pg_catalog.concat(n.nspname, '.', c.relname), c.relfilenode::text from "
+            "select c.oid::text, pg_catalog.concat(n.nspname, '.', c.relname), c.relfilenode::text, "
+            "pg_catalog.pg_stat_get_xact_numscans(c.oid)::text from "
             "pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in "
             "('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema', 'pgmt') and n.nspname !~ "
             "'^pg_toast'";
@@ -1229,6 +1247,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         }
         for (int i = 0; i < r.rows(); ++i) {
           tables_before[r.value(i, 0)] = {r.value(i, 1), r.value(i, 2)};
+          scans_seen[r.value(i, 0)] = std::stoll(r.value(i, 3));
           oid_of[r.value(i, 1)] = r.value(i, 0);
           oid_of.emplace(r.value(i, 1).substr(r.value(i, 1).find('.') + 1), r.value(i, 0));
         }
@@ -1260,14 +1279,17 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     std::string oids;
     for (const auto& n : plan.statements[i].tables)
       if (auto o = oid_of.find(n); o != oid_of.end()) oids += (oids.empty() ? "" : ", ") + o->second;
-    return "\n;select c.oid::text, ''::text, c.relfilenode::text from pg_catalog.pg_class c where c.oid in (" +
+    return "\n;select c.oid::text, ''::text, c.relfilenode::text, "
+           "pg_catalog.pg_stat_get_xact_numscans(c.oid)::text from pg_catalog.pg_class c where c.oid in (" +
            oids + ")";
   };
   // Rows (oid, lock mode or '', file) after statement st.
-  using trace_row = std::array<std::string, 3>;
+  // (oid, lock mode or '', file, sequential scans in the transaction or '').
+  using trace_row = std::array<std::string, 4>;
   auto rows_of = [](const result& r) {
     std::vector<trace_row> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2)});
+    for (int i = 0; i < r.rows(); ++i)
+      rows.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2), r.columns() > 3 ? r.value(i, 3) : ""});
     return rows;
   };
   auto record_trace = [&](const statement& st, const std::vector<trace_row>& rows) {
@@ -1284,6 +1306,12 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         t.rewritten = true;
         before->second.filenode = row[2];  // a later rewrite is that statement's
       }
+      if (!row[3].empty()) {
+        stats.trace->scans_known.insert(st.start);
+        const long long n = std::stoll(row[3]);
+        if (n > scans_seen[row[0]]) t.scanned = true;
+        scans_seen[row[0]] = n;
+      }
       auto mode = lock_modes.find(row[1]);
       if (mode == lock_modes.end()) continue;
       stats.trace->holding.insert(st.start);
@@ -1294,8 +1322,35 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     }
     for (auto& [oid, t] : now) {
       if (!t.mode.empty()) locks_seen[oid] = t.mode;
-      if (t.mode.empty() && !t.rewritten) continue;
+      if (t.mode.empty() && !t.rewritten && !t.scanned) continue;
       if (!t.mode.empty()) t.mode = lock_modes.at(t.mode).second;
+      // A lock first seen here may have been taken by an earlier statement
+      // whose locks are read at the end (it names the table and may take one).
+      if (!t.mode.empty() && !each) {
+        for (std::size_t i = 0; i < plan.statements.size() && plan.statements[i].start < st.start; ++i) {
+          const statement& earlier = plan.statements[i];
+          if ((trace_how[i] != trace_by::end && trace_how[i] != trace_by::files) || !earlier.may_block) continue;
+          const bool names = std::any_of(earlier.tables.begin(), earlier.tables.end(), [&](const std::string& n) {
+            auto o = oid_of.find(n);
+            return o != oid_of.end() && o->second == oid;
+          });
+          if (!names) continue;
+          traced_lock moved;
+          moved.start = earlier.start;
+          moved.table = t.table;
+          moved.mode = t.mode;
+          auto same = std::find_if(stats.trace->locks.begin(), stats.trace->locks.end(), [&](const traced_lock& x) {
+            return x.start == moved.start && x.table == moved.table;
+          });
+          if (same != stats.trace->locks.end())
+            same->mode = moved.mode;
+          else
+            stats.trace->locks.push_back(moved);
+          t.mode.clear();
+          break;
+        }
+        if (t.mode.empty() && !t.rewritten && !t.scanned) continue;
+      }
       stats.trace->locks.push_back(t);
     }
   };
@@ -1516,6 +1571,17 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   if (tracing && wrap) {
     try {
       trace_at_end();
+      // Locks last to the commit: every traced statement from the first
+      // that took one on a table of the state before holds it.
+      std::optional<std::size_t> first;
+      for (const auto& t : stats.trace->locks)
+        if (!t.mode.empty() && (!first || t.start < *first)) first = t.start;
+      if (first)
+        for (std::size_t i = 0; i < plan.statements.size(); ++i)
+          if (plan.statements[i].start >= *first && trace_how[i] != trace_by::none)
+            stats.trace->holding.insert(plan.statements[i].start);
+      std::stable_sort(stats.trace->locks.begin(), stats.trace->locks.end(),
+                       [](const traced_lock& a, const traced_lock& b) { return a.start < b.start; });
     } catch (...) {
       rollback_quietly();
       throw;

@@ -74,6 +74,9 @@ const rule_case rule_cases[] = {
      "create table t (note text);\nalter table t alter column note set not null;\n"
      "alter table orders add constraint note_nn check (note is not null) not valid;\n"
      "alter table orders validate constraint note_nn;\nalter table orders alter column note set not null;\n"),
+    rc("adding-required-field", "alter table orders add column owner bigint not null;\n", "1:31",
+     "alter table orders add column owner bigint not null default 0;\nalter table orders add column note text;\n"
+     "create table t (id int);\nalter table t add column owner bigint not null;\n"),
     rc("adding-foreign-key-constraint",
      "alter table orders add constraint orders_user_fk foreign key (user_id) references users (id);\n", "1:24",
      "alter table orders add constraint orders_user_fk foreign key (user_id) references users (id) not valid;\n"
@@ -172,6 +175,56 @@ TEST(Lint, RulesOutsideTheirScopeStayQuiet) {
                                  {}),
                      "enum-value-used-in-transaction")
                   .empty());
+}
+
+TEST(Lint, WhatTheFirstRulesMissed) {
+  // A serial added to an existing table rewrites it.
+  EXPECT_EQ(places(lint("alter table orders add column n serial;\n"), "adding-field-with-default"),
+            std::vector<std::string>{"1:31"});
+  // lock_timeout = 0 is no limit.
+  EXPECT_EQ(places(lint("set lock_timeout = 0;\nalter table orders add column n int;\n"), "require-lock-timeout"),
+            std::vector<std::string>{"2:13"});
+  EXPECT_TRUE(
+      places(lint("set lock_timeout = '2s';\nalter table orders add column n int;\n"), "require-lock-timeout").empty());
+  // DROP INDEX locks its table.
+  EXPECT_EQ(places(lint("drop index orders_idx;\n"), "require-lock-timeout"), std::vector<std::string>{"1:1"});
+  // A search_path given by ALTER FUNCTION later in the file; SECURITY DEFINER given by ALTER FUNCTION.
+  EXPECT_TRUE(places(lint("create function f() returns int language sql security definer as 'select 1';\n"
+                          "alter function f() set search_path = '';\n"),
+                     "security-definer-search-path")
+                  .empty());
+  EXPECT_EQ(places(lint("alter function public.f2() security definer;\n"), "security-definer-search-path"),
+            std::vector<std::string>{"1:1"});
+  // CREATE TABLE AS in public under the supabase profile.
+  lint_options supa;
+  supa.profile = "supabase";
+  EXPECT_EQ(places(lint("create table public.snap as select 1 as id;\n", supa), "rls-disabled-in-public"),
+            std::vector<std::string>{"1:14"});
+  // Idempotency: ADD/DROP COLUMN, views, functions, schemas, sequences.
+  lint_options robust;
+  robust.robust = true;
+  const auto found = lint(
+      "alter table t add column z int;\nalter table t drop column a;\ncreate view v as select 1;\n"
+      "create function f() returns int language sql as 'select 1';\ncreate schema s;\ncreate sequence q;\n"
+      "alter table t add column if not exists y int;\ncreate or replace view w as select 1;\n",
+      robust);
+  EXPECT_EQ(places(found, "prefer-robust-stmts"),
+            (std::vector<std::string>{"1:26", "2:13", "3:1", "4:1", "5:1", "6:1"}));
+  // A name cut at a character's start: 35 two-byte characters are 70 bytes.
+  std::string long_name;
+  for (int i = 0; i < 35; ++i) long_name += "\xc3\xa9";
+  EXPECT_EQ(places(lint("create table \"" + long_name + "\" (id int);\n"), "identifier-too-long").size(), 1u);
+}
+
+TEST(Lint, SQLThatDoesNotParseIsAnErrorAtItsPlace) {
+  try {
+    (void)lint("create table u (id int,);\ncreate table v (id serial);\n");
+    ADD_FAILURE() << "a syntax error must not pass";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 1);
+    EXPECT_EQ(e.diag().column, 24);
+    EXPECT_NE(e.diag().message.find("syntax error"), std::string::npos);
+  }
 }
 
 TEST(Lint, AStatementsLintIgnoreLiftsTheRuleThereOnly) {

@@ -196,6 +196,7 @@ struct traced_lock {
   std::string table;      ///< schema.name
   std::string mode;       ///< "ACCESS EXCLUSIVE", "SHARE", ... (empty: the lock came earlier)
   bool rewritten = false;  ///< the statement gave the table a new file (a rewrite)
+  bool scanned = false;    ///< the statement read the whole table (a validation), seen in its statistics
   std::size_t statements_after = 0;       ///< statements that ran while it was held
   std::chrono::milliseconds held{0};      ///< from the statement's start to the commit
 };
@@ -207,6 +208,9 @@ struct lock_trace {
   /// The traced statements after which the session held a blocking lock on a
   /// table that existed before (taken by it or earlier).
   std::set<std::size_t> holding;
+  /// The traced statements whose scans of the tables they name were counted
+  /// (ALTER TABLE and the like, in one transaction).
+  std::set<std::size_t> scans_known;
 };
 
 /// What running a source took.
