@@ -509,11 +509,19 @@ struct linter {
     const bool existing = !made_here(created_tables, table);
     manifest_table(table, table_at, false);
     bool blocking = false;
+    // Subcommands have no position of their own: the column each names, in order.
+    const std::string_view stmt_text = std::string_view(src.text).substr(st.offset, st.length);
+    std::size_t cursor = table_at - st.offset;
     for (const auto& c : node.value("cmds", json::array())) {
       const json& cmd = inner(c, "AlterTableCmd");
       const std::string sub = str(cmd, "subtype");
       const json& def = cmd.value("def", json::object());
       std::size_t at = table_at;
+      if (!str(cmd, "name").empty())
+        if (auto p = find_identifier(stmt_text, cursor, str(cmd, "name"))) {
+          at = st.offset + *p;
+          cursor = *p + 1;
+        }
       if (sub == "AT_AddColumn") {
         const json& col = inner(def, "ColumnDef");
         if (location(col) >= 0) at = base + static_cast<std::size_t>(location(col));
@@ -623,7 +631,6 @@ struct linter {
         blocking = true;
       }
     }
-    (void)st;
     if (blocking && existing) blocking_lock(table, table_at);
   }
 

@@ -290,6 +290,10 @@ diagnostic diagnostic_at(const sql_source& src, std::size_t offset, std::string 
   return at(src, offset, std::move(message));
 }
 
+std::optional<std::size_t> find_identifier(std::string_view text, std::size_t from, const std::string& name) {
+  return find_name(text, from, name);
+}
+
 std::optional<std::size_t> dollar_body_start(std::string_view text, std::size_t from, std::size_t to) {
   for (std::size_t i = from; i < to && i < text.size(); ++i)
     if (std::size_t len = dollar_tag_length(text, i); len > 0) return i + len;

@@ -290,7 +290,7 @@ TEST_F(Engine, LintTestsFollowTheSuitesLintOptions) {
   EXPECT_EQ(detail::wait_child(ctest), 8);
   const std::string log = read_text(logs.path() / "ctest.log");
   EXPECT_NE(log.find("2 tests failed out of 5"), std::string::npos) << log;  // 3 lint, the server's start and stop
-  EXPECT_NE(log.find("0002_note.up.sql:1:13: ban-drop-column: drops \"note\" of \"a\""), std::string::npos)
+  EXPECT_NE(log.find("0002_note.up.sql:1:27: ban-drop-column: drops \"note\" of \"a\""), std::string::npos)
       << log;
   EXPECT_NE(log.find("app.0002.lint (Failed)"), std::string::npos) << log;
   EXPECT_NE(log.find("0003_b.up.sql:1:14: manifest-unlisted-table: creates \"public.b\""), std::string::npos) << log;

@@ -70,7 +70,7 @@ const rule_case rule_cases[] = {
     rc("adding-field-with-default", "alter table orders\n  add column token uuid default gen_random_uuid();\n", "2:14",
      "alter table orders add column created timestamptz default now();\n"
      "create table t (id int);\nalter table t add column token uuid default gen_random_uuid();\n"),
-    rc("adding-not-nullable-field", "alter table orders alter column note set not null;\n", "1:13",
+    rc("adding-not-nullable-field", "alter table orders alter column note set not null;\n", "1:33",
      "create table t (note text);\nalter table t alter column note set not null;\n"
      "alter table orders add constraint note_nn check (note is not null) not valid;\n"
      "alter table orders validate constraint note_nn;\nalter table orders alter column note set not null;\n"),
@@ -94,10 +94,10 @@ const rule_case rule_cases[] = {
     rc("require-concurrent-index-deletion", "drop index orders_user_idx;\n", "1:1",
      "drop index concurrently orders_user_idx;\ncreate table t (x int);\ncreate index t_x on t (x);\n"
      "drop index t_x;\n"),
-    rc("changing-column-type", "alter table orders alter column amount type bigint;\n", "1:13",
+    rc("changing-column-type", "alter table orders alter column amount type bigint;\n", "1:33",
      "create table t (amount int);\nalter table t alter column amount type bigint;\n"),
     rc("ban-drop-table", "drop table orders;\n", "1:1", "create table t (x int);\ndrop table t;\n"),
-    rc("ban-drop-column", "alter table orders drop column note;\n", "1:13",
+    rc("ban-drop-column", "alter table orders drop column note;\n", "1:32",
      "create table t (note text);\nalter table t drop column note;\n"),
     rc("renaming-column", "alter table orders rename column note to notes;\n", "1:1",
      "create table t (note text);\nalter table t rename column note to notes;\n"),
@@ -209,7 +209,7 @@ TEST(Lint, WhatTheFirstRulesMissed) {
       "alter table t add column if not exists y int;\ncreate or replace view w as select 1;\n",
       robust);
   EXPECT_EQ(places(found, "prefer-robust-stmts"),
-            (std::vector<std::string>{"1:26", "2:13", "3:1", "4:1", "5:1", "6:1"}));
+            (std::vector<std::string>{"1:26", "2:27", "3:1", "4:1", "5:1", "6:1"}));
   // A name cut at a character's start: 35 two-byte characters are 70 bytes.
   std::string long_name;
   for (int i = 0; i < 35; ++i) long_name += "\xc3\xa9";

@@ -132,6 +132,10 @@ std::size_t skip_blanks_and_comments(std::string_view text, std::size_t offset);
 /// A diagnostic at byte offset of src: its file:line:column and the line, for the caret.
 diagnostic diagnostic_at(const sql_source& src, std::size_t offset, std::string message);
 
+/// Byte offset in text of name as a whole word at or after from (any case; of
+/// a qualified name, its last part too), outside line comments, or nullopt.
+std::optional<std::size_t> find_identifier(std::string_view text, std::size_t from, const std::string& name);
+
 /// Byte offset of the body of the first dollar-quoted string in text[from, to), or nullopt.
 std::optional<std::size_t> dollar_body_start(std::string_view text, std::size_t from, std::size_t to);
 
