@@ -466,18 +466,22 @@ struct linter {
       add("prefer-jsonb", at, "column \"" + col + "\" is json");
   }
 
-  void manifest_table(const std::string& table, std::size_t at, bool creates) {
+  // A table or enum the manifest does not list, or marks deprecated.
+  void manifest_object(const std::string& name, std::size_t at, bool creates, bool is_enum) {
     if (!opts.manifest) return;
-    const std::string q = qualify(table);
+    const std::string q = qualify(name);
+    const std::string what = std::string(creates ? "creates" : "alters") + (is_enum ? " the enum \"" : " \"") + q +
+                             "\", which " + display_path(opts.manifest->path);
     if (opts.manifest->deprecated.count(q) != 0)
-      add("manifest-deprecated", at,
-          (creates ? "creates" : "alters") + std::string(" \"") + q + "\", which " +
-              display_path(opts.manifest->path) + " marks deprecated");
-    else if (opts.manifest->tables.count(q) == 0)
-      add("manifest-unlisted-table", at,
-          (creates ? "creates" : "alters") + std::string(" \"") + q + "\", which " +
-              display_path(opts.manifest->path) + " does not list in \"tables\"");
+      add("manifest-deprecated", at, what + " marks deprecated");
+    else if ((is_enum ? opts.manifest->enums : opts.manifest->tables).count(q) == 0)
+      add(is_enum ? "manifest-unlisted-enum" : "manifest-unlisted-table", at,
+          what + " does not list in \"" + (is_enum ? "enums" : "tables") + "\"");
   }
+  void manifest_table(const std::string& table, std::size_t at, bool creates) {
+    manifest_object(table, at, creates, false);
+  }
+  void manifest_enum(const std::string& type, std::size_t at, bool creates) { manifest_object(type, at, creates, true); }
 
   void manifest_column(const std::string& table, const std::string& column, std::size_t at) {
     if (!opts.manifest) return;
@@ -486,19 +490,6 @@ struct linter {
     add("manifest-unlisted-column", at,
         "column \"" + column + "\" of \"" + qualify(table) + "\" is not in " + display_path(opts.manifest->path) +
             "'s \"columns\" of the table");
-  }
-
-  void manifest_enum(const std::string& type, std::size_t at, bool creates) {
-    if (!opts.manifest) return;
-    const std::string q = qualify(type);
-    if (opts.manifest->deprecated.count(q) != 0)
-      add("manifest-deprecated", at,
-          (creates ? "creates" : "alters") + std::string(" the enum \"") + q + "\", which " +
-              display_path(opts.manifest->path) + " marks deprecated");
-    else if (opts.manifest->enums.count(q) == 0)
-      add("manifest-unlisted-enum", at,
-          (creates ? "creates" : "alters") + std::string(" the enum \"") + q + "\", which " +
-              display_path(opts.manifest->path) + " does not list in \"enums\"");
   }
 
   void alter_table(const json& node, const statement& st, std::size_t base) {
