@@ -375,6 +375,7 @@ struct linter {
   std::set<std::string> created_tables, created_indexes, created_types;
   // Labels ADD VALUE added, to the statement that added them.
   std::map<std::string, std::size_t> added_labels;
+  std::set<std::string> do_constants;  // of the last DO block
   bool lock_timeout_set = false;
   bool lock_timeout_reported = false;
   int explicit_depth = 0;                  // inside BEGIN ... COMMIT written in the file
@@ -805,6 +806,7 @@ struct linter {
     if (!added_labels.empty() && single_transaction && kind != "AlterEnumStmt") {
       std::set<std::string> consts;
       string_constants(node, consts);
+      if (kind == "DoStmt") consts.insert(do_constants.begin(), do_constants.end());
       for (const auto& [label, where] : added_labels)
         if (consts.count(label) != 0) {
           add("enum-value-used-in-transaction", at,
@@ -816,8 +818,29 @@ struct linter {
     }
   }
 
-  // COMMIT or ROLLBACK in a DO block's PL/pgSQL, from its own parse tree.
+  // The string constants of a PL/pgSQL statement's SQL or of an expression.
+  static void sql_constants(const std::string& sql, std::set<std::string>& out) {
+    // An assignment ("s := 'x'") is parsed as its value.
+    const auto assign = sql.find(":=");
+    const std::string value = assign == std::string::npos ? sql : sql.substr(assign + 2);
+    for (const std::string& text : {sql, "select " + value}) {
+      PgQueryParseResult r = pg_query_parse(text.c_str());
+      bool parsed = !r.error && r.parse_tree;
+      if (parsed) {
+        try {
+          string_constants(json::parse(r.parse_tree), out);
+        } catch (const json::exception&) {
+        }
+      }
+      pg_query_free_parse_result(r);
+      if (parsed) return;
+    }
+  }
+
+  // COMMIT or ROLLBACK in a DO block's PL/pgSQL, from its own parse tree; the
+  // constants its SQL uses (do_constants).
   void do_block(const json& node, const statement& st) {
+    do_constants.clear();
     std::string body, language = "plpgsql";
     for (const auto& a : node.value("args", json::array())) {
       const json& d = inner(a, "DefElem");
@@ -840,6 +863,9 @@ struct linter {
             for (auto& [key, value] : n.items()) {
               if ((key == "PLpgSQL_stmt_commit" || key == "PLpgSQL_stmt_rollback") && value.contains("lineno"))
                 lines.push_back(value["lineno"].get<int>());
+              // The SQL of the block's statements and expressions: its
+              // constants, for the enum labels it uses.
+              if (key == "query" && value.is_string()) sql_constants(value.get<std::string>(), do_constants);
               stack.push_back(value);
             }
           } else if (n.is_array()) {

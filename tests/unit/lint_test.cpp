@@ -177,6 +177,22 @@ TEST(Lint, RulesOutsideTheirScopeStayQuiet) {
                   .empty());
 }
 
+TEST(Lint, EnumLabelUsedInsideADoBlock) {
+  // The DO block's SQL is parsed for the label, statements and expressions alike.
+  EXPECT_EQ(places(lint("alter type status add value 'pending' before 'a';\n"
+                        "do $$\nbegin\n  update orders set status = 'pending';\nend $$;\n"),
+                   "enum-value-used-in-transaction"),
+            std::vector<std::string>{"2:1"});
+  EXPECT_EQ(places(lint("alter type status add value 'pending' before 'a';\n"
+                        "do $$\ndeclare s status;\nbegin\n  s := 'pending';\nend $$;\n"),
+                   "enum-value-used-in-transaction"),
+            std::vector<std::string>{"2:1"});
+  EXPECT_TRUE(places(lint("alter type status add value 'pending' before 'a';\n"
+                          "do $$\nbegin\n  update orders set status = 'approved';\nend $$;\n"),
+                     "enum-value-used-in-transaction")
+                  .empty());
+}
+
 TEST(Lint, WhatTheFirstRulesMissed) {
   // A serial added to an existing table rewrites it.
   EXPECT_EQ(places(lint("alter table orders add column n serial;\n"), "adding-field-with-default"),
