@@ -1,6 +1,7 @@
 #include "pgmt/script.hpp"
 
 #include "pgmt/pg.hpp"
+#include "pgmt/server.hpp"
 #include "pgmt/text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -212,6 +213,27 @@ std::string role_spec_name(const nlohmann::json& spec) {
   if (type == "ROLESPEC_SESSION_USER") return "SESSION_USER";
   if (type == "ROLESPEC_CURRENT_ROLE") return "CURRENT_ROLE";
   return "PUBLIC";
+}
+
+// The role an ALTER ROLE, DROP ROLE or ALTER ROLE ... RENAME names when it is
+// the one the migrations run as (CURRENT_USER and the like, or pgmt's own).
+std::optional<std::string> alters_own_role(const std::string& kind, const nlohmann::json& node) {
+  auto own = [](const nlohmann::json& spec0) -> std::optional<std::string> {
+    const nlohmann::json& spec = spec0.contains("RoleSpec") ? spec0["RoleSpec"] : spec0;
+    const std::string type = spec.value("roletype", "");
+    if (type == "ROLESPEC_CURRENT_USER" || type == "ROLESPEC_SESSION_USER" || type == "ROLESPEC_CURRENT_ROLE" ||
+        (type == "ROLESPEC_CSTRING" && spec.value("rolename", "") == own_role))
+      return role_spec_name(spec);
+    return std::nullopt;
+  };
+  if (kind == "AlterRoleStmt" && node.contains("role")) return own(node["role"]);
+  if (kind == "DropRoleStmt")
+    for (const auto& r : node.value("roles", nlohmann::json::array()))
+      if (auto w = own(r)) return w;
+  if (kind == "RenameStmt" && node.value("renameType", "") == "OBJECT_ROLE" &&
+      node.value("subname", "") == own_role)
+    return "\"" + std::string(own_role) + "\"";
+  return std::nullopt;
 }
 
 // The databases pgmt cannot do without: dropped, every later check fails.
@@ -594,6 +616,18 @@ script_plan plan_script(const sql_source& src) {
                                                        : "pgmt and most tools connect to") +
                             "; no check could run after it");
             d.hint = "drop databases outside the migrations";
+            throw script_error(d);
+          }
+          if (auto who = alters_own_role(st.kind, node)) {
+            pg_query_free_parse_result(parsed);
+            auto d = at(src, st.start,
+                        "the statement " + std::string(st.kind == "DropRoleStmt" ? "drops" : "alters") + " " +
+                            *who +
+                            ", the role the migrations run as (pgmt's own superuser \"" + own_role +
+                            "\" on the servers it starts, the URL's role on an external server): every "
+                            "later migration and check would run without what it takes away");
+            d.hint = "alter roles by their own name; on pgmt's servers \"postgres\" is an ordinary superuser "
+                     "that migrations may alter, demote or drop";
             throw script_error(d);
           }
           if (auto e = effect_of(st.kind, node, node.dump())) {

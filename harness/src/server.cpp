@@ -129,7 +129,7 @@ fs::path cached_initdb(const fs::path& bindir, const std::string& version,
                        const std::optional<detail::os_user>& as) {
   fs::path root = cache_root();
   make_dir(root, running_as_root() ? fs::perms(0711) : fs::perms(0700));
-  fs::path dir = root / ("initdb-" + version + "-" + sha256_hex(bindir.string()).substr(0, 8));
+  fs::path dir = root / ("initdb-" + version + "-" + sha256_hex(bindir.string()).substr(0, 8) + "-" + own_role);
   if (fs::exists(dir / "data" / "PG_VERSION")) return dir / "data";
   file_lock lock(root / ".initdb.lock");
   if (fs::exists(dir / "data" / "PG_VERSION")) return dir / "data";
@@ -139,8 +139,16 @@ fs::path cached_initdb(const fs::path& bindir, const std::string& version,
   if (as) detail::chown_to(tmp, *as, false);
   fs::path log = tmp / "initdb.log";
   auto r = detail::run({(bindir / "initdb").string(), "-D", (tmp / "data").string(), "-A", "trust", "-N",
-                        "-U", "postgres", "-E", "UTF8", "--locale=C"},
+                        "-U", own_role, "-E", "UTF8", "--locale=C"},
                        as);
+  if (r.exit_code == 0) {
+    // "postgres" as on a fresh install, a superuser; pgmt itself never
+    // depends on it. Single-user mode: no server to start for one statement.
+    r = detail::run({"/bin/sh", "-c", "echo 'create role postgres superuser login' | \"$0\" --single -D \"$1\" postgres",
+                     (bindir / "postgres").string(), (tmp / "data").string()},
+                    as);
+    if (r.exit_code == 0 && r.output.find("ERROR") != std::string::npos) r.exit_code = 1;
+  }
   if (r.exit_code != 0) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -396,6 +404,7 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
   owner.owner_start = detail::process_start_time(owner.owner).value_or(0);
   server_info info;
   info.kind = "temp cluster";
+  info.user = own_role;
   info.version = version;
   info.folder = folder;
   info.log = folder / "server.log";
@@ -845,6 +854,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
     // No network; the socket's folder is private to this user.
     args.insert(args.end(),
                 {"-e", "POSTGRES_HOST_AUTH_METHOD=trust", "--network=none", "-v", sock.string() + ":/sock"});
+  // pgmt's own superuser; "postgres" is made after start, as a temp cluster's.
+  args.insert(args.end(), {"-e", std::string("POSTGRES_USER=") + own_role, "-e", "POSTGRES_DB=postgres"});
   } else {
     // Any local user reaches 127.0.0.1: a password of this run's, scram-sha-256
     // on every host line, initdb's own 127.0.0.1 and ::1 lines included (a
@@ -889,7 +900,7 @@ std::unique_ptr<server> start_container(const server_options& opts) {
     throw harness_error("\"" + engine + " run\" printed no container ID: " + trimmed(run.output));
   }
   info.folder = folder;
-  info.user = "postgres";
+  info.user = own_role;
   info.password = password;
   auto fail = [&](const std::string& what) -> harness_error {
     auto logs = run_engine(engine, {"logs", "--tail", "40", info.container});
@@ -934,6 +945,8 @@ std::unique_ptr<server> start_container(const server_options& opts) {
   }
   try {
     connection c(info.conninfo("postgres"));
+    c.exec("do $$ begin if not exists (select from pg_roles where rolname = 'postgres') then "
+           "create role postgres superuser login; end if; end $$");
     result v = c.exec("select current_setting('server_version'), current_setting('server_version_num')");
     info.version = v.value(0, 0).substr(0, v.value(0, 0).find(' '));
     info.version_num = std::atoi(v.value(0, 1).c_str());

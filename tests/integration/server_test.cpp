@@ -236,6 +236,7 @@ TEST_F(Server, PostmasterThatDiesAtStartFailsAtOnceWithItsLog) {
   dir.write("bin/postgres",
             "#!/bin/sh\n"
             "if [ \"$1\" = --version ]; then echo 'postgres (PostgreSQL) 15.99'; exit 0; fi\n"
+            "if [ \"$1\" = --single ]; then cat >/dev/null; exit 0; fi\n"
             "echo 'FATAL:  could not create shared memory segment: No space left on device'\n"
             "exit 1\n");
   dir.write("bin/initdb",

@@ -18,6 +18,11 @@
 
 namespace pgmt {
 
+/// The superuser pgmt works as on the servers it starts (temp clusters,
+/// containers). "postgres" is there too, a superuser as on a fresh install,
+/// but an ordinary role for pgmt: migrations may alter, demote or drop it.
+inline constexpr const char* own_role = "pgmt_admin";
+
 /// How to reach a running server and how to stop it.
 struct server_info {
   std::string kind;     ///< "temp cluster", "container" or "external"
@@ -25,7 +30,10 @@ struct server_info {
   int version_num = 0;  ///< e.g. 150018
   std::string host;     ///< socket folder or 127.0.0.1
   int port = 5432;
-  std::string user = "postgres";     ///< a superuser
+  /// A superuser: on servers pgmt starts, its own role (own_role), never
+  /// "postgres", which migrations may alter or demote; on an external server
+  /// the URL's role.
+  std::string user = "postgres";
   /// Temp cluster over TCP, container with a published port: the run's random
   /// password for user (scram-sha-256; a unix socket, in a private folder,
   /// needs none). Kept in 0600 state files, never printed nor in meta.json.

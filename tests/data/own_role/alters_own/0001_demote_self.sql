@@ -1,0 +1,2 @@
+create table if not exists public.t (id int);
+alter role current_user nosuperuser;

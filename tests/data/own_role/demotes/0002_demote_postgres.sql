@@ -1,0 +1,2 @@
+-- As Supabase's platform migrations do: postgres stops being a superuser.
+alter role postgres nosuperuser;
