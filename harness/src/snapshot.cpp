@@ -1,5 +1,7 @@
 #include "pgmt/snapshot.hpp"
 
+#include "snapshot_catalog.hpp"
+
 #include "pgmt/pg.hpp"
 #include "pgmt/script.hpp"
 #include "pgmt/text.hpp"
@@ -16,315 +18,12 @@ namespace pgmt {
 
 namespace {
 
-// Schemas that are not the user's: the system's and pgmt's own.
-const char* const user_schema =
-    "n.nspname not in ('pg_catalog', 'information_schema', 'pgmt') and n.nspname not like 'pg\\_toast%' "
-    "and n.nspname not like 'pg\\_temp\\_%'";
-
-// Not a member of an extension (the extension itself is listed instead).
-std::string not_extension_member(const std::string& catalog, const std::string& oid) {
-  return "not exists (select 1 from pg_depend dep where dep.classid = '" + catalog +
-         "'::regclass and dep.objid = " + oid + " and dep.deptype = 'e')";
-}
-
-// A role's name as a snapshot writes it. The role pgmt logs in as runs the
-// migrations, so it owns, grants and is granted what they create; on pgmt's
-// own servers it is "postgres". On an external server it has the URL's name,
-// and is written "postgres" all the same: a snapshot says the same whatever
-// server it was read on. (Its OID is an InitPlan: looked up once a query.)
-std::string role_name(const std::string& oid) {
-  return "case " + oid +
-         " when (select r.oid from pg_catalog.pg_roles r where r.rolname = session_user) then "
-         "'postgres'::name else pg_get_userbyid(" +
-         oid + ") end";
-}
-
-// A grantee: a role, or PUBLIC (0).
-std::string grantee_name(const std::string& oid) {
-  return "case when " + oid + " = 0 then 'PUBLIC' else " + role_name(oid) + " end";
-}
-
-// An ACL as a sorted JSON array; NULL (the built-in default) is spelled out
-// with acldefault so that "granted then revoked" equals "never granted".
-std::string acl(const std::string& expr, const std::string& default_kind = "",
-                const std::string& owner = "") {
-  std::string value = default_kind.empty()
-                          ? expr
-                          : "coalesce(" + expr + ", acldefault('" + default_kind + "', " + owner + "))";
-  const std::string grantee = grantee_name("a.grantee"), grantor = role_name("a.grantor");
-  return "(select coalesce(jsonb_agg(jsonb_build_object('grantee', " + grantee +
-         ", 'privilege', a.privilege_type, 'grantable', a.is_grantable, 'grantor', " + grantor +
-         ") order by " + grantee + ", a.privilege_type, " + grantor + "), '[]'::jsonb) from aclexplode(" +
-         value + ") a)";
-}
-
-// Fingerprints: the versions (xmin) of the catalog rows an object is read
-// from. Any change to a row gives it a new xmin, a deleted row leaves the
-// list, and a clone keeps both OIDs and xmins, so an equal fingerprint means
-// an equal description.
-std::string row_versions(const std::string& table, const std::string& where, const std::string& order) {
-  return "coalesce((select string_agg(x.xmin::text, ',' order by " + order + ") from " + table + " x where " +
-         where + "), '')";
-}
-std::string comment_versions(const std::string& oid, const std::string& catalog) {
-  return row_versions("pg_description", "x.objoid = " + oid + " and x.classoid = '" + catalog + "'::regclass",
-                      "x.objsubid");
-}
-std::string fingerprint(const std::vector<std::string>& parts) {
-  std::string out = "concat_ws('/'";
-  for (const auto& p : parts) out += ", " + p;
-  return out + ")";
-}
-
-struct category {
-  const char* name;
-  std::string key;          // text: the object's name
-  std::string value;        // jsonb: its description
-  std::string from;         // "from ... where ...": one row per object
-  std::string oid;          // the object's OID
-  std::string fingerprint;  // text: versions of the rows value is read from
-};
-
-std::vector<category> categories() {
-  const std::string us = user_schema;
-  return {
-      {"schemas", "n.nspname",
-       "jsonb_build_object('owner', " + role_name("n.nspowner") + ", 'comment', "
-       "obj_description(n.oid, 'pg_namespace'), 'privileges', " +
-           acl("n.nspacl", "n", "n.nspowner") + ")",
-       "from pg_namespace n where " + us + " and " + not_extension_member("pg_namespace", "n.oid"), "n.oid",
-       fingerprint({"n.xmin::text", comment_versions("n.oid", "pg_namespace")})},
-      {"extensions", "e.extname", "jsonb_build_object('schema', n.nspname, 'version', e.extversion)",
-       "from pg_extension e join pg_namespace n on n.oid = e.extnamespace where true", "e.oid",
-       fingerprint({"e.xmin::text", "n.xmin::text"})},
-      {"types", "n.nspname || '.' || t.typname",
-       "case t.typtype "
-       "when 'e' then jsonb_build_object('kind', 'enum', 'labels', (select jsonb_agg(e.enumlabel order by "
-       "e.enumsortorder) from pg_enum e where e.enumtypid = t.oid)) "
-       "when 'd' then jsonb_build_object('kind', 'domain', 'base', format_type(t.typbasetype, t.typtypmod), "
-       "'not_null', t.typnotnull, 'default', t.typdefault, 'checks', (select "
-       "coalesce(jsonb_agg(jsonb_build_object("
-       "'name', c.conname, 'definition', pg_get_constraintdef(c.oid)) order by c.conname), '[]'::jsonb) "
-       "from pg_constraint c where c.contypid = t.oid)) "
-       "when 'c' then jsonb_build_object('kind', 'composite', 'attributes', (select "
-       "jsonb_agg(jsonb_build_object("
-       "'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) order by a.attnum) from "
-       "pg_attribute a "
-       "where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped)) "
-       "when 'r' then jsonb_build_object('kind', 'range', 'subtype', (select format_type(r.rngsubtype, null) "
-       "from pg_range r where r.rngtypid = t.oid)) end "
-       "|| jsonb_build_object('owner', " + role_name("t.typowner") + ", 'comment', obj_description(t.oid, "
-       "'pg_type'), "
-       "'privileges', " +
-           acl("t.typacl", "T", "t.typowner") + ")",
-       "from pg_type t join pg_namespace n on n.oid = t.typnamespace "
-       "left join pg_class rc on rc.oid = t.typrelid "
-       "where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or rc.relkind = 'c') and " +
-           us + " and " + not_extension_member("pg_type", "t.oid"),
-       "t.oid",
-       fingerprint({"t.xmin::text", row_versions("pg_enum", "x.enumtypid = t.oid", "x.oid"),
-                    row_versions("pg_constraint", "x.contypid = t.oid", "x.oid"),
-                    row_versions("pg_attribute", "x.attrelid = t.typrelid and t.typrelid <> 0", "x.attnum"),
-                    row_versions("pg_range", "x.rngtypid = t.oid", "x.rngtypid"),
-                    comment_versions("t.oid", "pg_type")})},
-      {"tables", "n.nspname || '.' || c.relname",
-       "jsonb_build_object("
-       "'kind', case c.relkind when 'r' then 'table' when 'p' then 'partitioned table' else 'foreign table' "
-       "end, "
-       "'unlogged', c.relpersistence = 'u', "
-       "'owner', " + role_name("c.relowner") + ", "
-       "'rls_enabled', c.relrowsecurity, 'rls_forced', c.relforcerowsecurity, "
-       "'partition_of', (select pn.nspname || '.' || p.relname from pg_inherits i join pg_class p on p.oid = "
-       "i.inhparent join pg_namespace pn on pn.oid = p.relnamespace where i.inhrelid = c.oid and "
-       "c.relispartition), "
-       "'partition_bound', pg_get_expr(c.relpartbound, c.oid), "
-       "'options', to_jsonb(c.reloptions), "
-       "'comment', obj_description(c.oid, 'pg_class'), "
-       "'privileges', " +
-           acl("c.relacl", "r", "c.relowner") +
-           ", "
-           "'columns', (select coalesce(jsonb_agg(jsonb_build_object("
-           "'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'not_null', a.attnotnull, "
-           "'default', case when a.attgenerated = '' then pg_get_expr(d.adbin, d.adrelid) end, "
-           "'generated', case when a.attgenerated <> '' then pg_get_expr(d.adbin, d.adrelid) end, "
-           "'identity', case a.attidentity when 'a' then 'always' when 'd' then 'by default' end, "
-           "'collation', case when a.attcollation <> ty.typcollation then co.collname end, "
-           "'comment', col_description(c.oid, a.attnum), "
-           "'privileges', case when a.attacl is not null then " +
-           acl("a.attacl") +
-           " end) order by a.attnum), '[]'::jsonb) "
-           "from pg_attribute a join pg_type ty on ty.oid = a.atttypid "
-           "left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum "
-           "left join pg_collation co on co.oid = a.attcollation "
-           "where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped))",
-       "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-       "where c.relkind in ('r', 'p', 'f') and " +
-           us + " and " + not_extension_member("pg_class", "c.oid"),
-       "c.oid",
-       fingerprint({"c.xmin::text",
-                    row_versions("pg_attribute", "x.attrelid = c.oid and x.attnum > 0", "x.attnum"),
-                    row_versions("pg_attrdef", "x.adrelid = c.oid", "x.adnum"),
-                    row_versions("pg_inherits", "x.inhrelid = c.oid", "x.inhseqno"),
-                    row_versions("pg_description", "x.objoid = c.oid and x.classoid = 'pg_class'::regclass",
-                                 "x.objsubid")})},
-      {"constraints", "n.nspname || '.' || c.relname || '.' || k.conname",
-       "jsonb_build_object("
-       "'type', case k.contype when 'p' then 'primary key' when 'u' then 'unique' when 'f' then 'foreign "
-       "key' "
-       "when 'c' then 'check' when 'x' then 'exclusion' when 't' then 'trigger' else k.contype::text end, "
-       "'definition', pg_get_constraintdef(k.oid), 'validated', k.convalidated, "
-       "'comment', obj_description(k.oid, 'pg_constraint'))",
-       "from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = "
-       "c.relnamespace "
-       "where k.contype <> 'n' and " +
-           us + " and " + not_extension_member("pg_class", "c.oid"),
-       "k.oid", fingerprint({"k.xmin::text", comment_versions("k.oid", "pg_constraint")})},
-      {"indexes", "n.nspname || '.' || ic.relname",
-       "jsonb_build_object("
-       "'table', n.nspname || '.' || c.relname, 'definition', pg_get_indexdef(i.indexrelid), "
-       "'valid', i.indisvalid, 'comment', obj_description(ic.oid, 'pg_class'))",
-       "from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class c on c.oid = i.indrelid "
-       "join pg_namespace n on n.oid = ic.relnamespace "
-       "where not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid and k.contype in "
-       "('p', 'u', "
-       "'x') and k.conrelid = i.indrelid) and c.relkind <> 't' and " +
-           us + " and " + not_extension_member("pg_class", "c.oid"),
-       "ic.oid",
-       fingerprint({"ic.xmin::text", "i.xmin::text", "c.oid::text", comment_versions("ic.oid", "pg_class")})},
-      {"views", "n.nspname || '.' || c.relname",
-       "jsonb_build_object("
-       "'kind', case c.relkind when 'v' then 'view' else 'materialized view' end, "
-       "'definition', pg_get_viewdef(c.oid, true), 'options', to_jsonb(c.reloptions), "
-       "'owner', " + role_name("c.relowner") + ", 'comment', obj_description(c.oid, 'pg_class'), "
-       "'privileges', " +
-           acl("c.relacl", "r", "c.relowner") + ")",
-       "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-       "where c.relkind in ('v', 'm') and " +
-           us + " and " + not_extension_member("pg_class", "c.oid"),
-       "c.oid",
-       fingerprint({"c.xmin::text", row_versions("pg_rewrite", "x.ev_class = c.oid", "x.oid"),
-                    row_versions("pg_attribute", "x.attrelid = c.oid and x.attnum > 0", "x.attnum"),
-                    comment_versions("c.oid", "pg_class")})},
-      {"sequences", "n.nspname || '.' || c.relname",
-       "jsonb_build_object("
-       "'type', format_type(s.seqtypid, null), 'start', s.seqstart, 'increment', s.seqincrement, "
-       "'min', s.seqmin, 'max', s.seqmax, 'cache', s.seqcache, 'cycle', s.seqcycle, "
-       "'owned_by', (select tn.nspname || '.' || t.relname || '.' || a.attname from pg_depend d "
-       "join pg_class t on t.oid = d.refobjid join pg_namespace tn on tn.oid = t.relnamespace "
-       "join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid "
-       "where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.refclassid = 'pg_class'::regclass "
-       "and d.deptype in ('a', 'i') limit 1), "
-       "'owner', " + role_name("c.relowner") + ", 'comment', obj_description(c.oid, 'pg_class'), "
-       "'privileges', " +
-           acl("c.relacl", "s", "c.relowner") + ")",
-       "from pg_class c join pg_sequence s on s.seqrelid = c.oid "
-       "join pg_namespace n on n.oid = c.relnamespace where " +
-           us + " and " + not_extension_member("pg_class", "c.oid"),
-       "c.oid",
-       fingerprint({"c.xmin::text", "s.xmin::text",
-                    row_versions("pg_depend", "x.classid = 'pg_class'::regclass and x.objid = c.oid",
-                                 "x.refclassid, x.refobjid, x.refobjsubid, x.deptype"),
-                    comment_versions("c.oid", "pg_class")})},
-      {"functions",
-       "n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'",
-       "jsonb_build_object("
-       "'kind', case p.prokind when 'f' then 'function' when 'p' then 'procedure' when 'a' then 'aggregate' "
-       "else 'window function' end, "
-       "'arguments', pg_get_function_arguments(p.oid), 'returns', pg_get_function_result(p.oid), "
-       "'language', l.lanname, 'body', case when p.prokind <> 'a' then p.prosrc end, "
-       "'aggregate', (select jsonb_build_object('sfunc', ag.aggtransfn::regproc::text, 'stype', "
-       "format_type(ag.aggtranstype, null), 'finalfunc', nullif(ag.aggfinalfn::regproc::text, '-'), "
-       "'initcond', ag.agginitval) from pg_aggregate ag where ag.aggfnoid = p.oid), "
-       "'security_definer', p.prosecdef, "
-       "'volatility', case p.provolatile when 'i' then 'immutable' when 's' then 'stable' else 'volatile' "
-       "end, "
-       "'strict', p.proisstrict, "
-       "'parallel', case p.proparallel when 's' then 'safe' when 'r' then 'restricted' else 'unsafe' end, "
-       "'leakproof', p.proleakproof, "
-       "'settings', (select coalesce(jsonb_agg(s order by s), '[]'::jsonb) from unnest(p.proconfig) s), "
-       "'owner', " + role_name("p.proowner") + ", 'comment', obj_description(p.oid, 'pg_proc'), "
-       "'privileges', " +
-           acl("p.proacl", "f", "p.proowner") + ")",
-       "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-       "join pg_language l on l.oid = p.prolang where " +
-           us + " and " + not_extension_member("pg_proc", "p.oid"),
-       "p.oid",
-       fingerprint({"p.xmin::text", row_versions("pg_aggregate", "x.aggfnoid = p.oid", "x.aggfnoid"),
-                    comment_versions("p.oid", "pg_proc")})},
-      {"triggers", "n.nspname || '.' || c.relname || '.' || t.tgname",
-       "jsonb_build_object("
-       "'definition', pg_get_triggerdef(t.oid), "
-       "'enabled', case t.tgenabled when 'O' then 'origin' when 'D' then 'disabled' when 'R' then 'replica' "
-       "else 'always' end, 'comment', obj_description(t.oid, 'pg_trigger'))",
-       "from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace "
-       "where not t.tgisinternal and " +
-           us + " and " + not_extension_member("pg_class", "c.oid"),
-       "t.oid", fingerprint({"t.xmin::text", comment_versions("t.oid", "pg_trigger")})},
-      {"policies", "n.nspname || '.' || c.relname || '.' || p.polname",
-       "jsonb_build_object("
-       "'command', case p.polcmd when 'r' then 'SELECT' when 'a' then 'INSERT' when 'w' then 'UPDATE' "
-       "when 'd' then 'DELETE' else 'ALL' end, "
-       "'permissive', p.polpermissive, "
-       "'roles', (select jsonb_agg(" + grantee_name("r") + " order by " + grantee_name("r") +
-           ") from unnest(p.polroles) r), "
-       "'using', pg_get_expr(p.polqual, p.polrelid), 'with_check', pg_get_expr(p.polwithcheck, p.polrelid))",
-       "from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace "
-       "where " +
-           us,
-       "p.oid", fingerprint({"p.xmin::text"})},
-      {"rules", "n.nspname || '.' || c.relname || '.' || r.rulename",
-       "jsonb_build_object('definition', pg_get_ruledef(r.oid, true))",
-       "from pg_rewrite r join pg_class c on c.oid = r.ev_class "
-       "join pg_namespace n on n.oid = c.relnamespace where r.rulename <> '_RETURN' and " +
-           us,
-       "r.oid", fingerprint({"r.xmin::text"})},
-      {"event_triggers", "e.evtname",
-       "jsonb_build_object('event', e.evtevent, 'function', e.evtfoid::regproc::text, "
-       "'enabled', e.evtenabled, 'tags', to_jsonb(e.evttags), 'owner', " + role_name("e.evtowner") + ")",
-       "from pg_event_trigger e where " + not_extension_member("pg_event_trigger", "e.oid"), "e.oid",
-       fingerprint({"e.xmin::text"})},
-      {"default_privileges",
-       role_name("d.defaclrole") + " || coalesce(' in ' || n.nspname, '') || ' on ' || "
-       "case d.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions' "
-       "when 'T' then 'types' when 'n' then 'schemas' end",
-       "jsonb_build_object('privileges', " + acl("d.defaclacl") + ")",
-       "from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace where true", "d.oid",
-       fingerprint({"d.xmin::text"})},
-  };
-}
-
-// What every description may name besides the objects above: roles (owners,
-// grantees) and user-defined collations, operators, operator classes, text
-// search objects, languages and foreign servers. When any of them is created,
-// renamed or dropped, the whole catalog is read again. So it is when an
-// object joins or leaves an extension (ALTER EXTENSION ... ADD/DROP), which
-// changes no row of the object itself, and when the catalog is read as
-// another role (the role written "postgres", see role_name). The second
-// column is the read's horizon (see catalog::horizon).
-const char* const global_fingerprint_sql =
-    "select concat_ws('|', (select string_agg(oid::text || ':' || md5(rolname), ',' order by oid) from "
-    "pg_roles), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_collation where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_operator where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opclass where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_opfamily where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_config where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_ts_dict where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_language where oid >= "
-    "16384), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_server), "
-    "(select string_agg(oid::text || ':' || xmin::text, ',' order by oid) from pg_foreign_data_wrapper), "
-    "(select md5(string_agg(classid::text || ':' || objid::text, ',' order by classid, objid)) from "
-    "pg_depend "
-    "where refclassid = 'pg_extension'::regclass and deptype = 'e'), "
-    "session_user), "
-    "txid_snapshot_xmax(txid_current_snapshot()) % 4294967296";
+using detail::categories;
+using detail::category_sources;
+using detail::global_fingerprint_sql;
+using detail::not_extension_member;
+using detail::sources_by_category;
+using detail::user_schema;
 
 // Whether a catalog read with global fingerprint was can be carried on to a
 // database whose global fingerprint is now. Roles are shared by the whole
@@ -358,7 +57,7 @@ bool globals_compatible(const std::string& was, const std::string& now) {
 // stored by another version of pgmt is never reused.
 const std::string& format_tag() {
   static const std::string tag = [] {
-    std::string acc = "pgmt-catalog-2";
+    std::string acc = "pgmt-catalog-3";
     for (const auto& c : categories()) acc += c.key + c.value + c.from + c.oid + c.fingerprint;
     return sha256_hex(acc + global_fingerprint_sql);
   }();
@@ -371,11 +70,12 @@ bool verify_reads() {
 }
 
 // Names inside a description that other descriptions may spell out: a
-// table's columns (in indexes, constraints, views, policies), an enum's labels
-// (in defaults and checks), a composite type's attributes.
+// table's or view's columns (in indexes, constraints, views, policies,
+// publications), an enum's labels (in defaults and checks), a composite
+// type's attributes.
 std::vector<std::string> inner_names(const std::string& category, const std::string& value) {
   std::vector<std::string> out;
-  if (category != "tables" && category != "types") return out;
+  if (category != "tables" && category != "types" && category != "views") return out;
   auto j = nlohmann::json::parse(value);
   for (const char* list : {"columns", "attributes"})
     if (j.contains(list) && j[list].is_array())
@@ -443,55 +143,6 @@ struct category_plan {
   bool check_gone = false;           // fetch: rows of its own catalog were deleted
 };
 
-// Where each category's objects live: their own catalog (deletions there
-// remove objects), and every catalog whose rows their descriptions are read
-// from, with the column naming the object a row belongs to (see
-// changed_owners). A deleted row of pg_description (a comment set to NULL),
-// of pg_depend (OWNED BY NONE) or of a domain's pg_constraint changes no
-// other row of its object: those categories are listed in full instead.
-struct category_sources {
-  const char* primary;
-  std::vector<std::string> owners;     // "catalog.column" keys of changed_owners
-  std::vector<std::string> orphaning;  // catalogs whose deleted rows send the category to a full listing
-};
-
-const std::map<std::string, category_sources>& sources_by_category() {
-  static const std::map<std::string, category_sources> m = {
-      {"schemas", {"pg_namespace", {"pg_namespace", "comment:pg_namespace"}, {"pg_description"}}},
-      // (A renamed schema is found through its own category, which then reads everything.)
-      {"extensions", {"pg_extension", {"pg_extension"}, {}}},
-      {"types",
-       {"pg_type",
-        {"pg_type", "pg_enum", "pg_constraint.contypid", "pg_range", "comment:pg_type", "rel:pg_class",
-         "rel:pg_attribute"},
-        {"pg_description", "pg_constraint"}}},
-      {"tables",
-       {"pg_class",
-        {"pg_class", "pg_attribute", "pg_attrdef", "pg_inherits", "comment:pg_class"},
-        {"pg_description"}}},
-      {"constraints", {"pg_constraint", {"pg_constraint", "comment:pg_constraint"}, {"pg_description"}}},
-      {"indexes",
-       {"pg_class",
-        {"pg_class", "pg_index", "pg_constraint.conindid", "comment:pg_class"},
-        {"pg_description"}}},
-      {"views",
-       {"pg_class",
-        {"pg_class", "pg_rewrite.ev_class", "pg_attribute", "comment:pg_class"},
-        {"pg_description"}}},
-      {"sequences",
-       {"pg_class",
-        {"pg_class", "pg_sequence", "depend:pg_class", "comment:pg_class"},
-        {"pg_description", "pg_depend"}}},
-      {"functions", {"pg_proc", {"pg_proc", "pg_aggregate", "comment:pg_proc"}, {"pg_description"}}},
-      {"triggers", {"pg_trigger", {"pg_trigger", "comment:pg_trigger"}, {"pg_description"}}},
-      {"policies", {"pg_policy", {"pg_policy"}, {}}},
-      {"rules", {"pg_rewrite", {"pg_rewrite"}, {}}},
-      {"event_triggers", {"pg_event_trigger", {"pg_event_trigger"}, {}}},
-      {"default_privileges", {"pg_default_acl", {"pg_default_acl"}, {}}},
-  };
-  return m;
-}
-
 // For each catalog, the OIDs its changed rows name: key "catalog" is the
 // row's own object (oid, or the owning relation/type/function for catalogs
 // without one), "catalog.column" another column, "comment:<catalog>" and
@@ -501,30 +152,7 @@ const std::map<std::string, category_sources>& sources_by_category() {
 std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
                                                             const std::set<std::string>& changed,
                                                             const std::string& horizon) {
-  static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> columns = {
-      {"pg_namespace", {{"pg_namespace", "oid"}}},
-      {"pg_extension", {{"pg_extension", "oid"}}},
-      {"pg_type", {{"pg_type", "oid"}}},
-      {"pg_enum", {{"pg_enum", "enumtypid"}}},
-      {"pg_range", {{"pg_range", "rngtypid"}}},
-      {"pg_class", {{"pg_class", "oid"}, {"rel:pg_class", "oid"}}},
-      {"pg_attribute", {{"pg_attribute", "attrelid"}, {"rel:pg_attribute", "attrelid"}}},
-      {"pg_attrdef", {{"pg_attrdef", "adrelid"}}},
-      {"pg_inherits", {{"pg_inherits", "inhrelid"}}},
-      {"pg_constraint",
-       {{"pg_constraint", "oid"},
-        {"pg_constraint.contypid", "contypid"},
-        {"pg_constraint.conindid", "conindid"}}},
-      {"pg_index", {{"pg_index", "indexrelid"}}},
-      {"pg_rewrite", {{"pg_rewrite", "oid"}, {"pg_rewrite.ev_class", "ev_class"}}},
-      {"pg_sequence", {{"pg_sequence", "seqrelid"}}},
-      {"pg_proc", {{"pg_proc", "oid"}}},
-      {"pg_aggregate", {{"pg_aggregate", "aggfnoid"}}},
-      {"pg_trigger", {{"pg_trigger", "oid"}}},
-      {"pg_policy", {{"pg_policy", "oid"}}},
-      {"pg_event_trigger", {{"pg_event_trigger", "oid"}}},
-      {"pg_default_acl", {{"pg_default_acl", "oid"}}},
-  };
+  const auto& columns = detail::owner_columns();
   std::string sql;
   auto add = [&sql](const std::string& part) { sql += (sql.empty() ? "" : " union all ") + part; };
   // The horizon's age once (an InitPlan), not once a row; each catalog
@@ -534,24 +162,21 @@ std::map<std::string, std::set<std::string>> changed_owners(connection& conn,
   // pg_catalog and information_schema ones) describe nothing a snapshot
   // holds: the catalogs with many such rows are read from their index past
   // them. (pg_namespace is not: the public schema is one of them.)
-  static const std::map<std::string, std::string> user_only = {
-      {"pg_attribute", "x.attrelid >= 16384"}, {"pg_attrdef", "x.adrelid >= 16384"},
-      {"pg_class", "x.oid >= 16384"},          {"pg_proc", "x.oid >= 16384"},
-      {"pg_type", "x.oid >= 16384"},           {"pg_constraint", "x.oid >= 16384"},
-      {"pg_index", "x.indexrelid >= 16384"},   {"pg_rewrite", "x.oid >= 16384"}};
+  const auto& user_only = detail::user_rows_only();
   for (const auto& [catalog_name, cols] : columns) {
     if (!changed.count(catalog_name)) continue;
     std::string where = is_new;
     if (auto it = user_only.find(catalog_name); it != user_only.end()) where = it->second + " and " + where;
     if (cols.size() == 1) {
       const auto& [key, column] = cols.front();
-      add("select '" + key + "', x." + column + "::text from pg_catalog." + catalog_name + " x where " + where +
-          " and x." + column + " <> 0");
+      // (As oid: pg_aggregate's aggfnoid is a regproc, whose text is a name.)
+      add("select '" + key + "', x." + column + "::oid::text from pg_catalog." + catalog_name + " x where " +
+          where + " and x." + column + "::oid <> 0");
       continue;
     }
     std::string values;
     for (const auto& [key, column] : cols)
-      values += (values.empty() ? "" : ", ") + std::string("('") + key + "', x." + column + ")";
+      values += (values.empty() ? "" : ", ") + std::string("('") + key + "', x." + column + "::oid)";
     add("select v.k, v.o::text from pg_catalog." + catalog_name + " x, lateral (values " + values +
         ") v(k, o) where " + where + " and v.o <> 0");
   }
@@ -579,34 +204,47 @@ std::optional<std::map<std::string, category_plan>> plan_read(connection& conn, 
   std::map<std::string, category_plan> plans;
   for (const auto& [name, src] : sources_by_category()) {
     category_plan& p = plans[name];
-    bool touched = changed.count(src.primary) > 0;
-    for (const auto& key : src.owners) {
+    bool touched = changed.count(src.primary) > 0, list = false;
+    for (const auto& full_key : src.owners) {
+      // "domain:<key>": the OIDs under key are constraints, their domains the owners.
+      const std::string key = full_key.rfind("domain:", 0) == 0 ? full_key.substr(7) : full_key;
       const std::string cat = key.substr(key.find(':') == std::string::npos ? 0 : key.find(':') + 1);
-      touched = touched || changed.count(cat.substr(0, cat.find('.'))) ||
-                (key.rfind("comment:", 0) == 0 && changed.count("pg_description")) ||
-                (key.rfind("depend:", 0) == 0 && changed.count("pg_depend"));
+      const bool hit = changed.count(cat.substr(0, cat.find('.'))) ||
+                       (key.rfind("comment:", 0) == 0 && changed.count("pg_description")) ||
+                       (key.rfind("depend:", 0) == 0 && changed.count("pg_depend"));
+      touched = touched || hit;
+      list = list || (hit && key.rfind("list:", 0) == 0);
     }
     if (!touched) {
       p.mode = category_plan::how::reuse;
       continue;
     }
-    if (std::any_of(src.orphaning.begin(), src.orphaning.end(),
-                    [&](const std::string& c) { return deleted.count(c); }))
+    if (list || std::any_of(src.orphaning.begin(), src.orphaning.end(),
+                            [&](const std::string& c) { return deleted.count(c); }))
       continue;  // listed in full
     p.mode = category_plan::how::fetch;
     p.check_gone = deleted.count(src.primary) > 0;
-    std::set<std::string> relations;
+    std::set<std::string> relations, constraints;
     for (const auto& key : src.owners) {
-      auto it = owners.find(key);
+      const bool domain = key.rfind("domain:", 0) == 0;
+      auto it = owners.find(domain ? key.substr(7) : key);
       if (it == owners.end()) continue;
       if (key.rfind("rel:", 0) == 0)
         relations.insert(it->second.begin(), it->second.end());
+      else if (domain)
+        constraints.insert(it->second.begin(), it->second.end());
       else
         p.candidates.insert(it->second.begin(), it->second.end());
     }
     if (!relations.empty()) {  // composite types: the type built on a changed relation
       result r = conn.exec_prepared("select oid::text from pg_catalog.pg_type where typrelid = any($1::oid[])",
                                   {oid_array({relations.begin(), relations.end()})});
+      for (int i = 0; i < r.rows(); ++i) p.candidates.insert(r.value(i, 0));
+    }
+    if (!constraints.empty()) {  // domains: the domain of a constraint whose comment changed
+      result r = conn.exec_prepared(
+          "select contypid::text from pg_catalog.pg_constraint where oid = any($1::oid[]) and contypid <> 0",
+          {oid_array({constraints.begin(), constraints.end()})});
       for (int i = 0; i < r.rows(); ++i) p.candidates.insert(r.value(i, 0));
     }
   }
@@ -736,7 +374,7 @@ bool same_objects(const catalog& a, const catalog& b, std::string& where) {
 
 nlohmann::json catalog::snapshot() const {
   nlohmann::json snap = nlohmann::json::object();
-  snap["format"] = "pgmt-snapshot-1";
+  snap["format"] = snapshot_format;
   for (const auto& cat : categories()) {
     nlohmann::json objs = nlohmann::json::object();
     if (auto it = objects.find(cat.name); it != objects.end())
@@ -1034,7 +672,17 @@ std::string singular(const std::string& category) {
                                                            {"policies", "policy"},
                                                            {"rules", "rule"},
                                                            {"event_triggers", "event trigger"},
-                                                           {"default_privileges", "default privileges for"}};
+                                                           {"default_privileges", "default privileges for"},
+                                                           {"collations", "collation"},
+                                                           {"casts", "cast"},
+                                                           {"operators", "operator"},
+                                                           {"text_search_configurations",
+                                                            "text search configuration"},
+                                                           {"text_search_dictionaries", "text search dictionary"},
+                                                           {"statistics", "statistics object"},
+                                                           {"publications", "publication"},
+                                                           {"foreign_data_wrappers", "foreign data wrapper"},
+                                                           {"foreign_servers", "server"}};
   auto it = names.find(category);
   return it == names.end() ? category : it->second;
 }
@@ -1049,6 +697,11 @@ std::string field_label(const std::string& f) {
       {"rls_forced", "FORCE ROW LEVEL SECURITY"},
       {"security_definer", "SECURITY DEFINER"},
       {"settings", "settings (SET ...)"},
+      {"inherits", "INHERITS"},
+      {"local", "defined locally"},
+      {"inherited", "number of parents it is inherited from"},
+      {"replica_identity", "REPLICA IDENTITY"},
+      {"clustered_on", "CLUSTER ON"},
   };
   auto it = labels.find(f);
   return it == labels.end() ? f : it->second;
@@ -1146,7 +799,7 @@ std::string snapshot_problem(const nlohmann::json& snap) {
     if (k == "format") {
       if (!v.is_string() || v.get<std::string>().rfind("pgmt-snapshot-", 0) != 0)
         return "\"format\" is " + (v.is_string() ? "\"" + v.get<std::string>() + "\"" : kind_of(v)) +
-               ", not a pgmt snapshot format (\"pgmt-snapshot-1\")";
+               ", not a pgmt snapshot format (\"" + snapshot_format + "\")";
       continue;
     }
     if (!v.is_object()) return "\"" + k + "\" is " + kind_of(v) + ", not an object of " + k + " by name";
@@ -1165,10 +818,30 @@ std::vector<difference> diff_snapshots(const nlohmann::json& expected, const nlo
   for (const auto& [k, v] : actual.items())
     if (v.is_object()) cats.insert(k);
   // Containers before what they contain, so the first line names the cause.
-  static const std::vector<std::string> order = {
-      "schemas",     "extensions", "types", "tables",         "columns",
-      "constraints", "indexes",    "views", "sequences",      "functions",
-      "triggers",    "policies",   "rules", "event_triggers", "default_privileges"};
+  static const std::vector<std::string> order = {"schemas",
+                                                 "extensions",
+                                                 "collations",
+                                                 "types",
+                                                 "casts",
+                                                 "operators",
+                                                 "text_search_dictionaries",
+                                                 "text_search_configurations",
+                                                 "foreign_data_wrappers",
+                                                 "foreign_servers",
+                                                 "tables",
+                                                 "columns",
+                                                 "constraints",
+                                                 "indexes",
+                                                 "views",
+                                                 "sequences",
+                                                 "statistics",
+                                                 "functions",
+                                                 "triggers",
+                                                 "policies",
+                                                 "rules",
+                                                 "event_triggers",
+                                                 "publications",
+                                                 "default_privileges"};
   std::vector<std::string> ordered;
   for (const auto& c : order)
     if (cats.count(c)) ordered.push_back(c);

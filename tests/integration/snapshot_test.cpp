@@ -368,6 +368,61 @@ TEST(SnapshotRoles, TheRoleLoggedInIsPostgresAndACatalogOfAnotherRoleIsReadAgain
   EXPECT_EQ(snapshot_text(snap), snapshot_text(take_snapshot(admin)));
 }
 
+// The lines of the differences from a to b, one a line.
+std::string difference_lines(const nlohmann::json& a, const nlohmann::json& b) {
+  std::string out;
+  for (const auto& d : diff_snapshots(a, b, {"missing", "extra", "changed"})) out += d.line + "\n";
+  return out;
+}
+
+// Table inheritance: parents in their order, and per column and constraint
+// whether it is the table's own and from how many parents it comes.
+TEST_F(Snapshot, InheritanceParentsInOrderAndLocalColumns) {
+  conn_->exec(
+      "create table app.named (name text); create table app.stamped (at timestamptz, "
+      "constraint at_set check (at is not null)); "
+      "create table app.note (body text, name text) inherits (app.stamped, app.named)");
+  const auto s = take_snapshot(*conn_);
+  const auto& note = s["tables"]["app.note"];
+  EXPECT_EQ(note["inherits"], nlohmann::json({"app.stamped", "app.named"}));
+  EXPECT_EQ(note["partition_of"], nullptr);
+  EXPECT_EQ(s["tables"]["app.named"]["inherits"], nlohmann::json::array());
+  ASSERT_EQ(note["columns"].size(), 3u);
+  EXPECT_EQ(note["columns"][0]["name"], "at");
+  EXPECT_EQ(note["columns"][0]["local"], false) << "only inherited";
+  EXPECT_EQ(note["columns"][0]["inherited"], 1);
+  EXPECT_EQ(note["columns"][1]["name"], "name");
+  EXPECT_EQ(note["columns"][1]["local"], true) << "declared here and inherited: merged";
+  EXPECT_EQ(note["columns"][1]["inherited"], 1);
+  EXPECT_EQ(note["columns"][2]["local"], true);
+  EXPECT_EQ(note["columns"][2]["inherited"], 0);
+  EXPECT_EQ(s["constraints"]["app.note.at_set"]["local"], false);
+  EXPECT_EQ(s["constraints"]["app.note.at_set"]["inherited"], 1);
+  EXPECT_EQ(s["constraints"]["app.stamped.at_set"]["local"], true);
+}
+
+// A down script that recreates a child table without INHERITS is a finding.
+TEST_F(Snapshot, ADownThatDropsInheritsIsAFinding) {
+  conn_->exec("create table app.base (id int not null); create table app.child () inherits (app.base)");
+  const auto before = take_snapshot(*conn_);
+  conn_->exec("drop table app.child; create table app.child (id int not null)");
+  const std::string lines = difference_lines(before, take_snapshot(*conn_));
+  EXPECT_NE(lines.find("table app.child: INHERITS changed from [app.base] to []"), std::string::npos)
+      << lines;
+  EXPECT_NE(lines.find("column app.child.id: defined locally changed from false to true"), std::string::npos)
+      << lines;
+}
+
+// NO INHERIT and INHERIT again leave the same parents, but the columns are
+// now the child's own: dropping them from the parent would keep them.
+TEST_F(Snapshot, AColumnThatBecomesLocalIsAFinding) {
+  conn_->exec("create table app.base (id int not null); create table app.child () inherits (app.base)");
+  const auto before = take_snapshot(*conn_);
+  conn_->exec("alter table app.child no inherit app.base; alter table app.child inherit app.base");
+  const std::string lines = difference_lines(before, take_snapshot(*conn_));
+  EXPECT_EQ(lines, "column app.child.id: defined locally changed from false to true\n");
+}
+
 TEST_F(Snapshot, RowCountsOfUserTables) {
   conn_->exec("insert into app.users (email, name) values ('a@x', 'a'), ('b@x', 'b')");
   auto counts = row_counts(*conn_);
@@ -375,6 +430,417 @@ TEST_F(Snapshot, RowCountsOfUserTables) {
   EXPECT_EQ(counts["app.events"], 0);
   EXPECT_FALSE(counts.count("pgmt.migrations"));
 }
+
+// ---- No blind spot: every kind of object and attribute a migration can
+// change shows in a snapshot, and incremental reads see the change too. ----
+
+// A change of one kind of object: base is run (in schema app) on a fresh
+// database, then change; the snapshots before and after must differ, with a
+// line holding expect, and the readers that follow the change must read what
+// a full read does.
+struct blind_spot {
+  const char* kind;
+  std::string base;
+  std::string change;
+  const char* expect;
+};
+
+void PrintTo(const blind_spot& b, std::ostream* os) { *os << b.kind; }
+
+const std::string owner_role =
+    "do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_blind_owner') then "
+    "create role pgmt_blind_owner; end if; end $$; ";
+const std::string table_t = "create table app.t (id int); ";
+const std::string domain_d = "create domain app.d as int; ";
+const std::string fk =
+    "create table app.p (id int primary key); create table app.c (pid int references app.p); ";
+const std::string index_t = "create table app.t (a int, b int); create index t_idx on app.t (a); ";
+const std::string updatable_view = "create table app.t (a int); create view app.v as select a from app.t; ";
+const std::string function_f = "create function app.f() returns int language sql as 'select 1'; ";
+const std::string trigger_tr =
+    "create table app.t (a int); create function app.tf() returns trigger language plpgsql as "
+    "'begin return new; end'; create trigger tr before insert on app.t for each row execute function "
+    "app.tf(); ";
+const std::string rule_r =
+    "create table app.t (a int); create rule r as on delete to app.t do instead nothing; ";
+const std::string policy_p = "create table app.t (a int); create policy p on app.t using (a > 0); ";
+const std::string event_function =
+    "create function app.ef() returns event_trigger language plpgsql as 'begin end'; ";
+const std::string event_trigger =
+    event_function + "create event trigger pgmt_blind_et on ddl_command_end execute function app.ef(); ";
+const std::string cast_base =
+    "create type app.m as enum ('a'); create function app.m_int(app.m) returns int language sql immutable "
+    "as 'select 1'; ";
+const std::string operator_base =
+    "create function app.eqx(int, text) returns bool language sql immutable as 'select $1::text = $2'; ";
+const std::string ts_config = "create text search configuration app.cfg (copy = pg_catalog.english); ";
+const std::string ts_dict =
+    "create text search dictionary app.dict (template = simple, stopwords = english); ";
+const std::string pub_t =
+    "create table app.t (id int, b int); create publication pgmt_blind_pub for table app.t; ";
+const std::string fdw = "create foreign data wrapper pgmt_blind_fdw; ";
+const std::string server = fdw + "create server pgmt_blind_srv foreign data wrapper pgmt_blind_fdw; ";
+const std::string foreign_table = server + "create foreign table app.ft (a int) server pgmt_blind_srv; ";
+const std::string partitions =
+    "create table app.p (a int) partition by range (a); "
+    "create table app.p1 partition of app.p for values from (0) to (10); ";
+
+const std::vector<blind_spot> blind_spots = {
+    // Schemas and extensions.
+    {"schema", "", "create schema app2", "schema app2: extra"},
+    {"schema_owner", owner_role, "alter schema app owner to pgmt_blind_owner", "schema app: owner changed"},
+    {"schema_privileges", "", "grant create on schema app to public", "schema app: privilege PUBLIC CREATE"},
+    {"schema_comment", "", "comment on schema app is 'x'", "schema app: comment changed"},
+    {"extension", "", "create extension citext", "extension citext: extra"},
+    {"extension_version", "create extension citext version '1.5'", "alter extension citext update to '1.6'",
+     "extension citext: version changed"},
+    // Types.
+    {"enum_label_order", "create type app.e as enum ('a', 'b')", "alter type app.e add value 'c' before 'a'",
+     "type app.e: labels changed"},
+    {"domain_check", domain_d, "alter domain app.d add constraint d_pos check (value > 0)",
+     "type app.d: checks changed"},
+    {"domain_check_validated",
+     domain_d + "alter domain app.d add constraint d_pos check (value > 0) not valid",
+     "alter domain app.d validate constraint d_pos", "type app.d: checks changed"},
+    {"domain_default", domain_d, "alter domain app.d set default 1", "type app.d: default changed"},
+    {"domain_not_null", domain_d, "alter domain app.d set not null", "type app.d: NOT NULL changed"},
+    {"domain_collation", "create domain app.d as text",
+     "drop domain app.d; create domain app.d as text collate \"C\"", "type app.d: collation changed"},
+    {"domain_constraint_comment", "create domain app.d as int constraint d_pos check (value > 0)",
+     "comment on constraint d_pos on domain app.d is 'x'", "type app.d: checks changed"},
+    {"composite_attribute_type", "create type app.c as (a int)",
+     "alter type app.c alter attribute a type bigint", "type app.c: attributes changed"},
+    {"composite_attribute_collation", "create type app.c as (a text)",
+     "alter type app.c alter attribute a type text collate \"C\"", "type app.c: attributes changed"},
+    {"range_subdiff", "create type app.r as range (subtype = float8)",
+     "drop type app.r; create type app.r as range (subtype = float8, subtype_diff = float8mi)",
+     "type app.r: subdiff changed"},
+    {"type_privileges", "create type app.e as enum ('a')", "revoke usage on type app.e from public",
+     "type app.e: privilege PUBLIC USAGE"},
+    {"type_owner", owner_role + "create type app.e as enum ('a')",
+     "alter type app.e owner to pgmt_blind_owner", "type app.e: owner changed"},
+    // Sequences.
+    {"sequence_parameters", "create sequence app.s", "alter sequence app.s maxvalue 100 cycle",
+     "sequence app.s: cycle changed"},
+    {"sequence_owned_by", table_t + "create sequence app.s", "alter sequence app.s owned by app.t.id",
+     "sequence app.s: owned_by changed"},
+    {"sequence_unlogged", "create sequence app.s", "alter sequence app.s set unlogged",
+     "sequence app.s: unlogged changed"},
+    {"sequence_privileges", "create sequence app.s", "grant usage on sequence app.s to public",
+     "sequence app.s: privilege PUBLIC USAGE"},
+    // Tables.
+    {"table_unlogged", table_t, "alter table app.t set unlogged", "table app.t: unlogged changed"},
+    {"table_options", table_t, "alter table app.t set (fillfactor = 70)", "table app.t: options changed"},
+    {"table_replica_identity", "create table app.t (id int primary key)",
+     "alter table app.t replica identity full", "table app.t: REPLICA IDENTITY changed"},
+    {"table_replica_identity_index", "create table app.t (id int primary key)",
+     "alter table app.t replica identity using index t_pkey",
+     "table app.t: REPLICA IDENTITY changed from default to index t_pkey"},
+    {"table_access_method", "create access method heap2 type table handler heap_tableam_handler; " + table_t,
+     "alter table app.t set access method heap2", "table app.t: access_method changed"},
+    {"table_rls_enabled", table_t, "alter table app.t enable row level security",
+     "table app.t: row level security changed"},
+    {"table_rls_forced", table_t, "alter table app.t force row level security",
+     "table app.t: FORCE ROW LEVEL SECURITY changed"},
+    {"table_owner", owner_role + table_t, "alter table app.t owner to pgmt_blind_owner",
+     "table app.t: owner changed"},
+    {"table_privileges", table_t, "grant select on app.t to public", "table app.t: privilege PUBLIC SELECT"},
+    {"table_comment", table_t, "comment on table app.t is 'x'", "table app.t: comment changed"},
+    {"typed_table", "create type app.c as (id int); " + table_t, "alter table app.t of app.c",
+     "table app.t: of_type changed"},
+    {"partition_key", "create table app.p (a int, b int) partition by range (a)",
+     "drop table app.p; create table app.p (a int, b int) partition by range (b)",
+     "table app.p: partition_key changed"},
+    {"partition_bound", partitions,
+     "alter table app.p detach partition app.p1; alter table app.p attach partition app.p1 for values from "
+     "(0) "
+     "to (20)",
+     "table app.p1: partition_bound changed"},
+    {"partition_detached", partitions, "alter table app.p detach partition app.p1",
+     "table app.p1: partition_of changed"},
+    {"inherits_added", "create table app.p (a int); create table app.c (a int)",
+     "alter table app.c inherit app.p", "table app.c: INHERITS changed from [] to [app.p]"},
+    {"inherits_order",
+     "create table app.p1 (a int); create table app.p2 (a int); create table app.c () inherits (app.p1, "
+     "app.p2)",
+     "drop table app.c; create table app.c () inherits (app.p2, app.p1)",
+     "table app.c: INHERITS changed from [app.p1, app.p2] to [app.p2, app.p1]"},
+    {"inherits_removed_parent_without_columns",
+     "create table app.p (); create table app.c (a int) inherits (app.p)",
+     "alter table app.c no inherit app.p", "table app.c: INHERITS changed from [app.p] to []"},
+    {"column_becomes_local", "create table app.p (a int); create table app.c () inherits (app.p)",
+     "alter table app.c no inherit app.p; alter table app.c inherit app.p",
+     "column app.c.a: defined locally changed from false to true"},
+    {"column_inherited_count",
+     "create table app.p1 (a int); create table app.p2 (a int); create table app.c (a int) inherits (app.p1)",
+     "alter table app.c inherit app.p2", "column app.c.a: number of parents it is inherited from changed"},
+    {"constraint_becomes_local",
+     "create table app.p (a int, constraint a_pos check (a > 0)); create table app.c () inherits (app.p)",
+     "alter table app.c no inherit app.p; alter table app.c inherit app.p",
+     "constraint app.c.a_pos: defined locally changed from false to true"},
+    {"constraint_no_inherit", "create table app.t (a int, constraint a_pos check (a > 0))",
+     "alter table app.t drop constraint a_pos; alter table app.t add constraint a_pos check (a > 0) no "
+     "inherit",
+     "constraint app.t.a_pos: definition changed from CHECK ((a > 0)) to CHECK ((a > 0)) NO INHERIT"},
+    // Columns.
+    {"column_typmod", "create table app.t (v varchar(10))",
+     "alter table app.t alter column v type varchar(20)", "column app.t.v: type changed"},
+    {"column_collation", "create table app.t (v text)",
+     "alter table app.t alter column v type text collate \"C\"", "column app.t.v: collation changed"},
+    {"column_default", table_t, "alter table app.t alter column id set default 1",
+     "column app.t.id: default changed"},
+    {"column_identity", "create table app.t (id int not null)",
+     "alter table app.t alter column id add generated always as identity",
+     "column app.t.id: identity changed"},
+    {"column_generated", "create table app.t (a int, b int generated always as (a * 2) stored)",
+     "alter table app.t drop column b; alter table app.t add column b int generated always as (a * 3) stored",
+     "column app.t.b: generated changed"},
+    {"column_not_null", table_t, "alter table app.t alter column id set not null",
+     "column app.t.id: NOT NULL changed"},
+    {"column_storage", "create table app.t (v text)", "alter table app.t alter column v set storage external",
+     "column app.t.v: storage changed"},
+    {"column_compression", "create table app.t (v text)",
+     "alter table app.t alter column v set compression pglz", "column app.t.v: compression changed"},
+    {"column_statistics", table_t, "alter table app.t alter column id set statistics 500",
+     "column app.t.id: statistics changed"},
+    {"column_options", table_t, "alter table app.t alter column id set (n_distinct = 100)",
+     "column app.t.id: options changed"},
+    {"column_privileges", table_t, "grant update (id) on app.t to public",
+     "column app.t.id: privilege PUBLIC UPDATE"},
+    {"column_comment", table_t, "comment on column app.t.id is 'x'", "column app.t.id: comment changed"},
+    // Constraints.
+    {"constraint_deferrable", fk,
+     "alter table app.c alter constraint c_pid_fkey deferrable initially deferred",
+     "constraint app.c.c_pid_fkey: definition changed"},
+    {"constraint_validated", table_t + "alter table app.t add constraint id_pos check (id > 0) not valid",
+     "alter table app.t validate constraint id_pos", "constraint app.t.id_pos: validated changed"},
+    {"foreign_key_actions", fk,
+     "alter table app.c drop constraint c_pid_fkey; alter table app.c add constraint c_pid_fkey foreign key "
+     "(pid) "
+     "references app.p on delete cascade on update restrict",
+     "constraint app.c.c_pid_fkey: definition changed"},
+    {"foreign_key_match", fk,
+     "alter table app.c drop constraint c_pid_fkey; alter table app.c add constraint c_pid_fkey foreign key "
+     "(pid) "
+     "references app.p match full",
+     "constraint app.c.c_pid_fkey: definition changed"},
+    {"exclusion_constraint", "create table app.t (r int4range)",
+     "alter table app.t add constraint t_no_overlap exclude using gist (r with &&)",
+     "constraint app.t.t_no_overlap: extra"},
+    {"constraint_comment", table_t + "alter table app.t add constraint id_pos check (id > 0)",
+     "comment on constraint id_pos on app.t is 'x'", "constraint app.t.id_pos: comment changed"},
+    // Indexes.
+    {"index_definition", index_t, "drop index app.t_idx; create index t_idx on app.t (a desc)",
+     "index app.t_idx: definition changed"},
+    {"index_unique", index_t, "drop index app.t_idx; create unique index t_idx on app.t (a)",
+     "index app.t_idx: definition changed"},
+    {"index_nulls_not_distinct", "create table app.t (a int); create unique index t_idx on app.t (a)",
+     "drop index app.t_idx; create unique index t_idx on app.t (a) nulls not distinct",
+     "index app.t_idx: definition changed"},
+    {"index_clustered", index_t, "alter table app.t cluster on t_idx",
+     "table app.t: CLUSTER ON changed from none to t_idx"},
+    {"index_clustered_dropped", index_t + "alter table app.t cluster on t_idx", "drop index app.t_idx",
+     "table app.t: CLUSTER ON changed from t_idx to none"},
+    {"index_replica_identity", "create table app.t (a int not null); create unique index t_idx on app.t (a)",
+     "alter table app.t replica identity using index t_idx",
+     "table app.t: REPLICA IDENTITY changed from default to index t_idx"},
+    {"index_comment", index_t, "comment on index app.t_idx is 'x'", "index app.t_idx: comment changed"},
+    {"index_attached_partition",
+     partitions + "create index p_idx on only app.p (a); create index p1_idx on app.p1 (a)",
+     "alter index app.p_idx attach partition app.p1_idx", "index app.p1_idx: partition_of changed"},
+    // Views and materialized views.
+    {"view_definition", "create view app.v as select 1 as a", "create or replace view app.v as select 2 as a",
+     "view app.v: definition changed"},
+    {"view_check_option", updatable_view, "alter view app.v set (check_option = local)",
+     "view app.v: options changed"},
+    {"view_security_barrier", updatable_view, "alter view app.v set (security_barrier = true)",
+     "view app.v: options changed"},
+    {"view_column_comment", updatable_view, "comment on column app.v.a is 'x'",
+     "column app.v.a: comment changed"},
+    {"view_column_default", updatable_view, "alter view app.v alter column a set default 1",
+     "column app.v.a: default changed"},
+    {"view_privileges", updatable_view, "grant select on app.v to public",
+     "view app.v: privilege PUBLIC SELECT"},
+    {"materialized_view_populated", "create materialized view app.m as select 1 as a with no data",
+     "refresh materialized view app.m", "view app.m: populated changed from false to true"},
+    // Functions, procedures, aggregates.
+    {"function_body", function_f, "create or replace function app.f() returns int language sql as 'select 2'",
+     "function app.f(): body changed"},
+    {"function_sql_standard_body", "create function app.f() returns int language sql return 1",
+     "create or replace function app.f() returns int language sql return 2",
+     "function app.f(): body changed"},
+    {"function_language", function_f,
+     "create or replace function app.f() returns int language plpgsql as 'begin return 1; end'",
+     "function app.f(): language changed"},
+    {"function_volatility", function_f, "alter function app.f() stable",
+     "function app.f(): volatility changed"},
+    {"function_strict", function_f, "alter function app.f() strict", "function app.f(): strict changed"},
+    {"function_security_definer", function_f, "alter function app.f() security definer",
+     "function app.f(): SECURITY DEFINER changed"},
+    {"function_parallel", function_f, "alter function app.f() parallel safe",
+     "function app.f(): parallel changed"},
+    {"function_leakproof", function_f, "alter function app.f() leakproof",
+     "function app.f(): leakproof changed"},
+    {"function_cost", function_f, "alter function app.f() cost 500", "function app.f(): cost changed"},
+    {"function_rows", "create function app.f() returns setof int language sql as 'select 1'",
+     "alter function app.f() rows 5", "function app.f(): rows changed"},
+    {"function_settings", function_f, "alter function app.f() set work_mem = '1MB'",
+     "function app.f(): settings (SET ...) changed"},
+    {"function_privileges", function_f, "revoke execute on function app.f() from public",
+     "function app.f(): privilege PUBLIC EXECUTE"},
+    {"function_owner", owner_role + function_f, "alter function app.f() owner to pgmt_blind_owner",
+     "function app.f(): owner changed"},
+    {"function_comment", function_f, "comment on function app.f() is 'x'",
+     "function app.f(): comment changed"},
+    {"procedure", "", "create procedure app.p() language sql as 'select 1'", "function app.p(): extra"},
+    {"aggregate", "create aggregate app.a(int) (sfunc = int4pl, stype = int)",
+     "drop aggregate app.a(int); create aggregate app.a(int) (sfunc = int4pl, stype = int, combinefunc = "
+     "int4pl)",
+     "function app.a(integer): aggregate changed"},
+    // Triggers, rules, policies, event triggers.
+    {"trigger_enabled", trigger_tr, "alter table app.t disable trigger tr",
+     "trigger app.t.tr: enabled changed"},
+    {"trigger_when", trigger_tr,
+     "drop trigger tr on app.t; create trigger tr before insert on app.t for each row when (new.a > 0) "
+     "execute "
+     "function app.tf()",
+     "trigger app.t.tr: definition changed"},
+    {"trigger_events", trigger_tr,
+     "drop trigger tr on app.t; create trigger tr before insert or update on app.t for each row execute "
+     "function "
+     "app.tf()",
+     "trigger app.t.tr: definition changed"},
+    {"constraint_trigger", trigger_tr,
+     "create constraint trigger ct after insert on app.t deferrable initially deferred for each row execute "
+     "function app.tf()",
+     "trigger app.t.ct: extra"},
+    {"trigger_comment", trigger_tr, "comment on trigger tr on app.t is 'x'",
+     "trigger app.t.tr: comment changed"},
+    {"rule", table_t, "create rule r as on delete to app.t do instead nothing", "rule app.t.r: extra"},
+    {"rule_enabled", rule_r, "alter table app.t disable rule r", "rule app.t.r: enabled changed"},
+    {"rule_comment", rule_r, "comment on rule r on app.t is 'x'", "rule app.t.r: comment changed"},
+    {"policy_roles", owner_role + policy_p, "alter policy p on app.t to pgmt_blind_owner",
+     "policy app.t.p: roles changed"},
+    {"policy_using", policy_p, "alter policy p on app.t using (a > 1)", "policy app.t.p: USING changed"},
+    {"policy_comment", policy_p, "comment on policy p on app.t is 'x'", "policy app.t.p: comment changed"},
+    {"event_trigger", event_function,
+     "create event trigger pgmt_blind_et on ddl_command_end execute function app.ef()",
+     "event trigger pgmt_blind_et: extra"},
+    {"event_trigger_enabled", event_trigger, "alter event trigger pgmt_blind_et disable",
+     "event trigger pgmt_blind_et: enabled changed"},
+    {"event_trigger_comment", event_trigger, "comment on event trigger pgmt_blind_et is 'x'",
+     "event trigger pgmt_blind_et: comment changed"},
+    // Default privileges.
+    {"default_privileges", "", "alter default privileges in schema app grant select on tables to public",
+     "default privileges for postgres in app on tables: extra"},
+    {"default_privileges_functions", "", "alter default privileges revoke execute on functions from public",
+     "default privileges for postgres on functions: extra"},
+    // Collations, casts, operators, text search.
+    {"collation", "", "create collation app.coll (locale = 'C')", "collation app.coll: extra"},
+    {"collation_comment", "create collation app.coll (locale = 'C')", "comment on collation app.coll is 'x'",
+     "collation app.coll: comment changed"},
+    {"cast", cast_base, "create cast (app.m as int) with function app.m_int(app.m)",
+     "cast app.m as integer: extra"},
+    {"cast_context", cast_base + "create cast (app.m as int) with function app.m_int(app.m)",
+     "drop cast (app.m as int); create cast (app.m as int) with function app.m_int(app.m) as implicit",
+     "cast app.m as integer: context changed"},
+    {"operator", operator_base,
+     "create operator app.=== (leftarg = int, rightarg = text, function = app.eqx)",
+     "operator app.===(integer, text): extra"},
+    {"operator_comment",
+     operator_base + "create operator app.=== (leftarg = int, rightarg = text, function = app.eqx)",
+     "comment on operator app.=== (int, text) is 'x'", "operator app.===(integer, text): comment changed"},
+    {"text_search_configuration", "", ts_config, "text search configuration app.cfg: extra"},
+    {"text_search_mapping", ts_config,
+     "alter text search configuration app.cfg alter mapping for asciiword with simple",
+     "text search configuration app.cfg: mappings changed"},
+    {"text_search_mapping_dropped", ts_config,
+     "alter text search configuration app.cfg drop mapping for email",
+     "text search configuration app.cfg: mappings changed"},
+    {"text_search_dictionary", "", ts_dict, "text search dictionary app.dict: extra"},
+    {"text_search_dictionary_options", ts_dict, "alter text search dictionary app.dict (accept = false)",
+     "text search dictionary app.dict: options changed"},
+    // Statistics objects.
+    {"statistics_object", "create table app.t (a int, b int)",
+     "create statistics app.st (dependencies) on a, b from app.t", "statistics object app.st: extra"},
+    {"statistics_target",
+     "create table app.t (a int, b int); create statistics app.st (dependencies) on a, b from app.t",
+     "alter statistics app.st set statistics 500", "statistics object app.st: statistics changed"},
+    // Publications.
+    {"publication", table_t, "create publication pgmt_blind_pub for table app.t",
+     "publication pgmt_blind_pub: extra"},
+    {"publication_table_added", table_t + "create publication pgmt_blind_pub",
+     "alter publication pgmt_blind_pub add table app.t", "publication pgmt_blind_pub: tables changed"},
+    {"publication_table_dropped", pub_t, "alter publication pgmt_blind_pub drop table app.t",
+     "publication pgmt_blind_pub: tables changed"},
+    {"publication_row_filter", pub_t, "alter publication pgmt_blind_pub set table app.t where (id > 0)",
+     "publication pgmt_blind_pub: tables changed"},
+    {"publication_columns", pub_t, "alter publication pgmt_blind_pub set table app.t (id)",
+     "publication pgmt_blind_pub: tables changed"},
+    {"publication_actions", pub_t, "alter publication pgmt_blind_pub set (publish = 'insert')",
+     "publication pgmt_blind_pub: update changed"},
+    {"publication_schema", "create publication pgmt_blind_pub",
+     "alter publication pgmt_blind_pub add tables in schema app",
+     "publication pgmt_blind_pub: schemas changed"},
+    // Foreign data wrappers, servers, user mappings, foreign tables.
+    {"foreign_data_wrapper", "", fdw, "foreign data wrapper pgmt_blind_fdw: extra"},
+    {"foreign_data_wrapper_options", fdw,
+     "alter foreign data wrapper pgmt_blind_fdw options (add debug 'true')",
+     "foreign data wrapper pgmt_blind_fdw: options changed"},
+    {"foreign_data_wrapper_privileges", fdw, "grant usage on foreign data wrapper pgmt_blind_fdw to public",
+     "foreign data wrapper pgmt_blind_fdw: privilege PUBLIC USAGE"},
+    {"foreign_server", fdw, "create server pgmt_blind_srv foreign data wrapper pgmt_blind_fdw",
+     "server pgmt_blind_srv: extra"},
+    {"foreign_server_options", server, "alter server pgmt_blind_srv options (add host 'h')",
+     "server pgmt_blind_srv: options changed"},
+    {"foreign_server_version", server, "alter server pgmt_blind_srv version '2'",
+     "server pgmt_blind_srv: version changed"},
+    {"user_mapping", server, "create user mapping for public server pgmt_blind_srv options (user 'u')",
+     "server pgmt_blind_srv: user_mappings changed"},
+    {"user_mapping_options",
+     server + "create user mapping for public server pgmt_blind_srv options (user 'u')",
+     "alter user mapping for public server pgmt_blind_srv options (add password 'secret')",
+     "server pgmt_blind_srv: user_mappings changed"},
+    {"foreign_table", server, "create foreign table app.ft (a int) server pgmt_blind_srv",
+     "table app.ft: extra"},
+    {"foreign_table_options", foreign_table, "alter foreign table app.ft options (add table_name 'x')",
+     "table app.ft: server_options changed"},
+    {"foreign_table_column_options", foreign_table,
+     "alter foreign table app.ft alter column a options (add column_name 'b')",
+     "column app.ft.a: server_options changed"},
+};
+
+class SnapshotBlindSpots : public ::testing::TestWithParam<blind_spot> {};
+
+TEST_P(SnapshotBlindSpots, AChangeShowsInTheSnapshotAndInIncrementalReads) {
+  PGMT_REQUIRE_POSTGRES();
+  const blind_spot& b = GetParam();
+  connection conn(test::shared_server().conninfo(test::fresh_database("blind")));
+  ensure_tracking_table(conn);
+  conn.exec("create schema app; " + b.base);
+  const nlohmann::json before = take_snapshot(conn);
+  catalog_reader following(conn);  // told of the change: re-reads the owners of changed rows
+  following.trust_reports();
+  following.read();
+  catalog_reader listing(conn);  // not told: compares every object's fingerprint
+  listing.read();
+  sql_source src;
+  src.path = std::string(b.kind) + ".sql";
+  src.text = b.change;
+  const run_stats stats = run_script(conn, src, {});
+  following.wrote(stats);
+  listing.wrote(stats.written);
+  const nlohmann::json after = take_snapshot(conn);
+  const std::string lines = difference_lines(before, after);
+  EXPECT_NE(lines, "") << b.kind << " is invisible: two databases that differ give no difference";
+  EXPECT_NE(lines.find(b.expect), std::string::npos) << "expected \"" << b.expect << "\" among:\n" << lines;
+  EXPECT_EQ(difference_lines(after, following.read().snapshot()), "") << "the reader told of the change";
+  EXPECT_EQ(difference_lines(after, listing.read().snapshot()), "") << "the reader comparing fingerprints";
+  EXPECT_EQ(snapshot_text(after).find("secret"), std::string::npos) << "a user mapping's password";
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryKind, SnapshotBlindSpots, ::testing::ValuesIn(blind_spots),
+                         [](const ::testing::TestParamInfo<blind_spot>& info) { return info.param.kind; });
 
 }  // namespace
 }  // namespace pgmt

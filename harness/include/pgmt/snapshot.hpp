@@ -14,6 +14,12 @@
 namespace pgmt {
 
 class connection;
+
+/// The "format" of a snapshot written now. Format 2 added table inheritance,
+/// column and constraint inheritance, storage and statistics settings,
+/// replica identity, collations, casts, operators, text search objects,
+/// statistics objects, publications, foreign data wrappers and servers.
+inline constexpr const char* snapshot_format = "pgmt-snapshot-2";
 struct run_stats;
 
 /// A database's catalog as pgmt reads it: each object's description (the
@@ -118,10 +124,12 @@ class catalog_reader {
   std::size_t categories_listed_ = 0;
 };
 
-/// Reads the snapshot of conn's database: schemas, extensions, types, tables
-/// (columns in logical order), constraints, indexes, views, sequences,
-/// functions, triggers, policies, rules, event triggers, default privileges,
-/// with owners, privileges (grantor included) and comments. No OIDs; objects
+/// Reads the snapshot of conn's database: schemas, extensions, collations,
+/// types, casts, operators, text search objects, foreign data wrappers and
+/// servers, tables (columns in logical order, inheritance), constraints,
+/// indexes, views, sequences, statistics objects, functions, triggers,
+/// policies, rules, event triggers, publications, default privileges, with
+/// owners, privileges (grantor included) and comments. No OIDs; objects
 /// of extensions and of pgmt itself are left out. The same database always
 /// gives the same JSON.
 nlohmann::json take_snapshot(connection& conn);

@@ -1,0 +1,2 @@
+drop table public.events_archive;
+drop table public.events;

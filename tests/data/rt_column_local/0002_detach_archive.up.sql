@@ -1,0 +1,1 @@
+alter table public.events_archive no inherit public.events;

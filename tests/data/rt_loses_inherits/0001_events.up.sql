@@ -1,0 +1,2 @@
+create table public.events (id int not null, at timestamptz);
+create table public.events_archive () inherits (public.events);
