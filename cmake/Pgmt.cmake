@@ -13,18 +13,23 @@ disposable PostgreSQL server.
 
     pgmt_add_migration_tests(<suite>
       MIGRATIONS_DIR <dir>
-      [LAYOUT auto|flat|paired|split|folders|sections]
+      [LAYOUT auto|flat|paired|split|folders|sections|flyway|sqitch]
       [PROFILE supabase]
       [SERVER auto|temp|container|external]
       [POSTGRES_IMAGE <image>]
       [FIXTURES <file-or-dir>...]
       [SEEDS <file-or-dir>...]
       [IDEMPOTENCY AUTO|ON|OFF]
+      [IRREVERSIBLE <version>...]
+      [NOT_IDEMPOTENT <version>...]
+      [COLUMN_ORDER STRICT|IGNORE]
       [SNAPSHOT <file>]
       [DATA_DIR <dir>]
       [RLS_DIR <dir>]
       [PGTAP_DIR <dir>]
       [PGTAP_HELPERS supabase]
+      [PGTAP_ORDER ISOLATED|SEQUENTIAL]
+      [SERVER_SETTINGS <name>=<value>...]
       [LOCK_FILE <file>|OFF]
       [LINT ON|OFF]
       [LINT_IGNORE <rule>...]
@@ -107,6 +112,20 @@ disposable PostgreSQL server.
     migration whose leading comment says ``-- pgmt:not-idempotent <reason>``
     gets no idempotency test.
 
+  ``IRREVERSIBLE``
+    Versions of migrations that have no down script on purpose: no round trip
+    test, as ``-- pgmt:irreversible`` in the file says, without changing the
+    file (and its checksum).
+
+  ``NOT_IDEMPOTENT``
+    Versions of migrations left out of the idempotency check, as
+    ``-- pgmt:not-idempotent <reason>`` in the file says.
+
+  ``COLUMN_ORDER``
+    ``STRICT`` (the default): a column order that a round trip, a second run
+    or drift changes is a finding. ``IGNORE``: it is not (many upstream sets
+    accept that a down and up moves a re-added column to the end).
+
   ``SNAPSHOT``
     The committed snapshot file (JSON, from ``pgmt snapshot``): the
     ``drift`` test requires the schema after every migration to equal it.
@@ -136,6 +155,18 @@ disposable PostgreSQL server.
     ``tests.clear_authentication``, ``tests.get_supabase_uid``,
     ``tests.rls_enabled``, ...), so files that start with
     ``create extension "basejump-supabase_test_helpers"`` run unchanged.
+
+  ``PGTAP_ORDER``
+    ``ISOLATED`` (the default): each pgTAP file runs on its own copy of the
+    reset state, one test per file. ``SEQUENTIAL``: every file runs in name
+    order on one database, as ``supabase test db`` does, so a helper one file
+    creates is there for the next; still one test per file.
+
+  ``SERVER_SETTINGS``
+    ``<name>=<value>`` settings the servers pgmt starts (temp cluster,
+    container) get at start, e.g. ``shared_preload_libraries=pg_cron`` and
+    ``cron.database_name=postgres``. Ignored on an external server, which
+    keeps its own configuration.
 
   ``LOCK_FILE``
     The lock file of released migrations (``pgmt lock --update`` writes it).
@@ -208,15 +239,15 @@ endfunction()
 function(pgmt_add_migration_tests suite)
   set(options "")
   set(one_value MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE STATEMENT_TIMEOUT LOCK_TIMEOUT TEST_PREFIX WORKING_DIRECTORY
-    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE LINT LINT_MANIFEST)
-  set(multi_value FIXTURES SEEDS LABELS PROPERTIES LINT_IGNORE LINT_ERRORS)
+    IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE LINT LINT_MANIFEST COLUMN_ORDER PGTAP_ORDER)
+  set(multi_value FIXTURES SEEDS LABELS PROPERTIES LINT_IGNORE LINT_ERRORS IRREVERSIBLE NOT_IDEMPOTENT SERVER_SETTINGS)
   cmake_parse_arguments(PARSE_ARGV 1 arg "${options}" "${one_value}" "${multi_value}")
 
   set(where "pgmt_add_migration_tests(${suite})")
   if(arg_UNPARSED_ARGUMENTS)
     list(JOIN arg_UNPARSED_ARGUMENTS " " unknown)
     message(FATAL_ERROR "${where}: unknown arguments: ${unknown}\n"
-      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS LOCK_FILE LINT LINT_IGNORE LINT_ERRORS LINT_MANIFEST STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
+      "Known keywords: MIGRATIONS_DIR LAYOUT PROFILE SERVER POSTGRES_IMAGE FIXTURES SEEDS IDEMPOTENCY IRREVERSIBLE NOT_IDEMPOTENT COLUMN_ORDER SNAPSHOT DATA_DIR RLS_DIR PGTAP_DIR PGTAP_HELPERS PGTAP_ORDER SERVER_SETTINGS LOCK_FILE LINT LINT_IGNORE LINT_ERRORS LINT_MANIFEST STATEMENT_TIMEOUT LOCK_TIMEOUT LABELS TEST_PREFIX WORKING_DIRECTORY PROPERTIES")
   endif()
   if(arg_KEYWORDS_MISSING_VALUES)
     list(JOIN arg_KEYWORDS_MISSING_VALUES ", " empty)
@@ -243,7 +274,7 @@ function(pgmt_add_migration_tests suite)
   if(NOT DEFINED arg_LAYOUT)
     set(arg_LAYOUT auto)
   endif()
-  set(layouts auto flat paired split folders sections)
+  set(layouts auto flat paired split folders sections flyway sqitch)
   if(NOT arg_LAYOUT IN_LIST layouts)
     message(FATAL_ERROR "${where}: LAYOUT \"${arg_LAYOUT}\" is not one of: ${layouts}")
   endif()
@@ -274,6 +305,25 @@ function(pgmt_add_migration_tests suite)
     message(FATAL_ERROR "${where}: IDEMPOTENCY \"${arg_IDEMPOTENCY}\" is not one of: AUTO ON OFF")
   endif()
   string(TOLOWER "${arg_IDEMPOTENCY}" idempotency)
+  set(column_order strict)
+  if(DEFINED arg_COLUMN_ORDER)
+    string(TOLOWER "${arg_COLUMN_ORDER}" column_order)
+    if(NOT column_order MATCHES "^(strict|ignore)$")
+      message(FATAL_ERROR "${where}: COLUMN_ORDER \"${arg_COLUMN_ORDER}\" is not one of: STRICT IGNORE")
+    endif()
+  endif()
+  set(pgtap_order isolated)
+  if(DEFINED arg_PGTAP_ORDER)
+    string(TOLOWER "${arg_PGTAP_ORDER}" pgtap_order)
+    if(NOT pgtap_order MATCHES "^(isolated|sequential)$")
+      message(FATAL_ERROR "${where}: PGTAP_ORDER \"${arg_PGTAP_ORDER}\" is not one of: ISOLATED SEQUENTIAL")
+    endif()
+  endif()
+  foreach(setting IN LISTS arg_SERVER_SETTINGS)
+    if(NOT setting MATCHES "^[A-Za-z0-9_.]+=")
+      message(FATAL_ERROR "${where}: SERVER_SETTINGS \"${setting}\" is not <name>=<value> (for example shared_preload_libraries=pg_cron)")
+    endif()
+  endforeach()
   # LOCK_FILE: a path, or OFF; by default the migrations folder's pgmt.lock
   # when it exists (pgmt looks each time CTest starts).
   set(lock_file "")
@@ -404,14 +454,14 @@ function(pgmt_add_migration_tests suite)
       "statement_timeout;${arg_STATEMENT_TIMEOUT}" "lock_timeout;${arg_LOCK_TIMEOUT}" "output_dir;${work}"
       "idempotency;${idempotency}" "snapshot;${snapshot}" "data_dir;${data_dir}" "profile;${profile}"
       "rls_dir;${rls_dir}" "pgtap_dir;${pgtap_dir}" "pgtap_helpers;${pgtap_helpers}" "lock_file;${lock_file}"
-      "lint;${lint}" "lint_manifest;${lint_manifest}")
+      "lint;${lint}" "lint_manifest;${lint_manifest}" "column_order;${column_order}" "pgtap_order;${pgtap_order}")
     list(GET pair 0 key)
     list(GET pair 1 value)
     string(REPLACE "\\" "\\\\" value "${value}")
     string(REPLACE "\"" "\\\"" value "${value}")
     string(JSON json SET "${json}" "${key}" "\"${value}\"")
   endforeach()
-  foreach(kind LINT_IGNORE LINT_ERRORS)
+  foreach(kind LINT_IGNORE LINT_ERRORS IRREVERSIBLE NOT_IDEMPOTENT SERVER_SETTINGS)
     if(kind STREQUAL "LINT_ERRORS" AND NOT DEFINED arg_LINT_ERRORS)
       continue()
     endif()
@@ -419,6 +469,8 @@ function(pgmt_add_migration_tests suite)
     string(JSON json SET "${json}" "${key}" "[]")
     set(i 0)
     foreach(rule IN LISTS arg_${kind})
+      string(REPLACE "\\" "\\\\" rule "${rule}")
+      string(REPLACE "\"" "\\\"" rule "${rule}")
       string(JSON json SET "${json}" "${key}" ${i} "\"${rule}\"")
       math(EXPR i "${i} + 1")
     endforeach()

@@ -51,11 +51,16 @@ struct suite_options {
   std::vector<std::string> lint_ignore;
   std::vector<std::string> lint_errors;
   std::string lint_manifest;
+  std::vector<std::string> irreversible;
+  std::vector<std::string> not_idempotent;
+  std::string column_order;
+  std::string pgtap_order;
+  std::vector<std::string> server_settings;
 
   void add_to(CLI::App* app) {
     app->add_option("--suite", suite_file, "Suite file written by pgmt_add_migration_tests");
     app->add_option("--migrations", migrations, "Migrations folder (instead of --suite)");
-    app->add_option("--layout", layout, "auto, flat, paired, split, folders or sections");
+    app->add_option("--layout", layout, "auto, flat, paired, split, folders, sections, flyway or sqitch");
     app->add_option("--profile", profile, "Fixtures for a kind of project, loaded first: supabase");
     app->add_option("--fixture", fixtures,
                     "SQL file or folder loaded before the first migration (repeatable)");
@@ -72,6 +77,14 @@ struct suite_options {
     app->add_option("--lint-errors", lint_errors,
                     "A lint rule whose findings fail (repeatable; \"all\" for every rule); the rest warn");
     app->add_option("--lint-manifest", lint_manifest, "JSON manifest of the tables and enums the project allows");
+    app->add_option("--irreversible", irreversible, "A migration (version) without a down on purpose (repeatable)");
+    app->add_option("--not-idempotent", not_idempotent,
+                    "A migration (version) left out of the idempotency check (repeatable)");
+    app->add_option("--column-order", column_order, "strict (the default) or ignore: a changed column order");
+    app->add_option("--pgtap-order", pgtap_order,
+                    "isolated (the default: each file on its own copy) or sequential (one database, name order)");
+    app->add_option("--server-setting", server_settings,
+                    "name=value a server pgmt starts gets, e.g. shared_preload_libraries=pg_cron (repeatable)");
     app->add_option("--pgtap", pgtap_dir, "Folder of pgTAP files, each run on the reset state");
     app->add_option("--pgtap-helpers", pgtap_helpers, "Test helpers for the pgTAP files: supabase");
     app->add_option("--rls", rls_dir, "Folder of RLS assertion files (<version>.json, users.json, final.json)");
@@ -120,6 +133,11 @@ struct suite_options {
     s.lint_ignore.insert(s.lint_ignore.end(), lint_ignore.begin(), lint_ignore.end());
     if (!lint_errors.empty()) s.lint_errors = lint_errors;
     if (!lint_manifest.empty()) s.lint_manifest = fs::absolute(lint_manifest).lexically_normal();
+    s.irreversible.insert(s.irreversible.end(), irreversible.begin(), irreversible.end());
+    s.not_idempotent.insert(s.not_idempotent.end(), not_idempotent.begin(), not_idempotent.end());
+    if (!column_order.empty()) s.column_order = column_order;
+    if (!pgtap_order.empty()) s.pgtap_order = pgtap_order;
+    s.server_settings.insert(s.server_settings.end(), server_settings.begin(), server_settings.end());
     s.validate("");
     if (!idempotency.empty()) {
       if (idempotency != "auto" && idempotency != "on" && idempotency != "off")
@@ -320,7 +338,9 @@ int cmd_test(const suite_options& so) {
   suite s = so.load();
   migration_set set = s.discover_migrations();
   std::size_t n = set.migrations.size();
-  auto srv = start_server(server_options::from_environment());
+  auto opts = server_options::from_environment();
+  opts.settings = s.server_settings;
+  auto srv = start_server(opts);
   std::cout << "pgmt: suite " << s.name << ": " << n << (n == 1 ? " migration (" : " migrations (")
             << to_string(set.kind) << ") on " << srv->info().describe() << "\n";
   std::cout.flush();

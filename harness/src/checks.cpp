@@ -73,6 +73,18 @@ void add_diff_findings(std::vector<std::string>& findings, const std::vector<dif
   findings.push_back("  full diff: " + file.string());
 }
 
+// The differences a suite counts: COLUMN_ORDER ignore leaves out those of
+// column order alone (the columns themselves are still compared).
+std::vector<difference> counted(const suite& s, std::vector<difference> diffs) {
+  if (s.column_order == "ignore")
+    diffs.erase(std::remove_if(diffs.begin(), diffs.end(),
+                               [](const difference& d) {
+                                 return d.kind == "table" && d.line.find(": column order ") != std::string::npos;
+                               }),
+                diffs.end());
+  return diffs;
+}
+
 std::filesystem::path output_file(const suite& s, const migration* m, const std::string& check) {
   return s.output_dir / (s.name + (m ? "." + m->version : std::string()) + "." + check + ".diff");
 }
@@ -129,18 +141,29 @@ const std::vector<check_kind>& check_registry() {
        [](const suite& s, const migration_set& set, std::size_t i) {
          // Supabase records applied migrations and never runs one twice: its
          // migrations are plain CREATE statements, so AUTO leaves the check out there.
+         // Flyway's versioned migrations run once too (its history table);
+         // its repeatable ones run again whenever they change, so they must
+         // be re-runnable.
+         const migration& m = set.migrations.at(i);
          bool on = s.idempotency == "on" ||
-                   (s.idempotency == "auto" && !has_downs(set) && s.profile != "supabase");
-         return one(on && !set.migrations.at(i).not_idempotent, "idempotency");
+                   (s.idempotency == "auto" &&
+                    (m.repeatable || (!has_downs(set) && s.profile != "supabase" && set.kind != layout::flyway)));
+         return one(on && !m.not_idempotent, "idempotency");
        },
        [](state_cache& c, std::size_t i, const std::string&) { return check_idempotency(c, i); }},
       {"roundtrip", check_kind::scope::migration, "roundtrip",
        "up, down, up: down restores the schema and the rows, up again gives the same schema",
        [](const suite&, const migration_set& set, std::size_t i) {
          const migration& m = set.migrations.at(i);
-         return one(has_downs(set) && !(m.irreversible && !m.down), "roundtrip");
+         return one(has_downs(set) && !m.repeatable && !(m.irreversible && !m.down), "roundtrip");
        },
        [](state_cache& c, std::size_t i, const std::string&) { return check_roundtrip(c, i); }},
+      {"verify", check_kind::scope::migration, "verify",
+       "sqitch's verify script of the change runs without error on the state after it",
+       [](const suite&, const migration_set& set, std::size_t i) {
+         return one(set.migrations.at(i).verify.has_value(), "verify");
+       },
+       [](state_cache& c, std::size_t i, const std::string&) { return check_verify(c, i); }},
       {"rls", check_kind::scope::migration, "rls", "the migration's RLS assertion file holds, as its users",
        [](const suite& s, const migration_set& set, std::size_t i) {
          return one(!s.rls_dir.empty() && scan_rls_dir(s.rls_dir, set).by_version.count(set.migrations.at(i).version),
@@ -372,6 +395,26 @@ check_result check_rls(state_cache& cache, std::size_t index) {
   return run_rls(cache, db_name, f);
 }
 
+check_result check_verify(state_cache& cache, std::size_t index) {
+  const migration& m = cache.migrations().migrations.at(index);
+  if (!m.verify) return check_result::skip("migration " + m.id() + " has no verify script");
+  std::string db_name;
+  try {
+    db_name = cache.clone(index + 1, "verify");
+  } catch (const state_error& e) {
+    return skipped_because(e);
+  }
+  scratch_db db(cache, db_name);
+  connection c(cache.conninfo(db.name()));
+  try {
+    run_stats stats = run_script(c, *m.verify, options_for(cache.config(), "verify script of " + m.id()));
+    return check_result::pass("ran " + display_path(m.verify->path) + " (" + std::to_string(stats.statements) +
+                              " statements) on the state after " + m.id());
+  } catch (const script_error& e) {
+    return check_result::fail({e.diag().format()}, "the change does not verify");
+  }
+}
+
 check_result check_rls_final(state_cache& cache) {
   const auto& s = cache.config();
   if (s.rls_dir.empty()) return check_result::skip("the suite has no RLS folder (RLS_DIR)");
@@ -450,9 +493,9 @@ check_result idempotency_on(const suite& s, connection& c, catalog_reader& reade
   auto counts_after = reader.counts();
   add_diff_findings(
       findings,
-      diff_catalogs(
-          before, after,
-          {"dropped by running it again", "created by running it again", "changed by running it again"}),
+      counted(s, diff_catalogs(before, after,
+                               {"dropped by running it again", "created by running it again",
+                                "changed by running it again"})),
       output_file(s, &m, "idempotency"), "migration " + m.id() + ": before and after running it again");
   for (const auto& [table, n] : counts_before) {
     auto it = counts_after.find(table);
@@ -524,7 +567,7 @@ check_result roundtrip_after_up(const suite& s, connection& c, catalog_reader& r
   auto counts_down = reader.counts();
   add_diff_findings(
       findings,
-      diff_catalogs(before, down, {"missing after down", "left behind by down", "changed by up/down:"}),
+      counted(s, diff_catalogs(before, down, {"missing after down", "left behind by down", "changed by up/down:"})),
       output_file(s, &m, "roundtrip-down"),
       "migration " + m.id() + ": before up (expected) and after down (actual)");
   for (const auto& [table, n] : counts_before) {
@@ -547,7 +590,7 @@ check_result roundtrip_after_up(const suite& s, connection& c, catalog_reader& r
   const catalog& again = reader.read();
   add_diff_findings(
       findings,
-      diff_catalogs(up, again, {"missing after up again", "extra after up again", "changed by down/up:"}),
+      counted(s, diff_catalogs(up, again, {"missing after up again", "extra after up again", "changed by down/up:"})),
       output_file(s, &m, "roundtrip-up"),
       "migration " + m.id() + ": after the first up (expected) and after up again (actual)");
   if (!findings.empty()) return check_result::fail(findings);
@@ -666,10 +709,10 @@ check_result detail::drift_of(const suite& s, const nlohmann::json& actual, std:
                                "; write it with pgmt snapshot --update"});
   std::vector<std::string> findings;
   add_diff_findings(findings,
-                    diff_snapshots(expected, actual,
-                                   {"in " + display_path(s.snapshot_file) + " but not in the database",
-                                    "in the database but not in " + display_path(s.snapshot_file),
-                                    "differs from " + display_path(s.snapshot_file) + ":"}),
+                    counted(s, diff_snapshots(expected, actual,
+                                              {"in " + display_path(s.snapshot_file) + " but not in the database",
+                                               "in the database but not in " + display_path(s.snapshot_file),
+                                               "differs from " + display_path(s.snapshot_file) + ":"})),
                     output_file(s, nullptr, "drift"),
                     "snapshot file (expected) and database after every migration (actual)");
   if (!findings.empty()) {

@@ -495,6 +495,11 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
                                            return check_idempotency(cache, i);
                                          }));
         });
+      if (!blocked && has("verify"))
+        guarded("verify", [&] {
+          w.keep_template(i + 1);
+          out.emplace("verify", check_verify(cache, i));
+        });
       if (!blocked && has("rls"))
         guarded("rls", [&] {
           rls_dir dir = scan_rls_dir(suite_.rls_dir, set_);

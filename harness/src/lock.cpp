@@ -140,7 +140,9 @@ std::string format_lock_file(const migration_set& set) {
   std::string out =
       "# pgmt lock: one line per released migration, <version> <name> <sha256 of its up script>.\n"
       "# Written by `pgmt lock --update`; the <suite>.lock test fails when a locked migration changes.\n";
-  for (const auto& m : set.migrations) out += m.version + " " + m.name + " " + m.checksum() + "\n";
+  for (const auto& m : set.migrations)
+    if (!m.repeatable)  // Flyway's R__ files change by design: they run again when they do
+      out += m.version + " " + m.name + " " + m.checksum() + "\n";
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "pgmt/migration.hpp"
 
+#include "layouts.hpp"
 #include "pgmt/text.hpp"
 
 #include <algorithm>
@@ -16,7 +17,8 @@ namespace {
 const char* const layout_help =
     "expected one of: <version>_<name>.sql (flat), <version>_<name>.up.sql + .down.sql (paired), "
     "up/<file>.sql + down/<file>.sql (split), <version>_<name>/up.sql + down.sql (folders), "
-    "or files with -- migrate:up / -- migrate:down (sections)";
+    "files with -- migrate:up / -- migrate:down (sections), V<version>__<desc>.sql (flyway), "
+    "or sqitch.plan with deploy/ and revert/ (sqitch)";
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -215,16 +217,18 @@ std::string to_string(layout l) {
   case layout::split: return "split";
   case layout::folders: return "folders";
   case layout::sections: return "sections";
+  case layout::flyway: return "flyway";
+  case layout::sqitch: return "sqitch";
   }
   return "auto";
 }
 
 layout parse_layout(std::string_view name) {
-  for (layout l :
-       {layout::automatic, layout::flat, layout::paired, layout::split, layout::folders, layout::sections})
+  for (layout l : {layout::automatic, layout::flat, layout::paired, layout::split, layout::folders,
+                   layout::sections, layout::flyway, layout::sqitch})
     if (to_string(l) == name) return l;
   throw input_error("unknown layout \"" + std::string(name) +
-                    "\"; use one of auto, flat, paired, split, folders, sections");
+                    "\"; use one of auto, flat, paired, split, folders, sections, flyway, sqitch");
 }
 
 void read_directives(sql_source& src, migration* m) {
@@ -282,6 +286,27 @@ std::size_t migration_set::index_of(std::string_view key) const {
   throw input_error("no migration \"" + std::string(key) + "\" in \"" + display_path(dir) + "\"");
 }
 
+namespace {
+
+// A set of a tool that orders it itself (Flyway, sqitch): its directives read.
+migration_set finish(const fs::path& dir, layout kind, std::vector<migration> ms) {
+  if (ms.empty())
+    throw input_error("no migrations found in \"" + display_path(dir) + "\" for layout " + to_string(kind) +
+                      "; " + layout_help);
+  for (auto& m : ms) {
+    read_directives(m.up, &m);
+    if (m.down) read_directives(*m.down, nullptr);
+    if (m.verify) read_directives(*m.verify, nullptr);
+  }
+  migration_set set;
+  set.dir = dir;
+  set.kind = kind;
+  set.migrations = std::move(ms);
+  return set;
+}
+
+}  // namespace
+
 migration_set discover(const fs::path& dir, layout forced) {
   std::error_code ec;
   if (!fs::exists(dir, ec))
@@ -290,8 +315,15 @@ migration_set discover(const fs::path& dir, layout forced) {
     throw input_error("\"" + display_path(dir) +
                       "\" is not a folder; point MIGRATIONS_DIR at the folder that holds the migrations");
 
+  // A project folder of a tool with its own plan or configuration.
+  if (forced == layout::sqitch || (forced == layout::automatic && fs::is_regular_file(dir / "sqitch.plan", ec)))
+    return finish(dir, layout::sqitch, detail::discover_sqitch(dir));
+  if (auto conf = detail::read_flyway_config(dir); conf && (forced == layout::automatic || forced == layout::flyway))
+    return finish(dir, layout::flyway, detail::discover_flyway(dir, *conf));
+  if (forced == layout::flyway) return finish(dir, layout::flyway, detail::discover_flyway(dir, {}));
+
   // Sort what the folder holds into the layouts it could belong to.
-  std::vector<fs::path> flat_files, paired_files, section_files, folder_dirs;
+  std::vector<fs::path> flat_files, paired_files, section_files, folder_dirs, flyway_files;
   bool has_up_dir = false, has_down_dir = false;
   std::map<fs::path, std::string> texts;
   for (const auto& p : sorted_entries(dir)) {
@@ -311,7 +343,9 @@ migration_set discover(const fs::path& dir, layout forced) {
       continue;
     }
     if (!ends_with(fname, ".sql")) continue;
-    if (ends_with(fname, ".up.sql") || ends_with(fname, ".down.sql")) {
+    if (detail::flyway_file_name(fname)) {
+      flyway_files.push_back(p);
+    } else if (ends_with(fname, ".up.sql") || ends_with(fname, ".down.sql")) {
       paired_files.push_back(p);
     } else {
       std::string text = read_sql_file(p);
@@ -337,6 +371,7 @@ migration_set discover(const fs::path& dir, layout forced) {
   if (!paired_files.empty()) present.push_back({layout::paired, paired_files});
   if (!section_files.empty()) present.push_back({layout::sections, section_files});
   if (!flat_files.empty()) present.push_back({layout::flat, flat_files});
+  if (!flyway_files.empty()) present.push_back({layout::flyway, flyway_files});
 
   layout kind = forced;
   if (forced == layout::automatic) {
@@ -350,6 +385,7 @@ migration_set discover(const fs::path& dir, layout forced) {
                         "); keep one layout per folder, or force one with LAYOUT");
     }
     kind = present.front().first;
+    if (kind == layout::flyway) return finish(dir, layout::flyway, detail::discover_flyway(dir, {}));
   }
 
   migration_set set;
@@ -358,6 +394,8 @@ migration_set discover(const fs::path& dir, layout forced) {
   auto& out = set.migrations;
 
   switch (kind) {
+  case layout::flyway:
+  case layout::sqitch:  // returned above
   case layout::automatic:
   case layout::flat:
     for (const auto& f : flat_files) {
@@ -426,9 +464,9 @@ migration_set discover(const fs::path& dir, layout forced) {
       read_directives(m.up, &m);
       if (m.down) read_directives(*m.down, nullptr);
     }
-    // A down script with no statement (dbmate's empty "-- migrate:down", a
-    // file of comments) undoes nothing: treat it as none.
-    if (m.down && skip_blanks_and_comments(m.down->text, 0) >= m.down->text.size()) m.down.reset();
+    // A down script with no statement (a file of comments) is a down that
+    // does nothing: the round trip runs it and reports what stays behind.
+    // dbmate's "-- migrate:down" with nothing under it is the same.
   }
   // The order of the layout's tools: golang-migrate and sqlx (up and down
   // files or folders) read a version of digits as a number (1, 2, 10);

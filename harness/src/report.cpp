@@ -1,5 +1,7 @@
 #include "pgmt/report.hpp"
 
+#include <cstdlib>
+
 namespace pgmt {
 
 void print_result(std::ostream& out, const std::string& test_name, const check_result& r) {
@@ -15,10 +17,21 @@ void print_result(std::ostream& out, const std::string& test_name, const check_r
   case check_result::status::passed:
     out << "PASS " << test_name << (r.note.empty() ? "" : ": " + r.note) << '\n';
     break;
-  case check_result::status::failed:
-    out << "FAIL " << test_name << ": " << r.findings.size() << " finding"
-        << (r.findings.size() == 1 ? "" : "s") << (r.note.empty() ? "" : " (" + r.note + ")") << '\n';
+  case check_result::status::failed: {
+    // Findings, not lines: "  full diff: ..." goes with the lines above it,
+    // "... and 12 more" stands for 12.
+    std::size_t n = 0;
+    for (const auto& f : r.findings) {
+      if (f.rfind("... and ", 0) == 0)
+        n += std::strtoul(f.c_str() + 8, nullptr, 10);
+      else if (f.empty() || f[0] != ' ')
+        ++n;
+    }
+    if (n == 0) n = 1;
+    out << "FAIL " << test_name << ": " << n << " finding" << (n == 1 ? "" : "s")
+        << (r.note.empty() ? "" : " (" + r.note + ")") << '\n';
     break;
+  }
   case check_result::status::skipped: out << "SKIP " << test_name << ": " << r.note << '\n'; break;
   }
 }

@@ -455,6 +455,8 @@ std::unique_ptr<server> start_temp_cluster(const server_options& opts) {
                                      "shared_buffers=64MB",
                                      "-c",
                                      "dynamic_shared_memory_type=mmap"};
+    // SERVER_SETTINGS last: they win over pgmt's own.
+    for (const auto& setting : opts.settings) argv.insert(argv.end(), {"-c", setting});
     std::string password;
     if (opts.tcp) {
       // Over TCP, a password of this run's (scram-sha-256): any local user
@@ -848,14 +850,15 @@ std::unique_ptr<server> start_container(const server_options& opts) {
       "--label", "pgmt.owner=" + std::to_string(owner) + ":" + std::to_string(owner_start),
       "--mount", "type=tmpfs,destination=/var/lib/postgresql/data,tmpfs-mode=1777",
       "-e",      "PGDATA=/var/lib/postgresql/data/pgdata"};
+  // pgmt's own superuser; "postgres" is made after start, as a temp cluster's.
+  args.insert(args.end(), {"-e", std::string("POSTGRES_USER=") + own_role, "-e", "POSTGRES_DB=postgres"});
   std::string password;
   std::optional<env_file> secrets;
   if (network == "socket") {
     // No network; the socket's folder is private to this user.
     args.insert(args.end(),
                 {"-e", "POSTGRES_HOST_AUTH_METHOD=trust", "--network=none", "-v", sock.string() + ":/sock"});
-  // pgmt's own superuser; "postgres" is made after start, as a temp cluster's.
-  args.insert(args.end(), {"-e", std::string("POSTGRES_USER=") + own_role, "-e", "POSTGRES_DB=postgres"});
+
   } else {
     // Any local user reaches 127.0.0.1: a password of this run's, scram-sha-256
     // on every host line, initdb's own 127.0.0.1 and ::1 lines included (a
@@ -876,6 +879,7 @@ std::unique_ptr<server> start_container(const server_options& opts) {
                            "synchronous_commit=off", "-c", "max_connections=200"});
   if (network == "socket")
     args.insert(args.end(), {"-c", "unix_socket_directories=/sock", "-c", "listen_addresses="});
+  for (const auto& setting : opts.settings) args.insert(args.end(), {"-c", setting});
   auto run = run_engine(engine, args);
   secrets.reset();
   if (run.exit_code != 0) {

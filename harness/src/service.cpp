@@ -266,6 +266,13 @@ struct board {
     if (!req.image.empty() && !std::getenv("PGMT_IMAGE")) setenv("PGMT_IMAGE", req.image.c_str(), 1);
     if (!req.server_kind.empty() && !std::getenv("PGMT_SERVER")) opts.kind = req.server_kind;
     opts.owner = getpid();  // a killed engine's server is found and removed by the next run
+    if (!req.suite_file.empty()) {
+      try {
+        opts.settings = suite::from_file(req.suite_file).server_settings;
+      } catch (const input_error&) {
+        // Said by the first test that reads the suite.
+      }
+    }
     srv = start_server(opts);
     const fs::path dir = runtime_root() / ("run-" + std::to_string(getpid()));
     fs::create_directories(dir);

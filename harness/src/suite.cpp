@@ -5,9 +5,10 @@
 #include "pgmt/profiles.hpp"
 #include "pgmt/text.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -103,6 +104,12 @@ suite suite::from_file(const fs::path& file) {
     if (s.idempotency != "auto" && s.idempotency != "on" && s.idempotency != "off")
       throw input_error(display_path(file) + ": idempotency must be auto, on or off, not \"" + s.idempotency +
                         "\"");
+    s.irreversible = j.value("irreversible", std::vector<std::string>{});
+    s.not_idempotent = j.value("not_idempotent", std::vector<std::string>{});
+    s.column_order = j.value("column_order", std::string("strict"));
+    s.pgtap_order = j.value("pgtap_order", std::string("isolated"));
+    s.server_settings = j.value("server_settings", std::vector<std::string>{});
+    s.validate(display_path(file) + ": ");
   } catch (const nlohmann::json::exception& e) {
     throw input_error(display_path(file) + ": " + e.what());
   }
@@ -133,6 +140,11 @@ nlohmann::json suite::to_json() const {
   j["lint_ignore"] = lint_ignore;
   j["lint_errors"] = lint_errors ? nlohmann::json(*lint_errors) : nlohmann::json();
   j["lint_manifest"] = lint_manifest.string();
+  j["irreversible"] = irreversible;
+  j["not_idempotent"] = not_idempotent;
+  j["column_order"] = column_order;
+  j["pgtap_order"] = pgtap_order;
+  j["server_settings"] = server_settings;
   return j;
 }
 
@@ -154,6 +166,20 @@ void suite::validate(const std::string& where) const {
   if (!pgtap_helpers.empty() && pgtap_helpers != "supabase")
     throw input_error(where + "pgTAP helpers \"" + pgtap_helpers +
                       "\" are not known; the helpers are: supabase");
+  if (column_order != "strict" && column_order != "ignore")
+    throw input_error(where + "COLUMN_ORDER must be strict or ignore, not \"" + column_order + "\"");
+  if (pgtap_order != "isolated" && pgtap_order != "sequential")
+    throw input_error(where + "PGTAP_ORDER must be isolated or sequential, not \"" + pgtap_order + "\"");
+  for (const auto& setting : server_settings) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw input_error(where + "SERVER_SETTINGS \"" + setting +
+                        "\" is not name=value (for example shared_preload_libraries=pg_cron)");
+    for (char ch : setting.substr(0, eq))
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.')
+        throw input_error(where + "SERVER_SETTINGS \"" + setting + "\": \"" + setting.substr(0, eq) +
+                          "\" is not a setting's name");
+  }
   if (pgtap_helpers == "supabase" && profile != "supabase")
     throw input_error(where +
                       "the supabase pgTAP helpers need the supabase profile (auth.users, the anon and "
@@ -170,6 +196,25 @@ std::filesystem::path suite::lock_path() const {
 
 std::string suite::session_options() const { return profile.empty() ? "" : profile_session_options(profile); }
 std::vector<sql_source> suite::seed_sources() const { return load_sources(seeds, "seed"); }
-migration_set suite::discover_migrations() const { return discover(migrations_dir, forced_layout); }
+migration_set suite::discover_migrations() const {
+  migration_set set = discover(migrations_dir, forced_layout);
+  // IRREVERSIBLE and NOT_IDEMPOTENT: as the directives in the files would say.
+  auto mark = [&](const std::vector<std::string>& versions, const char* what, auto apply) {
+    for (const auto& v : versions) {
+      auto it = std::find_if(set.migrations.begin(), set.migrations.end(),
+                             [&](const migration& m) { return m.version == v || m.id() == v; });
+      if (it == set.migrations.end())
+        throw input_error(std::string(what) + " names \"" + v + "\", which is no migration of \"" +
+                          display_path(migrations_dir) + "\"; name migrations by version");
+      apply(*it);
+    }
+  };
+  mark(irreversible, "IRREVERSIBLE", [](migration& m) { m.irreversible = true; });
+  mark(not_idempotent, "NOT_IDEMPOTENT", [](migration& m) {
+    m.not_idempotent = true;
+    if (m.not_idempotent_reason.empty()) m.not_idempotent_reason = "NOT_IDEMPOTENT of the suite";
+  });
+  return set;
+}
 
 }  // namespace pgmt

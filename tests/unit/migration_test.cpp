@@ -292,24 +292,131 @@ TEST_F(TempSet, ForcedFlatTakesUpDownNamesAsNames) {
   EXPECT_EQ(set.migrations.at(0).name, "a.up");
 }
 
-TEST_F(TempSet, DownWithoutStatementsCountsAsNone) {
+// An empty or comment-only down is a down that does nothing: the round trip
+// runs it and reports what it leaves behind.
+TEST_F(TempSet, DownWithoutStatementsIsADownThatDoesNothing) {
   write("0001_a.sql", "-- migrate:up\ncreate table a (id int);\n\n-- migrate:down\n\n");
   write("0002_b.sql", "-- migrate:up\ncreate table b (id int);\n-- migrate:down\ndrop table b;\n");
   auto set = discover(dir_);
-  EXPECT_FALSE(set.migrations[0].down);
+  ASSERT_TRUE(set.migrations[0].down);
+  EXPECT_EQ(skip_blanks_and_comments(set.migrations[0].down->text, 0), set.migrations[0].down->text.size());
   EXPECT_TRUE(set.migrations[1].down);
 }
 
-TEST_F(TempSet, CommentOnlyDownFileCountsAsNone) {
+TEST_F(TempSet, CommentOnlyDownFileIsADown) {
   write("0001_a.up.sql", "create table a (id int);");
   write("0001_a.down.sql", "-- nothing to undo\n/* really */\n");
-  EXPECT_FALSE(discover(dir_).migrations[0].down);
+  EXPECT_TRUE(discover(dir_).migrations[0].down);
+}
+
+// Flyway: V<version>__<desc>, '_' read as '.', dotted numbers compared as
+// numbers; U as the down; R__ after the versioned ones; nested folders.
+TEST_F(TempSet, FlywayOrderUndoAndRepeatable) {
+  write("V1__a.sql", "select 1;");
+  write("V1_10__d.sql", "select 1;");
+  write("V1_9__c.sql", "select 1;");
+  write("nested/V1.2__b.sql", "select 1;");
+  write("V2__e.sql", "select 1;");
+  write("U2__e.sql", "select 2;");
+  write("R__views.sql", "select 3;");
+  write("R__a_first.sql", "select 3;");
+  write("README.md", "not a migration");
+  auto set = discover(dir_);
+  EXPECT_EQ(set.kind, layout::flyway);
+  std::vector<std::string> order;
+  for (const auto& m : set.migrations) order.push_back(m.version);
+  EXPECT_EQ(order, (std::vector<std::string>{"1", "1.2", "1.9", "1.10", "2", "R.a_first", "R.views"}));
+  ASSERT_TRUE(set.migrations[4].down);
+  EXPECT_EQ(set.migrations[4].down->text, "select 2;");
+  EXPECT_TRUE(set.migrations[6].repeatable);
+  EXPECT_FALSE(set.migrations[0].repeatable);
+}
+
+TEST_F(TempSet, FlywayErrorsNameTheFile) {
+  write("V1__a.sql", "select 1;");
+  write("U3__gone.sql", "select 1;");
+  EXPECT_NE(error_of(dir_).find("undo script \"" + display_path(dir_ / "U3__gone.sql") +
+                                "\" has no versioned migration 3"),
+            std::string::npos)
+      << error_of(dir_);
+  fs::remove(dir_ / "U3__gone.sql");
+  write("V1.0__same.sql", "select 1;");
+  EXPECT_NE(error_of(dir_).find("two Flyway migrations with version"), std::string::npos) << error_of(dir_);
+  fs::remove(dir_ / "V1.0__same.sql");
+  write("V2_x__bad.sql", "select 1;");
+  EXPECT_NE(error_of(dir_).find("\"2_x\" is not a Flyway version"), std::string::npos) << error_of(dir_);
+}
+
+TEST_F(TempSet, FlywayConfigLocationsAndPlaceholders) {
+  write("flyway.conf",
+        "# comment\nflyway.locations=filesystem:db/one,\\\n  filesystem:db/two\nflyway.placeholders.owner=app\n");
+  write("db/one/V1__a.sql", "create schema ${owner};");
+  write("db/two/V2__b.sql", "create table ${owner}.t (x int);\nselect '${missing}';");
+  write("ignored/V3__c.sql", "select 1;");
+  EXPECT_NE(error_of(dir_).find("V2__b.sql:2:9: no value for the placeholder ${missing}"), std::string::npos)
+      << error_of(dir_);
+  write("db/two/V2__b.sql", "create table ${owner}.t (x int);");
+  auto set = discover(dir_);
+  ASSERT_EQ(set.migrations.size(), 2u);
+  EXPECT_EQ(set.migrations[0].up.text, "create schema app;");
+  write("flyway.toml", "[flyway]\nlocations = [\"filesystem:db/two\"]\nsqlMigrationPrefix = \"M\"\n");
+  write("db/two/M5__m.sql", "select 1;");
+  set = discover(dir_);  // flyway.toml comes first
+  ASSERT_EQ(set.migrations.size(), 1u);
+  EXPECT_EQ(set.migrations[0].version, "5");
+  write("flyway.toml", "[flyway\nlocations = 1\n");
+  EXPECT_NE(error_of(dir_).find("flyway.toml:1:"), std::string::npos) << error_of(dir_);
+}
+
+// sqitch: the plan's order, reworked changes by tag, verify scripts,
+// dependencies checked at their plan line.
+TEST_F(TempSet, SqitchPlanOrderReworkAndVerify) {
+  write("sqitch.plan",
+        "%syntax-version=1.0.0\n%project=p\n\nzeta 2024-01-01T00:00:00Z A <a@b> # first\n"
+        "alpha [zeta] 2024-01-01T00:00:00Z A <a@b>\n@v1 2024-01-01T00:00:00Z A <a@b>\n"
+        "alpha [alpha@v1] 2024-01-02T00:00:00Z A <a@b> # reworked\n");
+  write("deploy/zeta.sql", "create schema z;");
+  write("deploy/alpha@v1.sql", "create table z.a (x int);");
+  write("deploy/alpha.sql", "alter table z.a add column y int;");
+  write("revert/alpha.sql", "alter table z.a drop column y;");
+  write("verify/zeta.sql", "select 1;");
+  auto set = discover(dir_);
+  EXPECT_EQ(set.kind, layout::sqitch);
+  ASSERT_EQ(set.migrations.size(), 3u);
+  EXPECT_EQ(set.migrations[0].version, "zeta");
+  EXPECT_EQ(set.migrations[1].version, "alpha@v1");
+  EXPECT_EQ(set.migrations[1].up.text, "create table z.a (x int);");
+  EXPECT_EQ(set.migrations[2].version, "alpha");
+  EXPECT_TRUE(set.migrations[2].down);
+  EXPECT_FALSE(set.migrations[1].down);
+  EXPECT_TRUE(set.migrations[0].verify);
+  EXPECT_FALSE(set.migrations[2].verify);
+}
+
+TEST_F(TempSet, SqitchPlanErrorsAtTheirLine) {
+  write("deploy/a.sql", "select 1;");
+  write("deploy/b.sql", "select 1;");
+  write("sqitch.plan", "%project=p\na [b] 2024-01-01T00:00:00Z A <a@b>\nb 2024-01-01T00:00:00Z A <a@b>\n");
+  EXPECT_NE(error_of(dir_).find("sqitch.plan:2: change \"a\" requires \"b\", which is not earlier in the plan"),
+            std::string::npos)
+      << error_of(dir_);
+  write("sqitch.plan", "%project=p\na 2024-01-01T00:00:00Z A <a@b>\nb [!a] 2024-01-01T00:00:00Z A <a@b>\n");
+  EXPECT_NE(error_of(dir_).find("sqitch.plan:3: change \"b\" conflicts with \"a\""), std::string::npos)
+      << error_of(dir_);
+  write("sqitch.plan", "%project=p\na 2024-01-01T00:00:00Z A <a@b>\nc 2024-01-01T00:00:00Z A <a@b>\n");
+  EXPECT_NE(error_of(dir_).find("sqitch.plan:3: change \"c\" has no deploy script"), std::string::npos)
+      << error_of(dir_);
+  write("sqitch.plan", "%project=p\na 2024-01-01T00:00:00Z A <a@b>\na 2024-01-01T00:00:00Z A <a@b>\n");
+  EXPECT_NE(error_of(dir_).find("sqitch.plan:3: change \"a\" is reworked without a tag"), std::string::npos)
+      << error_of(dir_);
 }
 
 TEST(Layout, ParseAndPrint) {
   EXPECT_EQ(parse_layout("folders"), layout::folders);
   EXPECT_EQ(to_string(layout::sections), "sections");
   EXPECT_THROW(parse_layout("diesel"), input_error);
+  EXPECT_EQ(parse_layout("flyway"), layout::flyway);
+  EXPECT_EQ(to_string(layout::sqitch), "sqitch");
 }
 
 // What is named like a migration but is no file of text: an error naming it,

@@ -87,6 +87,8 @@ struct check_kind {
 /// `rls K`: on S(K), the assertion file of migration K in the suite's RLS
 /// folder, as its users.
 [[nodiscard]] check_result check_rls(state_cache& cache, std::size_t index);
+/// sqitch's verify script of migration index runs without error on S(index+1).
+[[nodiscard]] check_result check_verify(state_cache& cache, std::size_t index);
 
 /// `rls` (suite): final.json of the RLS folder on the reset state.
 [[nodiscard]] check_result check_rls_final(state_cache& cache);

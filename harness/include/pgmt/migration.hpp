@@ -20,6 +20,8 @@ enum class layout {
   split,      ///< up/<file>.sql + down/<file>.sql
   folders,    ///< <version>_<name>/up.sql + down.sql (diesel)
   sections,   ///< one file with -- migrate:up / -- migrate:down (dbmate)
+  flyway,     ///< V<version>__<desc>.sql, U<version>__ undo, R__ repeatable (Flyway)
+  sqitch,     ///< sqitch.plan + deploy/, revert/, verify/ (sqitch)
 };
 
 /// "flat", "paired", ...
@@ -33,6 +35,9 @@ struct migration {
   std::string name;     ///< e.g. profiles
   sql_source up;
   std::optional<sql_source> down;
+  /// sqitch's verify script: run after each deploy; fails when it errors.
+  std::optional<sql_source> verify;
+  bool repeatable = false;      ///< Flyway's R__: runs after the versioned ones, again when it changes
   bool irreversible = false;    ///< -- pgmt:irreversible
   bool not_idempotent = false;  ///< -- pgmt:not-idempotent
   std::string not_idempotent_reason;

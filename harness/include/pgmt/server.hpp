@@ -75,6 +75,9 @@ struct server_options {
   std::chrono::seconds start_timeout{60};  ///< PGMT_START_TIMEOUT seconds
   std::string keep = "0";                  ///< PGMT_KEEP: 0 | 1 | on-failure
   pid_t owner = 0;                         ///< process whose death frees the server; 0: this one
+  /// name=value settings (SERVER_SETTINGS) a temp cluster or container starts
+  /// with; an external server keeps its own.
+  std::vector<std::string> settings;
 
   /// Options from PGMT_* environment variables.
   static server_options from_environment();

@@ -43,8 +43,20 @@ struct suite {
   std::vector<std::string> lint_ignore;                ///< LINT_IGNORE: rules left out
   std::optional<std::vector<std::string>> lint_errors;  ///< LINT_ERRORS: the rules that fail the test
   std::filesystem::path lint_manifest;                 ///< LINT_MANIFEST: allowed tables and enums; empty: none
-  /// Idempotency checks: "auto" (on for forward-only sets, off for up/down sets), "on" or "off".
+  /// Idempotency checks: "auto" (on for forward-only sets, off for up/down
+  /// sets and Flyway's versioned migrations), "on" or "off".
   std::string idempotency = "auto";
+  /// IRREVERSIBLE: versions that have no down on purpose (no round trip).
+  std::vector<std::string> irreversible;
+  /// NOT_IDEMPOTENT: versions left out of the idempotency check.
+  std::vector<std::string> not_idempotent;
+  /// COLUMN_ORDER: "strict" (a changed column order is a finding) or "ignore".
+  std::string column_order = "strict";
+  /// PGTAP_ORDER: "isolated" (each file on its own copy of the reset state)
+  /// or "sequential" (every file, in name order, on one database).
+  std::string pgtap_order = "isolated";
+  /// SERVER_SETTINGS: name=value settings a server pgmt starts gets.
+  std::vector<std::string> server_settings;
   /// The server is not pgmt's own (external): statements that would change it
   /// for good are refused (run_options::shared_server). Set from the server,
   /// never read from a suite file.

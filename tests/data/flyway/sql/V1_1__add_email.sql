@@ -1,0 +1,1 @@
+alter table ${app_schema}.accounts add column email text;

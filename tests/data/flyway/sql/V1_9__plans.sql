@@ -1,0 +1,1 @@
+create table ${app_schema}.plans (id int primary key, title text not null);
