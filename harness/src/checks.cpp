@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <fstream>
 #include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -309,12 +311,54 @@ check_result check_pgtap(state_cache& cache, const std::string& name) {
   }
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
+  const auto files = pgtap_files(s.pgtap_dir);
+  // PGTAP_ORDER sequential: the files before it run first on the same
+  // database, as `supabase test db` runs them; their verdicts are their own tests'.
+  if (s.pgtap_order == "sequential")
+    for (const auto& before : files) {
+      if (before == *file) break;
+      sql_source b;
+      b.path = before;
+      b.text = read_sql_file(before);
+      try {
+        (void)run_pgtap_file(c, b, s.pgtap_helpers, options_for(s, "pgTAP file \"" + display_path(before) + "\""));
+      } catch (const script_error&) {
+        return check_result::skip("the pgTAP file \"" + display_path(before) +
+                                  "\" before it (PGTAP_ORDER sequential) stopped with an error; see its own test");
+      }
+    }
   std::string tap;
   try {
     tap =
         run_pgtap_file(c, src, s.pgtap_helpers, options_for(s, "pgTAP file \"" + display_path(*file) + "\""));
   } catch (const script_error& e) {
-    return check_result::fail({e.diag().format()}, "the file stopped with an error");
+    diagnostic d = e.diag();
+    // An object that is missing here and that another file creates: files
+    // that build on each other.
+    static const std::regex missing(R"re((?:function|relation|type|schema|view) "?([A-Za-z0-9_."]+?)"?(?:\(.*\))? does not exist)re");
+    std::smatch m;
+    if (s.pgtap_order != "sequential" && std::regex_search(d.message, m, missing)) {
+      std::string name = m[1];
+      name.erase(std::remove(name.begin(), name.end(), '"'), name.end());
+      const std::string last = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+      for (const auto& other : files) {
+        if (other == *file) continue;
+        std::string text = read_sql_file(other);
+        std::transform(text.begin(), text.end(), text.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        std::string lowered = last;
+        std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        const auto at = text.find(lowered);
+        if (at != std::string::npos && text.rfind("create", at) != std::string::npos &&
+            at - text.rfind("create", at) < 80) {
+          d.notes.push_back("the pgTAP file \"" + display_path(other) + "\" creates \"" + name +
+                            "\": each file runs on its own copy of the reset state (PGTAP_ORDER isolated); files "
+                            "that build on each other, as supabase test db runs them, need PGTAP_ORDER sequential "
+                            "(--pgtap-order sequential)");
+          break;
+        }
+      }
+    }
+    return check_result::fail({d.format()}, "the file stopped with an error");
   }
   tap_report report = parse_tap(tap);
   auto findings = judge_tap(report, display_path(*file));

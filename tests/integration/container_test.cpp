@@ -238,7 +238,7 @@ TEST_F(ContainerPort, APublishedPortNeedsTheRunsPassword) {
     connection bad(wrong.conninfo());
     ADD_FAILURE() << "connected with a wrong password";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("password authentication failed for user \"postgres\""),
+    EXPECT_NE(std::string(e.what()).find("password authentication failed for user \"" + std::string(own_role) + "\""),
               std::string::npos)
         << e.what();
     EXPECT_EQ(std::string(e.what()).find(wrong.password), std::string::npos) << e.what();

@@ -445,8 +445,6 @@ struct blind_spot {
   const char* expect;
 };
 
-void PrintTo(const blind_spot& b, std::ostream* os) { *os << b.kind; }
-
 const std::string owner_role =
     "do $$ begin if not exists (select from pg_roles where rolname = 'pgmt_blind_owner') then "
     "create role pgmt_blind_owner; end if; end $$; ";
@@ -810,37 +808,44 @@ const std::vector<blind_spot> blind_spots = {
      "column app.ft.a: server_options changed"},
 };
 
-class SnapshotBlindSpots : public ::testing::TestWithParam<blind_spot> {};
+// Four processes, each with one server, for every kind (a process per kind
+// would start a server per kind); each kind in a database of its own, and a
+// failure names it.
+class SnapshotBlindSpots : public ::testing::TestWithParam<int> {};
 
-TEST_P(SnapshotBlindSpots, AChangeShowsInTheSnapshotAndInIncrementalReads) {
+TEST_P(SnapshotBlindSpots, EveryKindShowsInTheSnapshotAndInIncrementalReads) {
   PGMT_REQUIRE_POSTGRES();
-  const blind_spot& b = GetParam();
-  connection conn(test::shared_server().conninfo(test::fresh_database("blind")));
-  ensure_tracking_table(conn);
-  conn.exec("create schema app; " + b.base);
-  const nlohmann::json before = take_snapshot(conn);
-  catalog_reader following(conn);  // told of the change: re-reads the owners of changed rows
-  following.trust_reports();
-  following.read();
-  catalog_reader listing(conn);  // not told: compares every object's fingerprint
-  listing.read();
-  sql_source src;
-  src.path = std::string(b.kind) + ".sql";
-  src.text = b.change;
-  const run_stats stats = run_script(conn, src, {});
-  following.wrote(stats);
-  listing.wrote(stats.written);
-  const nlohmann::json after = take_snapshot(conn);
-  const std::string lines = difference_lines(before, after);
-  EXPECT_NE(lines, "") << b.kind << " is invisible: two databases that differ give no difference";
-  EXPECT_NE(lines.find(b.expect), std::string::npos) << "expected \"" << b.expect << "\" among:\n" << lines;
-  EXPECT_EQ(difference_lines(after, following.read().snapshot()), "") << "the reader told of the change";
-  EXPECT_EQ(difference_lines(after, listing.read().snapshot()), "") << "the reader comparing fingerprints";
-  EXPECT_EQ(snapshot_text(after).find("secret"), std::string::npos) << "a user mapping's password";
+  const int shard = GetParam();
+  for (std::size_t k = 0; k < blind_spots.size(); ++k) {
+    if (static_cast<int>(k % 4) != shard) continue;
+    const blind_spot& b = blind_spots[k];
+    SCOPED_TRACE(b.kind);
+    connection conn(test::shared_server().conninfo(test::fresh_database("blind")));
+    ensure_tracking_table(conn);
+    conn.exec("create schema app; " + b.base);
+    const nlohmann::json before = take_snapshot(conn);
+    catalog_reader following(conn);  // told of the change: re-reads the owners of changed rows
+    following.trust_reports();
+    following.read();
+    catalog_reader listing(conn);  // not told: compares every object's fingerprint
+    listing.read();
+    sql_source src;
+    src.path = std::string(b.kind) + ".sql";
+    src.text = b.change;
+    const run_stats stats = run_script(conn, src, {});
+    following.wrote(stats);
+    listing.wrote(stats.written);
+    const nlohmann::json after = take_snapshot(conn);
+    const std::string lines = difference_lines(before, after);
+    EXPECT_NE(lines, "") << b.kind << " is invisible: two databases that differ give no difference";
+    EXPECT_NE(lines.find(b.expect), std::string::npos) << "expected \"" << b.expect << "\" among:\n" << lines;
+    EXPECT_EQ(difference_lines(after, following.read().snapshot()), "") << "the reader told of the change";
+    EXPECT_EQ(difference_lines(after, listing.read().snapshot()), "") << "the reader comparing fingerprints";
+    EXPECT_EQ(snapshot_text(after).find("secret"), std::string::npos) << "a user mapping's password";
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryKind, SnapshotBlindSpots, ::testing::ValuesIn(blind_spots),
-                         [](const ::testing::TestParamInfo<blind_spot>& info) { return info.param.kind; });
+INSTANTIATE_TEST_SUITE_P(Shard, SnapshotBlindSpots, ::testing::Values(0, 1, 2, 3));
 
 }  // namespace
 }  // namespace pgmt
