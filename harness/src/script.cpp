@@ -874,8 +874,17 @@ std::string extension_advice(const std::string& ext, int server_version_num) {
       "pg_stat_monitor", "pg_tle",   "pgjwt",          "index_advisor", "pg_later",      "timescaledb"};
   std::string advice = "the server (PostgreSQL " + format_server_version(server_version_num) +
                        ") has no extension \"" + ext + "\"; install it where the server runs";
-  if (auto it = debian.find(ext); it != debian.end())
+  // Debian's own archive lacks some of them for older servers (Debian 12 has
+  // no pgvector, http or plv8 for PostgreSQL 15); the PostgreSQL apt
+  // repository has them for every supported major.
+  static const std::set<std::string> pgdg_only = {"vector", "http", "plv8", "pg_hashids"};
+  if (auto it = debian.find(ext); it != debian.end()) {
+    if (pgdg_only.count(ext))
+      return advice + ": on Debian or Ubuntu, apt-get install postgresql-" + major + "-" + it->second +
+             " from the PostgreSQL apt repository (apt.postgresql.org; Debian 12's own archive does not have it "
+             "for PostgreSQL 15)";
     return advice + ": on Debian or Ubuntu, apt-get install postgresql-" + major + "-" + it->second;
+  }
   if (supabase_only.count(ext))
     return advice +
            " (Debian has no package for it; build it from its project), or keep the migration "
@@ -977,6 +986,27 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
         "the role pgmt connects as cannot create or change this role; connect as a superuser (or a role with "
         "CREATEROLE), or create the roles on the server beforehand: scripts that create roles only when "
         "missing then leave them alone");
+  // An extension that must be preloaded (pg_cron, pg_stat_statements, ...):
+  // its settings are unknown, or it says so itself.
+  {
+    static const std::regex unknown_setting(R"re(unrecognized configuration parameter "([a-z_0-9]+)\.[a-z_0-9.]+")re");
+    static const std::regex must_preload(R"re(([a-z_0-9]+) must be loaded via "?shared_preload_libraries)re");
+    std::smatch m;
+    static const std::set<std::string> preloaded = {
+        "cron",           "pg_stat_statements", "auto_explain",    "pg_net",        "timescaledb",
+        "pgaudit",        "pg_partman_bgw",     "pg_hint_plan",    "pgsodium",      "pg_stat_monitor",
+        "citus",          "pg_prewarm",         "pg_qualstats",    "pg_wait_sampling", "pg_squeeze",
+        "pglogical",      "pg_cron",            "supautils",       "plpgsql_check"};
+    if ((std::regex_search(sd.message, m, unknown_setting) && preloaded.count(m[1].str())) ||
+        std::regex_search(sd.message, m, must_preload)) {
+      const std::string lib = m[1].str() == "cron" ? "pg_cron" : m[1].str();
+      d.notes.push_back("\"" + lib +
+                        "\" must be loaded when the server starts; give the servers pgmt starts "
+                        "SERVER_SETTINGS shared_preload_libraries=" +
+                        lib + " (CMake) or --server-setting shared_preload_libraries=" + lib +
+                        (lib == "pg_cron" ? ", and cron.database_name=<database> if it names one" : ""));
+    }
+  }
   if (sd.sqlstate == "2D000")
     d.notes.push_back(
         "COMMIT or ROLLBACK inside a DO block or procedure cannot run inside the transaction pgmt runs " +
@@ -999,10 +1029,15 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
                           "the value itself");
       }
     }
+  }
+  // What a newer server's syntax or catalog can cause (PostgreSQL 18's named
+  // NOT NULL constraints, a function or a column added since): the version.
+  static const std::set<std::string> newer_server_states = {"42601", "42704", "42883", "42703", "0A000", "22023"};
+  const auto ext = missing_extension(sd);
+  if (newer_server_states.count(sd.sqlstate) && !ext)
     d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
                       "; syntax or objects of a newer version fail here");
-  }
-  if (auto ext = missing_extension(sd)) d.notes.push_back(extension_advice(*ext, server_version_num));
+  if (ext) d.notes.push_back(extension_advice(*ext, server_version_num));
   if (looks_like_supabase(sd.message))
     d.notes.push_back(
         "Supabase migrations expect what Supabase provides (auth, storage, extensions, the anon, "
