@@ -160,7 +160,9 @@ const std::vector<check_kind>& check_registry() {
        "up, down, up: down restores the schema and the rows, up again gives the same schema",
        [](const suite&, const migration_set& set, std::size_t i) {
          const migration& m = set.migrations.at(i);
-         return one(has_downs(set) && !m.repeatable && !(m.irreversible && !m.down), "roundtrip");
+         // IRREVERSIBLE (or -- pgmt:irreversible) leaves the round trip out,
+         // whatever down script there is (an empty one, say).
+         return one(has_downs(set) && !m.repeatable && !m.irreversible, "roundtrip");
        },
        [](state_cache& c, std::size_t i, const std::string&) { return check_roundtrip(c, i); }},
       {"verify", check_kind::scope::migration, "verify",
@@ -583,6 +585,11 @@ check_result roundtrip_on(const suite& s, connection& c, catalog_reader& reader,
     reader.wrote(apply_migration(c, m, s, nested));
   } catch (const script_error& e) {
     if (nested && needs_commits(e)) throw detail::needs_own_commits{};
+    // One failure per cause: the apply test reports an up that fails on the
+    // state before it; with a data file loaded first, the failure is this test's.
+    if (data_note.empty())
+      return check_result::skip("the up script fails (" + e.diag().headline() + "); see " + s.name + "." +
+                                m.version + ".apply");
     return check_result::fail({e.diag().format()}, "up failed");
   }
   const catalog up = reader.read();

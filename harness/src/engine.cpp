@@ -472,7 +472,8 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
         } catch (const script_error& e) {
           out.emplace("apply", check_result::fail({e.diag().format()}));
           if (round_trip && !data_first)
-            out.emplace("roundtrip", check_result::fail({e.diag().format()}, "up failed"));
+            out.emplace("roundtrip", check_result::skip("the up script fails (" + e.diag().headline() + "); see " +
+                                                        suite_.name + "." + m.version + ".apply"));
           blocked.emplace(i + 1, m.id(), e.diag());
           if (w.conn().transaction_status() != tx_status::idle) w.conn().exec("rollback");
         }

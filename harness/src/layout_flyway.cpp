@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -105,7 +106,7 @@ void apply_setting(flyway_config& c, const std::string& key, const std::string& 
 
 // flyway.conf: Java properties (key=value or key: value, # and ! comments,
 // a trailing backslash continues the line).
-void read_properties(flyway_config& c, const fs::path& file) {
+void read_properties(flyway_config& c, const fs::path& file, const fs::path& project) {
   std::ifstream in(file);
   if (!in) throw input_error("could not read \"" + display_path(file) + "\": " + std::strerror(errno));
   std::string line, logical;
@@ -129,12 +130,12 @@ void read_properties(flyway_config& c, const fs::path& file) {
     if (sep == std::string::npos) continue;
     const std::string key = trim(entry.substr(0, sep)), value = trim(entry.substr(sep + 1));
     if (key.rfind("flyway.", 0) != 0) continue;
-    apply_setting(c, key.substr(7), value, file.parent_path(), display_path(file) + ":" + std::to_string(start));
+    apply_setting(c, key.substr(7), value, project, display_path(file) + ":" + std::to_string(start));
   }
 }
 
 // flyway.toml: the [flyway] table (and its placeholders).
-void read_toml(flyway_config& c, const fs::path& file) {
+void read_toml(flyway_config& c, const fs::path& file, const fs::path& project) {
   toml::table doc;
   try {
     doc = toml::parse_file(file.string());
@@ -157,12 +158,12 @@ void read_toml(flyway_config& c, const fs::path& file) {
     if (const toml::array* a = node.as_array()) {
       std::string joined;
       for (const auto& item : *a) joined += (joined.empty() ? "" : ",") + text(item);
-      apply_setting(c, key, joined, file.parent_path(), where);
+      apply_setting(c, key, joined, project, where);
     } else if (const toml::table* t = node.as_table()) {
       if (key == "placeholders")
         for (const auto& [pk, pv] : *t) c.placeholders[std::string(pk.str())] = text(pv);
     } else {
-      apply_setting(c, key, text(node), file.parent_path(), where);
+      apply_setting(c, key, text(node), project, where);
     }
   }
 }
@@ -256,6 +257,19 @@ void replace_placeholders(sql_source& src, const flyway_config& c) {
       value = "flyway_schema_history";
     } else if (name == "flyway:filename") {
       value = src.path.filename().string();
+    } else if (name == "flyway:timestamp") {
+      char buf[32];
+      const std::time_t now = std::time(nullptr);
+      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::gmtime(&now));
+      value = buf;
+    } else if (name.rfind("flyway:", 0) == 0) {
+      const auto pos = position_of(src.text, at);
+      throw input_error(display_path(src.path) + ":" + std::to_string(src.first_line + pos.line - 1) + ":" +
+                        std::to_string(pos.column) + ": pgmt cannot give Flyway's " + c.placeholder_prefix + name +
+                        c.placeholder_suffix +
+                        ": it depends on the connection, and pgmt runs each migration in databases of its own "
+                        "(it gives ${flyway:defaultSchema}, ${flyway:table}, ${flyway:filename} and "
+                        "${flyway:timestamp}); write the value itself");
     } else {
       const auto pos = position_of(src.text, at);
       throw input_error(display_path(src.path) + ":" + std::to_string(src.first_line + pos.line - 1) + ":" +
@@ -294,10 +308,12 @@ std::optional<flyway_config> read_flyway_config(const fs::path& dir) {
     if (!fs::is_regular_file(f, ec)) continue;
     flyway_config c;
     c.file = f;
+    // Relative locations: from the project's folder (Flyway's working
+    // folder), conf/flyway.conf included.
     if (f.extension() == ".toml")
-      read_toml(c, f);
+      read_toml(c, f, dir);
     else
-      read_properties(c, f);
+      read_properties(c, f, dir);
     return c;
   }
   return std::nullopt;

@@ -70,7 +70,7 @@ struct change {
   std::string name;
   std::vector<std::string> needs, conflicts;
   int line = 0;
-  std::string tag_after;  // the first tag after it in the plan: names its reworked scripts
+  std::vector<std::string> tags_after;  // the tags after it, up to its rework: one names its scripts
   bool reworked_later = false;
 };
 
@@ -95,7 +95,8 @@ std::vector<migration> discover_sqitch(const fs::path& dir) {
     if (line[0] == '@') {
       const std::string tag = line.substr(1, line.find_first_of(" \t") - 1);
       if (!tags.insert(tag).second) throw input_error(at + ": tag \"@" + tag + "\" is in the plan twice");
-      for (auto it = changes.rbegin(); it != changes.rend() && it->tag_after.empty(); ++it) it->tag_after = tag;
+      for (auto& x : changes)
+        if (!x.reworked_later) x.tags_after.push_back(tag);
       continue;
     }
     change c;
@@ -142,7 +143,7 @@ std::vector<migration> discover_sqitch(const fs::path& dir) {
     // A change named again is reworked: the earlier one's scripts are name@tag.
     for (auto& x : changes)
       if (x.name == c.name) {
-        if (x.tag_after.empty())
+        if (x.tags_after.empty())
           throw input_error(at + ": change \"" + c.name + "\" is reworked without a tag since line " +
                             std::to_string(x.line) + "; sqitch needs a tag between the two (sqitch tag)");
         x.reworked_later = true;
@@ -153,12 +154,23 @@ std::vector<migration> discover_sqitch(const fs::path& dir) {
 
   std::vector<migration> out;
   for (const auto& c : changes) {
-    // A reworked change's earlier scripts end in @<the first tag after it>.
-    const std::string file = (c.reworked_later ? c.name + "@" + c.tag_after : c.name) + "." + d.extension;
-    migration m;
-    m.version = c.reworked_later ? c.name + "@" + c.tag_after : c.name;
-    const fs::path up = d.deploy / file;
+    // A reworked change's earlier scripts end in @<tag>: a tag between it and
+    // its rework (sqitch rework names them after the latest; sqitch takes the
+    // first of them whose file exists).
     std::error_code ec;
+    std::string suffix;
+    if (c.reworked_later) {
+      suffix = "@" + c.tags_after.front();
+      for (const auto& tag : c.tags_after)
+        if (fs::is_regular_file(d.deploy / (c.name + "@" + tag + "." + d.extension), ec)) {
+          suffix = "@" + tag;
+          break;
+        }
+    }
+    const std::string file = c.name + suffix + "." + d.extension;
+    migration m;
+    m.version = c.name + suffix;
+    const fs::path up = d.deploy / file;
     if (!fs::is_regular_file(up, ec))
       throw input_error(where + ":" + std::to_string(c.line) + ": change \"" + c.name + "\" has no deploy script \"" +
                         display_path(up) + "\"; add it (sqitch add) or remove the change from the plan");

@@ -316,7 +316,8 @@ migration_set discover(const fs::path& dir, layout forced) {
                       "\" is not a folder; point MIGRATIONS_DIR at the folder that holds the migrations");
 
   // A project folder of a tool with its own plan or configuration.
-  if (forced == layout::sqitch || (forced == layout::automatic && fs::is_regular_file(dir / "sqitch.plan", ec)))
+  if (forced == layout::sqitch || (forced == layout::automatic && (fs::is_regular_file(dir / "sqitch.plan", ec) ||
+                                                                    fs::is_regular_file(dir / "sqitch.conf", ec))))
     return finish(dir, layout::sqitch, detail::discover_sqitch(dir));
   if (auto conf = detail::read_flyway_config(dir); conf && (forced == layout::automatic || forced == layout::flyway))
     return finish(dir, layout::flyway, detail::discover_flyway(dir, *conf));

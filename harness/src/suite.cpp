@@ -1,5 +1,7 @@
 #include "pgmt/suite.hpp"
 
+#include "layouts.hpp"
+
 #include "pgmt/lint.hpp"
 #include "pgmt/lock.hpp"
 #include "pgmt/profiles.hpp"
@@ -167,17 +169,17 @@ void suite::validate(const std::string& where) const {
     throw input_error(where + "pgTAP helpers \"" + pgtap_helpers +
                       "\" are not known; the helpers are: supabase");
   if (column_order != "strict" && column_order != "ignore")
-    throw input_error(where + "COLUMN_ORDER must be strict or ignore, not \"" + column_order + "\"");
+    throw input_error(where + "COLUMN_ORDER (--column-order) must be strict or ignore, not \"" + column_order + "\"");
   if (pgtap_order != "isolated" && pgtap_order != "sequential")
-    throw input_error(where + "PGTAP_ORDER must be isolated or sequential, not \"" + pgtap_order + "\"");
+    throw input_error(where + "PGTAP_ORDER (--pgtap-order) must be isolated or sequential, not \"" + pgtap_order + "\"");
   for (const auto& setting : server_settings) {
     const auto eq = setting.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw input_error(where + "SERVER_SETTINGS \"" + setting +
+      throw input_error(where + "SERVER_SETTINGS (--server-setting) \"" + setting +
                         "\" is not name=value (for example shared_preload_libraries=pg_cron)");
     for (char ch : setting.substr(0, eq))
       if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.')
-        throw input_error(where + "SERVER_SETTINGS \"" + setting + "\": \"" + setting.substr(0, eq) +
+        throw input_error(where + "SERVER_SETTINGS (--server-setting) \"" + setting + "\": \"" + setting.substr(0, eq) +
                           "\" is not a setting's name");
   }
   if (pgtap_helpers == "supabase" && profile != "supabase")
@@ -201,16 +203,23 @@ migration_set suite::discover_migrations() const {
   // IRREVERSIBLE and NOT_IDEMPOTENT: as the directives in the files would say.
   auto mark = [&](const std::vector<std::string>& versions, const char* what, auto apply) {
     for (const auto& v : versions) {
-      auto it = std::find_if(set.migrations.begin(), set.migrations.end(),
-                             [&](const migration& m) { return m.version == v || m.id() == v; });
+      // Flyway's 1.1 is its 1.1.0 and 1_1 too.
+      std::string dotted = v;
+      std::replace(dotted.begin(), dotted.end(), '_', '.');
+      auto it = std::find_if(set.migrations.begin(), set.migrations.end(), [&](const migration& m) {
+        return m.version == v || m.id() == v ||
+               (set.kind == layout::flyway && !m.repeatable && !dotted.empty() &&
+                dotted.find_first_not_of("0123456789.") == std::string::npos &&
+                detail::compare_flyway_versions(m.version, dotted) == 0);
+      });
       if (it == set.migrations.end())
         throw input_error(std::string(what) + " names \"" + v + "\", which is no migration of \"" +
                           display_path(migrations_dir) + "\"; name migrations by version");
       apply(*it);
     }
   };
-  mark(irreversible, "IRREVERSIBLE", [](migration& m) { m.irreversible = true; });
-  mark(not_idempotent, "NOT_IDEMPOTENT", [](migration& m) {
+  mark(irreversible, "IRREVERSIBLE (--irreversible)", [](migration& m) { m.irreversible = true; });
+  mark(not_idempotent, "NOT_IDEMPOTENT (--not-idempotent)", [](migration& m) {
     m.not_idempotent = true;
     if (m.not_idempotent_reason.empty()) m.not_idempotent_reason = "NOT_IDEMPOTENT of the suite";
   });

@@ -393,6 +393,37 @@ TEST_F(TempSet, SqitchPlanOrderReworkAndVerify) {
   EXPECT_FALSE(set.migrations[2].verify);
 }
 
+// sqitch rework names the earlier scripts after the latest tag; sqitch takes
+// the first tag between the change and its rework whose file exists. A
+// sqitch.conf with top_dir is a sqitch project too.
+TEST_F(TempSet, SqitchReworkedScriptsNamedByALaterTagAndTopDir) {
+  write("sqitch.conf", "[core]\n\tengine = pg\n[engine \"pg\"]\n\ttop_dir = db\n");
+  write("db/sqitch.plan",
+        "%project=p\nf 2024-01-01T00:00:00Z A <a@b>\n@dev1 2024-01-01T00:00:00Z A <a@b>\n"
+        "g 2024-01-01T00:00:00Z A <a@b>\n@dev2 2024-01-01T00:00:00Z A <a@b>\n"
+        "f [f@dev2] 2024-01-02T00:00:00Z A <a@b>\n");
+  write("db/deploy/f@dev2.sql", "select 1;");
+  write("db/deploy/g.sql", "select 2;");
+  write("db/deploy/f.sql", "select 3;");
+  auto set = discover(dir_);
+  EXPECT_EQ(set.kind, layout::sqitch);
+  ASSERT_EQ(set.migrations.size(), 3u);
+  EXPECT_EQ(set.migrations[0].version, "f@dev2");
+  EXPECT_EQ(set.migrations[0].up.text, "select 1;");
+  EXPECT_EQ(set.migrations[2].up.text, "select 3;");
+}
+
+TEST_F(TempSet, FlywayConfInConfFolderReadsLocationsFromTheProject) {
+  write("conf/flyway.conf", "flyway.locations=filesystem:sql\n");
+  write("sql/V1__a.sql", "select 1;");
+  auto set = discover(dir_);
+  EXPECT_EQ(set.kind, layout::flyway);
+  ASSERT_EQ(set.migrations.size(), 1u);
+  write("sql/V2__b.sql", "select '${flyway:user}';");
+  EXPECT_NE(error_of(dir_).find("V2__b.sql:1:9: pgmt cannot give Flyway's ${flyway:user}"), std::string::npos)
+      << error_of(dir_);
+}
+
 TEST_F(TempSet, SqitchPlanErrorsAtTheirLine) {
   write("deploy/a.sql", "select 1;");
   write("deploy/b.sql", "select 1;");
