@@ -1,8 +1,11 @@
 #include "pgmt/state.hpp"
 
+#include "pgmt/server.hpp"
+
 #include "pgmt/pg.hpp"
 #include "pgmt/pgtap.hpp"
 #include "pgmt/profiles.hpp"
+#include "pgmt/server.hpp"
 #include "pgmt/snapshot.hpp"
 #include "pgmt/text.hpp"
 
@@ -154,11 +157,26 @@ run_stats apply_migration(connection& conn, const migration& m, const suite& s, 
   const auto t0 = std::chrono::steady_clock::now();
   opts.before_commit = [&m, t0](connection& c) {
     std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - t0;
-    c.exec_params(
-        "insert into pgmt.migrations (version, name, checksum, duration_ms) values ($1, $2, $3, $4) "
+    // In the same round trip: on pgmt's own servers, its role must still be
+    // a superuser (a demotion by dynamic SQL is only seen once it has run).
+    result r = c.exec_params(
+        "with recorded as (insert into pgmt.migrations (version, name, checksum, duration_ms) "
+        "values ($1, $2, $3, $4) "
         "on conflict (version) do update set name = excluded.name, checksum = excluded.checksum, "
-        "applied_at = clock_timestamp(), duration_ms = excluded.duration_ms",
-        {m.version, m.name, m.checksum(), std::to_string(ms.count())});
+        "applied_at = clock_timestamp(), duration_ms = excluded.duration_ms returning 1) "
+        "select session_user <> $5 or (select rolsuper from pg_catalog.pg_roles where rolname = session_user) "
+        "from recorded",
+        {m.version, m.name, m.checksum(), std::to_string(ms.count()), own_role});
+    if (r.rows() == 1 && r.value(0, 0) == "f") {
+      diagnostic d = diagnostic_at(m.up, 0,
+                                   "after this migration the role the migrations run as, pgmt's own \"" +
+                                       std::string(own_role) +
+                                       "\", is no longer a superuser: a statement demoted it (ALTER ROLE run "
+                                       "as dynamic SQL, in a DO block or a function)");
+      d.hint = "alter roles by their own name; on pgmt's servers \"postgres\" is an ordinary superuser that "
+               "migrations may alter, demote or drop";
+      throw script_error(d);
+    }
   };
   opts.skip_statement = profile_statement_filter(s.profile, conn);
   return run_script(conn, m.up, opts);
