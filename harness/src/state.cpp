@@ -1,7 +1,5 @@
 #include "pgmt/state.hpp"
 
-#include "pgmt/server.hpp"
-
 #include "pgmt/pg.hpp"
 #include "pgmt/pgtap.hpp"
 #include "pgmt/profiles.hpp"
