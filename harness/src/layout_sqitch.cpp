@@ -20,13 +20,6 @@ namespace pgmt::detail {
 
 namespace {
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
 struct sqitch_dirs {
   fs::path plan, deploy, revert, verify;
   std::string extension = "sql";

@@ -3,13 +3,28 @@
 // rules (Flyway, sqitch). discover() (migration.cpp) dispatches to them.
 #include "pgmt/migration.hpp"
 
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgmt::detail {
+
+/// s ends with suffix.
+inline bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+/// s without leading and trailing blanks.
+inline std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::size_t b = 0;
+  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  return s.substr(b);
+}
 
 /// What pgmt reads of a Flyway configuration (flyway.conf or flyway.toml).
 struct flyway_config {

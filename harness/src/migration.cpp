@@ -14,15 +14,13 @@ namespace pgmt {
 
 namespace {
 
+using detail::ends_with;
+
 const char* const layout_help =
     "expected one of: <version>_<name>.sql (flat), <version>_<name>.up.sql + .down.sql (paired), "
     "up/<file>.sql + down/<file>.sql (split), <version>_<name>/up.sql + down.sql (folders), "
     "files with -- migrate:up / -- migrate:down (sections), V<version>__<desc>.sql (flyway), "
     "or sqitch.plan with deploy/ and revert/ (sqitch)";
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; }
 
