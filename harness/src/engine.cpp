@@ -525,8 +525,7 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
               "note: not traced: " +
               std::string(blocked ? (blocked->culprit() == m.id() ? "it does not apply (see its apply test)"
                                                                   : "the state before it could not be built")
-                                  : "it runs its own transactions (BEGIN and COMMIT in the file); only the "
-                                    "static rules apply"));
+                                  : "the run that applied it could not be traced; only the static rules apply"));
         out.emplace("lint", std::move(lint));
       }
       for (const auto& c : checks) {

@@ -1260,9 +1260,17 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   // A file run statement by statement (-- pgmt:no-transaction, CONCURRENTLY)
   // commits each: a statement that can run in a transaction is sent with the
   // query of the locks, in the implicit transaction of one round trip; one
-  // that cannot (CREATE INDEX CONCURRENTLY, VACUUM) is not traced.
+  // that cannot (CREATE INDEX CONCURRENTLY, VACUUM) is watched from a second
+  // session. A file with its own BEGIN and COMMIT is traced statement by
+  // statement: inside its transactions each statement is sent with the query
+  // of the session's locks, which hold to the file's COMMIT; outside them as
+  // in a file run statement by statement.
   const bool each = plan.mode == tx_mode::per_statement;
-  const bool tracing = opts.trace && (wrap || each) && !nested && !opts.on_result;
+  const bool self = plan.mode == tx_mode::self_managed;
+  const bool tracing = opts.trace && (wrap || each || self) && !nested && !opts.on_result;
+  // Self-managed: the locks recorded inside the file's open transaction, and
+  // the statements they were taken by (index), until its COMMIT or ROLLBACK.
+  std::vector<std::pair<std::size_t, std::size_t>> open_locks;  // (lock index, statement index)
   std::optional<std::pair<connection, std::string>> watcher;  // the second session and the watched pid
   struct table_before {
     std::string name;
@@ -1334,7 +1342,9 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         const statement& st = plan.statements[i];
         const bool names_one = std::any_of(st.tables.begin(), st.tables.end(),
                                            [&](const std::string& n) { return oid_of.count(n) != 0; });
-        if (each)
+        if (st.transaction_control)
+          trace_how[i] = trace_by::none;
+        else if (each || self)
           trace_how[i] = !(st.runs_code || names_one)         ? trace_by::none
                          : !st.no_transaction_reason.empty() ? trace_by::watch
                                                              : trace_by::locks;
@@ -1399,7 +1409,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       if (!t.mode.empty()) t.mode = lock_modes.at(t.mode).second;
       // A lock first seen here may have been taken by an earlier statement
       // whose locks are read at the end (it names the table and may take one).
-      if (!t.mode.empty() && !each) {
+      if (!t.mode.empty() && wrap) {
         for (std::size_t i = 0; i < plan.statements.size() && plan.statements[i].start < st.start; ++i) {
           const statement& earlier = plan.statements[i];
           if ((trace_how[i] != trace_by::end && trace_how[i] != trace_by::files) || !earlier.may_block) continue;
@@ -1483,6 +1493,10 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
       }
       if (!opts.skip_statement || !opts.skip_statement(text)) {
         const running_statement now_running(src, st, opts.label);
+        // Self-managed: outside the file's transactions each statement
+        // commits on its own, as in a file run statement by statement.
+        const bool alone = each || (self && conn.transaction_status() == tx_status::idle);
+        if (tracing && self && alone) locks_seen.clear();
         if (dog) dog->arm(dog_limit);
         if (tracing) started[si] = std::chrono::steady_clock::now();
         if (tracing && trace_how[si] == trace_by::end) stats.trace->traced.insert(st.start);
@@ -1497,6 +1511,21 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
             if (dog) dog->disarm();
             seen_rows = watch.stop();
           }
+          // Its rewrites, once it has committed: while it runs, the second
+          // session sees the files the tables had before.
+          std::string oids;
+          for (const auto& [oid, before] : tables_before)
+            if (st.runs_code || std::any_of(st.tables.begin(), st.tables.end(), [&, o = oid](const std::string& n) {
+                  auto named = oid_of.find(n);
+                  return named != oid_of.end() && named->second == o;
+                }))
+              oids += (oids.empty() ? "" : ", ") + oid;
+          if (!oids.empty()) {
+            const std::vector<trace_row> files = rows_of(conn.exec(
+                "select c.oid::text, ''::text, c.relfilenode::text from pg_catalog.pg_class c where c.oid in (" +
+                oids + ")"));
+            seen_rows.insert(seen_rows.end(), files.begin(), files.end());
+          }
           const std::size_t recorded = stats.trace->locks.size();
           record_trace(st, seen_rows);
           for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
@@ -1507,14 +1536,28 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           if (dog) dog->disarm();
           const std::size_t recorded = stats.trace->locks.size();
           record_trace(st, rows_of(r));
-          if (each)  // held while it ran, to its own commit
+          if (alone)  // held while it ran, to its own commit
             for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
               stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started[si]);
+          else
+            for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k) open_locks.emplace_back(k, si);
         } else {
+          const bool in_block = tracing && self && conn.transaction_status() != tx_status::idle;
           result r = conn.exec(text);
           if (dog) dog->disarm();
           if (opts.on_result) opts.on_result(r);
+          if (in_block && conn.transaction_status() == tx_status::idle) {
+            // The file's COMMIT (or ROLLBACK): its locks were held from each
+            // statement that took one to here.
+            const auto now = std::chrono::steady_clock::now();
+            for (const auto& [k, taken_by] : open_locks) {
+              stats.trace->locks[k].statements_after = si - taken_by - 1;
+              stats.trace->locks[k].held =
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now - started[taken_by]);
+            }
+            open_locks.clear();
+          }
         }
       } else {
         std::string_view first =

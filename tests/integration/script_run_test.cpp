@@ -157,6 +157,45 @@ TEST_F(ScriptRun, TracingRecordsBlockingLocksAndRewritesOfTablesThatExistedBefor
   EXPECT_TRUE(table_exists("public.orders_amount"));
 }
 
+// A file with its own BEGIN and COMMIT (every sqitch script): inside its
+// transaction the locks hold to its COMMIT; outside it each statement commits.
+TEST_F(ScriptRun, TracingFollowsAFilesOwnTransactions) {
+  conn_->exec("create table public.orders (id int primary key, amount int);"
+              "create table public.items (id int primary key);"
+              "insert into public.orders select g, g from generate_series(1, 100) g");
+  sql_source src;
+  src.path = "deploy/orders.sql";
+  src.text =
+      "alter table public.items add column note text;\n"                         // 1: alone, ACCESS EXCLUSIVE
+      "begin;\n"                                                                // 2
+      "create table public.fresh (id int);\n"                                   // 3: new table: not traced
+      "alter table public.orders add column token uuid default gen_random_uuid();\n"  // 4: rewrite, held
+      "select count(*) from public.orders;\n"                                   // 5: holds it still
+      "create index orders_amount on public.orders (amount);\n"                 // 6: SHARE, weaker than held
+      "commit;\n"                                                               // 7
+      "select count(*) from public.orders;\n";                                  // 8: after the commit: no lock
+  run_options o;
+  o.trace = true;
+  const run_stats stats = run_script(*conn_, src, o);
+  EXPECT_EQ(stats.mode, tx_mode::self_managed);
+  ASSERT_TRUE(stats.trace.has_value());
+  const lock_trace& t = *stats.trace;
+  std::vector<std::string> seen;
+  for (const auto& l : t.locks)
+    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
+                   (l.rewritten ? " rewritten" : "") + " after " + std::to_string(l.statements_after));
+  EXPECT_EQ(seen, (std::vector<std::string>{"1 public.items ACCESS EXCLUSIVE after 0",
+                                            "4 public.orders ACCESS EXCLUSIVE rewritten after 2"}));
+  auto line_of = [&](std::size_t start) { return position_of(src.text, start).line; };
+  std::vector<int> traced, holding;
+  for (auto at : t.traced) traced.push_back(line_of(at));
+  for (auto at : t.holding) holding.push_back(line_of(at));
+  EXPECT_EQ(traced, (std::vector<int>{1, 4, 5, 6, 8}));
+  EXPECT_EQ(holding, (std::vector<int>{1, 4, 5, 6})) << "line 8 runs after the COMMIT";
+  EXPECT_TRUE(table_exists("public.orders_amount"));
+  EXPECT_EQ(conn_->transaction_status(), tx_status::idle);
+}
+
 TEST_F(ScriptRun, ConcurrentIndexRunsOutsideATransaction) {
   sql_source src;
   src.path = "0001_idx.sql";
