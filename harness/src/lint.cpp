@@ -88,6 +88,18 @@ const std::vector<lint_rule>& lint_rules() {
       {"ban-concurrent-index-creation-in-transaction", true,
        "CREATE or DROP INDEX CONCURRENTLY cannot run inside a transaction block",
        "leave BEGIN and COMMIT out of the file: pgmt runs a CONCURRENTLY file statement by statement", ""},
+      {"ban-non-transactional-in-transaction", true,
+       "VACUUM, REINDEX CONCURRENTLY, CREATE DATABASE, ALTER SYSTEM and the like cannot run inside a "
+       "transaction block",
+       "leave BEGIN and COMMIT out of the file: pgmt runs such a file statement by statement", ""},
+      {"non-transactional-with-others", false,
+       "a statement that cannot run in a transaction, in a migration with other statements: tools that run a "
+       "migration in one transaction or one multi-statement query (Supabase CLI, golang-migrate, diesel, "
+       "dbmate) fail with \"cannot run inside a transaction block\", and a failure part way leaves the "
+       "statements before it applied",
+       "give it a migration of its own, or mark the file -- pgmt:no-transaction once the tool that deploys it "
+       "runs it statement by statement",
+       ""},
       {"require-lock-timeout", false,
        "a statement that takes a blocking lock on an existing table waits behind any long transaction, and "
        "every query on the table waits behind it",
@@ -946,6 +958,19 @@ struct linter {
       if (stmt.empty()) continue;
       const std::string kind = stmt.items().begin().key();
       identifiers(stmt, st);
+      if (!st.no_transaction_reason.empty()) {
+        const std::string& what = st.no_transaction_reason;
+        if (explicit_depth > 0) {
+          if (what.find("INDEX CONCURRENTLY") == std::string::npos)  // that one has squawk's rule
+            add("ban-non-transactional-in-transaction", st.start,
+                what + " inside the transaction the file opens with BEGIN");
+        } else if (plan.mode == tx_mode::per_statement && !src.no_transaction && plan.statements.size() > 1) {
+          const std::size_t others = plan.statements.size() - 1;
+          add("non-transactional-with-others", st.start,
+              what + " cannot run in a transaction, and this migration has " + std::to_string(others) +
+                  (others == 1 ? " other statement" : " other statements"));
+        }
+      }
       statement_node(kind, stmt[kind], st, st.offset);
     }
     lifted.clear();

@@ -2,6 +2,8 @@
 // and SQL that must not; lint-ignore, LINT_IGNORE, LINT_ERRORS; the manifest.
 #include "pgmt/lint.hpp"
 
+#include "pgmt/migration.hpp"
+
 #include "pgmt/text.hpp"
 
 #include <gtest/gtest.h>
@@ -21,6 +23,7 @@ sql_source source(const std::string& text, bool no_transaction = false) {
   s.path = "0002_change.sql";
   s.text = text;
   s.no_transaction = no_transaction;
+  read_directives(s, nullptr);  // -- pgmt:no-transaction
   return s;
 }
 
@@ -118,6 +121,10 @@ const rule_case rule_cases[] = {
     rc("ban-concurrent-index-creation-in-transaction",
      "begin;\ncreate index concurrently orders_user_idx on orders (user_id);\ncommit;\n", "2:1",
      "create index concurrently orders_user_idx on orders (user_id);\n"),
+    rc("ban-non-transactional-in-transaction", "begin;\nvacuum analyze orders;\ncommit;\n", "2:1",
+     "vacuum analyze orders;\n"),
+    rc("non-transactional-with-others", "insert into orders (id) values (1);\nvacuum analyze orders;\n", "2:1",
+     "-- pgmt:no-transaction\ninsert into orders (id) values (1);\nvacuum analyze orders;\n"),
     rc("require-lock-timeout", "alter table orders add column note text;\n", "1:13",
      "set lock_timeout = '2s';\nalter table orders add column note text;\n"),
     rc("identifier-too-long",
