@@ -1528,6 +1528,9 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           }
           const std::size_t recorded = stats.trace->locks.size();
           record_trace(st, seen_rows);
+          // The watch can miss a short lock: what it saw is evidence, what
+          // it did not see disproves nothing.
+          if (stats.trace->holding.count(st.start) == 0) stats.trace->traced.erase(st.start);
           for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
             stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - started[si]);

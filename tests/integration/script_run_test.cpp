@@ -196,6 +196,29 @@ TEST_F(ScriptRun, TracingFollowsAFilesOwnTransactions) {
   EXPECT_EQ(conn_->transaction_status(), tx_status::idle);
 }
 
+// A statement that cannot run in a transaction is watched from a second
+// session: its rewrite is seen once it commits, and a lock too short for the
+// watch to see leaves the statement among the untraced (no disproof).
+TEST_F(ScriptRun, AWatchedStatementIsTracedOnlyWhereItWasSeen) {
+  conn_->exec("create table public.big (id int); insert into public.big select generate_series(1, 20000);"
+              "create table public.empty (id int)");
+  sql_source src;
+  src.path = "0003_vacuum.sql";
+  src.no_transaction = true;
+  src.text = "vacuum full public.big;\nvacuum full public.empty;\n";
+  run_options o;
+  o.trace = true;
+  const run_stats stats = run_script(*conn_, src, o);
+  ASSERT_TRUE(stats.trace.has_value());
+  const lock_trace& t = *stats.trace;
+  ASSERT_FALSE(t.locks.empty());
+  EXPECT_EQ(t.locks.front().table, "public.big");
+  EXPECT_TRUE(t.locks.front().rewritten) << "read after the commit, whatever the watch saw";
+  for (const std::size_t start : {std::size_t{0}, src.text.find("vacuum full public.empty")})
+    EXPECT_EQ(t.traced.count(start), t.holding.count(start))
+        << "line " << position_of(src.text, start).line << ": traced only where a lock was seen";
+}
+
 TEST_F(ScriptRun, ConcurrentIndexRunsOutsideATransaction) {
   sql_source src;
   src.path = "0001_idx.sql";
