@@ -986,6 +986,10 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
         "the role pgmt connects as cannot create or change this role; connect as a superuser (or a role with "
         "CREATEROLE), or create the roles on the server beforehand: scripts that create roles only when "
         "missing then leave them alone");
+  if (sd.sqlstate == "42501" && opts.shared_server)
+    d.notes.push_back("on this server the migrations run as the role of PGMT_DATABASE_URL: what that role may "
+                      "not do, they may not do here; pgmt's own server (PGMT_SERVER=temp or container) runs them "
+                      "as a superuser");
   // An extension that must be preloaded (pg_cron, pg_stat_statements, ...):
   // its settings are unknown, or it says so itself.
   {

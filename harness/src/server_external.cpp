@@ -159,6 +159,7 @@ std::unique_ptr<server> start_external(const server_options& opts) {
   const pid_t owner = opts.owner ? opts.owner : getpid();
   const unsigned long long owner_start = process_start_time(owner).value_or(0);
   std::string removed;
+  std::vector<std::string> info_notes;
   try {
     connection c(info.conninfo(info.maintenance_db));
     result who = c.exec(
@@ -173,6 +174,20 @@ std::unique_ptr<server> start_external(const server_options& opts) {
       throw harness_error("the role \"" + info.user + "\" of PGMT_DATABASE_URL (" + masked +
                           ") lacks CREATEDB, and pgmt creates a database for every test: ALTER ROLE \"" +
                           info.user + "\" CREATEDB, or connect as a role that has it");
+    if (!super) {
+      // What the role cannot do, said once as a whole: the migrations run as it.
+      std::string cannot =
+          "event triggers, untrusted languages and C functions, extensions that are not trusted, ALTER SYSTEM, "
+          "roles with SUPERUSER, REPLICATION or BYPASSRLS, COPY to or from the server's files";
+      if (who.value(0, 3) != "t") cannot += ", CREATE ROLE, ALTER ROLE and DROP ROLE";
+      cannot += ", SET ROLE to a role it is not a member of (row level security checks become their users)";
+      info_notes.push_back("the role \"" + info.user + "\" of PGMT_DATABASE_URL is not a superuser" +
+                           (who.value(0, 3) != "t" ? " and lacks CREATEROLE" : "") +
+                           ", and the migrations, fixtures and checks run as it: on this server they cannot use " +
+                           cannot + "; pgmt's own server (PGMT_SERVER=temp, the default, or container) runs them "
+                                    "as a superuser");
+      std::cerr << "pgmt: note: " << info_notes.back() << std::endl;
+    }
     removed = remove_killed_runs(c, info.version_num);
     if (!removed.empty()) std::cerr << removed << std::endl;
     info.db_prefix = "pgmt_" + random_hex(8) + "_";
@@ -195,6 +210,7 @@ std::unique_ptr<server> start_external(const server_options& opts) {
   }
   auto srv = std::make_unique<server>(info, opts, false);
   if (!removed.empty()) srv->add_note(removed);
+  for (auto& n : info_notes) srv->add_note(std::move(n));
   return srv;
 }
 

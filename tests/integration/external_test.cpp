@@ -104,6 +104,29 @@ TEST_F(ExternalServer, ARoleWithoutCreatedbIsToldWhatToDo) {
   EXPECT_EQ(r.output.find(password), std::string::npos) << r.output;
 }
 
+// What the URL's role cannot do is said once, as a whole, and again at a
+// statement the server refuses for want of privilege.
+TEST_F(ExternalServer, WhatTheRoleCannotDoIsSaid) {
+  auto r = run_external(url_for("pgmt_ext"),
+                        {"test", "--migrations", (fs::path(PGMT_TEST_DATA) / "needs_superuser").string(),
+                         "--idempotency", "off"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("the role \"pgmt_ext\" of PGMT_DATABASE_URL is not a superuser, and the migrations, "
+                          "fixtures and checks run as it: on this server they cannot use event triggers"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("0001_event_trigger.sql:3:1: permission denied to create event trigger"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("on this server the migrations run as the role of PGMT_DATABASE_URL"), std::string::npos)
+      << r.output;
+  // On pgmt's own server the same migration runs.
+  auto own = detail::run({"env", "PGMT_SERVER=temp", PGMT_EXE, "test", "--migrations",
+                          (fs::path(PGMT_TEST_DATA) / "needs_superuser").string(), "--idempotency", "off"});
+  EXPECT_EQ(own.exit_code, 0) << own.output;
+  EXPECT_EQ(own.output.find("is not a superuser"), std::string::npos) << own.output;
+}
+
 TEST_F(ExternalServer, AnUnreachableServerMasksThePassword) {
   const auto& s = test::shared_server();
   std::string url =
