@@ -607,6 +607,7 @@ script_plan plan_script(const sql_source& src) {
           const auto& node = stmt[st.kind];
           st.transaction_control = is_transaction_control(st.kind, node);
           st.no_transaction_reason = no_transaction_reason(st.kind, node);
+          if (st.kind == "CreateExtensionStmt") st.creates_extension = node.value("extname", "");
           if (st.kind == "DropdbStmt" && pgmt_needs_database(node.value("dbname", ""))) {
             const std::string db = node.value("dbname", "");
             pg_query_free_parse_result(parsed);
@@ -992,6 +993,7 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
                       "as a superuser");
   // An extension that must be preloaded (pg_cron, pg_stat_statements, ...):
   // its settings are unknown, or it says so itself.
+  bool preload_note = false;
   {
     static const std::regex unknown_setting(R"re(unrecognized configuration parameter "([a-z_0-9]+)\.[a-z_0-9.]+")re");
     static const std::regex must_preload(R"re(([a-z_0-9]+) must be loaded via "?shared_preload_libraries)re");
@@ -1007,10 +1009,18 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
       d.notes.push_back("\"" + lib +
                         "\" must be loaded when the server starts; give the servers pgmt starts "
                         "SERVER_SETTINGS shared_preload_libraries=" +
-                        lib + " (CMake) or --server-setting shared_preload_libraries=" + lib +
-                        (lib == "pg_cron" ? ", and cron.database_name=<database> if it names one" : ""));
+                        lib + " (CMake) or --server-setting shared_preload_libraries=" + lib);
+      preload_note = true;
     }
   }
+  if (sd.message.rfind("can only create extension in database ", 0) == 0)
+    d.notes.push_back(
+        opts.shared_server
+            ? "pgmt runs each migration in a database of its own, and lends it the name cron.database_name gives "
+              "only on its own server: test migrations that create pg_cron on pgmt's server (PGMT_SERVER=temp or "
+              "container) with SERVER_SETTINGS shared_preload_libraries=pg_cron"
+            : "pgmt lends the migration's database the name cron.database_name gives while CREATE EXTENSION "
+              "pg_cron runs; here it could not (report it, with this message)");
   if (sd.sqlstate == "2D000")
     d.notes.push_back(
         "COMMIT or ROLLBACK inside a DO block or procedure cannot run inside the transaction pgmt runs " +
@@ -1038,7 +1048,7 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   // NOT NULL constraints, a function or a column added since): the version.
   static const std::set<std::string> newer_server_states = {"42601", "42704", "42883", "42703", "0A000", "22023"};
   const auto ext = missing_extension(sd);
-  if (newer_server_states.count(sd.sqlstate) && !ext)
+  if (newer_server_states.count(sd.sqlstate) && !ext && !preload_note)
     d.notes.push_back("the server is PostgreSQL " + format_server_version(server_version_num) +
                       "; syntax or objects of a newer version fail here");
   if (ext) d.notes.push_back(extension_advice(*ext, server_version_num));
@@ -1487,6 +1497,8 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     std::stable_sort(stats.trace->locks.begin(), stats.trace->locks.end(),
                      [](const traced_lock& a, const traced_lock& b) { return a.start < b.start; });
   };
+  // Extensions created only in the database a setting names.
+  static const std::map<std::string, std::string> lends_name = {{"pg_cron", "cron.database_name"}};
   for (std::size_t si = 0; si < plan.statements.size(); ++si) {
     const statement& st = plan.statements[si];
     try {
@@ -1549,6 +1561,30 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
                   std::chrono::steady_clock::now() - started[si]);
           else
             for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k) open_locks.emplace_back(k, si);
+        } else if (!opts.shared_server && lends_name.count(st.creates_extension) != 0) {
+          // An extension that may only be created in the database a server
+          // setting names (pg_cron: cron.database_name): on pgmt's own server
+          // the migration's database takes that name for the statement, in
+          // its transaction, and gives it back; the database that has the
+          // name lends it meanwhile. Nothing of it commits, and a migration
+          // doing the same elsewhere waits on the rows until this one ends.
+          result r = conn.exec_params(
+              "select pg_catalog.current_setting($1, true), pg_catalog.current_database(), (select oid::text from "
+              "pg_catalog.pg_database where datname = pg_catalog.current_setting($1, true))",
+              {lends_name.at(st.creates_extension)});
+          const std::string named = r.value(0, 0), own = r.value(0, 1);
+          if (r.is_null(0, 0) || named.empty() || named == own) {
+            conn.exec(text);
+          } else {
+            const std::string set = "update pg_catalog.pg_database set datname = ";
+            const std::string lent = r.is_null(0, 2) ? "" : conn.quote_literal("pgmt_lent_" + r.value(0, 2));
+            conn.exec((lent.empty() ? "" : set + lent + " where datname = " + conn.quote_literal(named) + ";\n") +
+                      set + conn.quote_literal(named) + " where datname = " + conn.quote_literal(own) + ";\n" +
+                      std::string(text) + "\n;" + set + conn.quote_literal(own) + " where datname = " +
+                      conn.quote_literal(named) +
+                      (lent.empty() ? "" : ";\n" + set + conn.quote_literal(named) + " where datname = " + lent));
+          }
+          if (dog) dog->disarm();
         } else {
           const bool in_block = tracing && self && conn.transaction_status() != tx_status::idle;
           result r = conn.exec(text);

@@ -240,9 +240,11 @@ class ExternalRole : public ::testing::Test {
     auto opts = server_options::from_environment();
     opts.kind = "temp";
     opts.tcp = true;
+    opts.settings = {"shared_preload_libraries=pg_cron"};
     server_ = start_server(opts).release();
     connection c(server_->info().conninfo());
     c.exec("create role pgmt_migrator login createdb password " + c.quote_literal(password));
+    c.exec("create role pgmt_super login superuser password " + c.quote_literal(password));
     c.exec("create role app_reader nologin");
   }
   static void TearDownTestSuite() {
@@ -251,8 +253,8 @@ class ExternalRole : public ::testing::Test {
     server_ = nullptr;
   }
   void SetUp() override { PGMT_REQUIRE_POSTGRES(); }
-  static std::string url(const std::string& pw = password) {
-    return "postgresql://pgmt_migrator:" + pw + "@127.0.0.1:" + std::to_string(server_->info().port) +
+  static std::string url(const std::string& pw = password, const std::string& role = "pgmt_migrator") {
+    return "postgresql://" + role + ":" + pw + "@127.0.0.1:" + std::to_string(server_->info().port) +
            "/postgres";
   }
   static server* server_;
@@ -315,6 +317,20 @@ TEST_F(ExternalRole, AWrongPasswordIsNeverPrinted) {
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("invalid percent-encoded token"), std::string::npos) << bad.output;
   EXPECT_EQ(bad.output.find(wrong), std::string::npos) << bad.output;
+}
+
+// pg_cron on a server pgmt does not own: its migration databases cannot take
+// the name cron.database_name gives, and the message says where it can.
+TEST_F(ExternalRole, PgCronSaysWhereItCanBeTested) {
+  auto r = run_external(url(password, "pgmt_super"),
+                        {"test", "--migrations", (test::data_dir() / "pg_cron").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("0002_cron.up.sql:2:1: can only create extension in database postgres"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("lends it the name cron.database_name gives only on its own server"), std::string::npos)
+      << r.output;
+  connection c(server_->info().conninfo());
+  EXPECT_EQ(c.exec("select count(*) from pg_database where datname like 'pgmt_lent_%'").value(0, 0), "0");
 }
 
 }  // namespace

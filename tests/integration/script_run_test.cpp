@@ -3,6 +3,7 @@
 #include "pgmt/migration.hpp"
 #include "pgmt/pg.hpp"
 #include "pgmt/script.hpp"
+#include "pgmt/server.hpp"
 #include "pgmt/state.hpp"
 #include "pgmt/text.hpp"
 #include "support.hpp"
@@ -546,6 +547,61 @@ TEST_F(ScriptRun, ADatabaseAMigrationCreatesIsDroppedBeforeEachRun) {
   }
   conn_->exec("drop database pgmt_test_created_by_migration");
   conn_->exec("drop database script_test_other");
+}
+
+// pg_cron may only be created in the database cron.database_name names. On
+// pgmt's own server each migration's database takes that name for the
+// statement and gives it back; two at once wait for each other; nothing of it
+// stays in pg_database.
+TEST(LentDatabaseName, PgCronIsCreatedInEveryDatabaseOneAtATime) {
+  PGMT_REQUIRE_POSTGRES();
+  auto opts = server_options::from_environment();
+  opts.kind = "temp";
+  opts.settings = {"shared_preload_libraries=pg_cron"};
+  auto srv = start_server(opts);
+  connection admin(srv->info().conninfo());
+  auto names = [&admin] {
+    std::vector<std::string> out;
+    result r = admin.exec("select datname from pg_database order by oid");
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.value(i, 0));
+    return out;
+  };
+  const std::size_t n = 4;
+  for (std::size_t i = 0; i < n; ++i) admin.exec("create database cron_" + std::to_string(i));
+  const auto before = names();
+  sql_source src;
+  src.path = "0001_cron.sql";
+  src.text =
+      "create table public.jobs_seen (id int);\n"
+      "create extension pg_cron;\n"
+      "select cron.schedule('nightly', '0 3 * * *', 'select 1');\n"
+      "select pg_sleep(0.2);\n";
+  std::vector<std::string> errors(n);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      try {
+        connection c(srv->info().conninfo("cron_" + std::to_string(i)));
+        run_script(c, src, {});
+        if (c.exec("select current_database()").value(0, 0) != "cron_" + std::to_string(i))
+          errors[i] = "current_database() changed";
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(errors[i], "") << "cron_" << i;
+  EXPECT_EQ(names(), before) << "every database has its own name again";
+  for (std::size_t i = 0; i < n; ++i) {
+    connection c(srv->info().conninfo("cron_" + std::to_string(i)));
+    EXPECT_EQ(c.exec("select count(*) from cron.job").value(0, 0), "1");
+  }
+  // A failing statement in the lent name rolls the names back with it.
+  connection c(srv->info().conninfo("cron_0"));
+  src.text = "create extension pg_cron;\n";
+  EXPECT_THROW(run_script(c, src, {}), script_error);
+  EXPECT_EQ(names(), before);
+  srv->stop();
 }
 
 }  // namespace

@@ -43,6 +43,8 @@ struct statement {
   bool may_block = false;
   /// For lock tracing: the tables it names that the source did not create before it.
   std::vector<std::string> tables;
+  /// CREATE EXTENSION: the extension's name.
+  std::string creates_extension;
 };
 
 /// A statement whose effect reaches past the database the migration runs in

@@ -1,0 +1,2 @@
+select cron.unschedule('purge-events');
+drop extension pg_cron;
