@@ -98,10 +98,15 @@ struct suite_options {
       s = suite::from_file(suite_file);
     } else if (!migrations.empty()) {
       s.migrations_dir = fs::absolute(migrations).lexically_normal();
-      // Private: diffs and snapshots show the schema.
-      s.output_dir = runtime_root() / "output";
+      // Private: diffs and snapshots show the schema. One folder per
+      // migrations folder, so that runs of two projects keep their own diffs.
+      const fs::path all = runtime_root() / "output";
+      std::string folder = s.migrations_dir.filename().string();
+      if (folder.empty()) folder = s.migrations_dir.parent_path().filename().string();
+      s.output_dir = all / (folder + "-" + sha256_hex(s.migrations_dir.string()).substr(0, 8));
       std::error_code ec;
       fs::create_directories(s.output_dir, ec);
+      fs::permissions(all, fs::perms::owner_all, ec);
       fs::permissions(s.output_dir, fs::perms::owner_all, ec);
     } else {
       throw input_error("say which suite: --suite FILE or --migrations DIR");

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -408,6 +410,19 @@ TEST_F(Server, TheDefaultOutputFolderIsPrivate) {
   struct stat st {};
   ASSERT_EQ(stat((dir.path() / "rt" / "output").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // One folder per migrations folder: two projects' runs keep their own diffs.
+  r = detail::run({PGMT_EXE, "list", "--migrations", (test::data_dir() / "layouts" / "paired").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> folders;
+  for (const auto& e : fs::directory_iterator(dir.path() / "rt" / "output")) {
+    folders.push_back(e.path().filename().string());
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+  }
+  std::sort(folders.begin(), folders.end());
+  ASSERT_EQ(folders.size(), 2u);
+  EXPECT_EQ(folders[0].rfind("flat-", 0), 0u) << folders[0];
+  EXPECT_EQ(folders[1].rfind("paired-", 0), 0u) << folders[1];
 }
 
 TEST_F(Server, ClosedOutputStillStopsTheServer) {
