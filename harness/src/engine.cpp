@@ -140,8 +140,8 @@ class server_settings {
     if (s.shared_server) return;
     for (const auto& m : set.migrations)
       needed_ = needed_ || changes_settings(m.up) || (m.down && changes_settings(*m.down));
-    for (const auto& src : s.fixture_sources()) needed_ = needed_ || changes_settings(src);
-    for (const auto& src : s.seed_sources()) needed_ = needed_ || changes_settings(src);
+    for (const auto& src : s.fixture_sources(set)) needed_ = needed_ || changes_settings(src);
+    for (const auto& src : s.seed_sources(set)) needed_ = needed_ || changes_settings(src);
     if (!needed_) return;
     connection c(server_.conninfo(server_.maintenance_db));
     result r = c.exec(
@@ -241,7 +241,7 @@ std::size_t engine::lanes() const {
   // other holds grants to it).
   for (const auto& m : set_.migrations)
     if (shares_server(m.up) || (m.down && shares_server(*m.down))) return 1;
-  for (const auto& src : suite_.seed_sources())
+  for (const auto& src : suite_.seed_sources(set_))
     if (shares_server(src)) return 1;
   return want;
 }
@@ -378,7 +378,7 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
     step("the fixtures");
     try {
       ensure_tracking_table(l.w->conn());
-      run_sources(l.w->conn(), suite_.fixture_sources(), suite_, "fixture");
+      run_sources(l.w->conn(), suite_.fixture_sources(set_), suite_, "fixture");
     } catch (const script_error& e) {
       l.blocked.emplace(0, "fixtures", e.diag());
     }
@@ -467,7 +467,10 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
           run_stats stats = apply_migration(w.conn(), m, suite_, false, true, false, has("lint") && trace_);
           w.reader().wrote(stats);
           w.settle();
-          out.emplace("apply", detail::applied(m, stats));
+          check_result applied = detail::applied(m, stats);
+          if (i == 0)  // what discovery left out, once
+            for (const auto& n : set_.notes) applied.details.push_back("note: " + n);
+          out.emplace("apply", std::move(applied));
           traced = std::move(stats.trace);
         } catch (const script_error& e) {
           out.emplace("apply", check_result::fail({e.diag().format()}));

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -61,6 +63,9 @@ void apply_setting(flyway_config& c, const std::string& key, const std::string& 
   if (key == "locations") {
     c.locations.clear();
     for (const auto& l : split_list(value)) c.locations.push_back(location_path(l, base, c.file));
+  } else if (key == "callbackLocations") {
+    c.callback_locations.clear();
+    for (const auto& l : split_list(value)) c.callback_locations.push_back(location_path(l, base, c.file));
   } else if (key == "sqlMigrationPrefix") {
     c.versioned = value;
   } else if (key == "undoSqlMigrationPrefix") {
@@ -326,15 +331,87 @@ int compare_flyway_versions(const std::string& a, const std::string& b) {
   return 0;
 }
 
-std::vector<migration> discover_flyway(const fs::path& dir, const flyway_config& config) {
+namespace {
+
+// Flyway's callback events, and what pgmt does with each SQL callback.
+enum class callback_use { before_all, after_all, not_run, not_migrate };
+const std::map<std::string, callback_use>& callback_events() {
+  static const std::map<std::string, callback_use> events = {
+      {"beforeMigrate", callback_use::before_all},
+      {"afterMigrate", callback_use::after_all},
+      {"afterMigrateApplied", callback_use::after_all},
+      {"beforeRepeatables", callback_use::not_run},
+      {"afterVersioned", callback_use::not_run},
+      {"beforeEachMigrate", callback_use::not_run},
+      {"beforeEachMigrateStatement", callback_use::not_run},
+      {"afterEachMigrateStatement", callback_use::not_run},
+      {"afterEachMigrateStatementError", callback_use::not_migrate},
+      {"afterEachMigrate", callback_use::not_run},
+      {"afterEachMigrateError", callback_use::not_migrate},
+      {"afterMigrateError", callback_use::not_migrate},
+      {"beforeUndo", callback_use::not_migrate},
+      {"beforeEachUndo", callback_use::not_migrate},
+      {"beforeEachUndoStatement", callback_use::not_migrate},
+      {"afterEachUndoStatement", callback_use::not_migrate},
+      {"afterEachUndoStatementError", callback_use::not_migrate},
+      {"afterEachUndo", callback_use::not_migrate},
+      {"afterEachUndoError", callback_use::not_migrate},
+      {"afterUndo", callback_use::not_migrate},
+      {"afterUndoError", callback_use::not_migrate},
+      {"beforeClean", callback_use::not_migrate},
+      {"afterClean", callback_use::not_migrate},
+      {"afterCleanError", callback_use::not_migrate},
+      {"beforeInfo", callback_use::not_migrate},
+      {"afterInfo", callback_use::not_migrate},
+      {"afterInfoError", callback_use::not_migrate},
+      {"beforeValidate", callback_use::not_migrate},
+      {"afterValidate", callback_use::not_migrate},
+      {"afterValidateError", callback_use::not_migrate},
+      {"beforeBaseline", callback_use::not_migrate},
+      {"afterBaseline", callback_use::not_migrate},
+      {"afterBaselineError", callback_use::not_migrate},
+      {"beforeRepair", callback_use::not_migrate},
+      {"afterRepair", callback_use::not_migrate},
+      {"afterRepairError", callback_use::not_migrate},
+      {"createSchema", callback_use::not_migrate},
+      {"beforeConnect", callback_use::not_migrate},
+      {"afterConnect", callback_use::not_migrate},
+      {"beforeEachConnect", callback_use::not_migrate},
+      {"afterEachConnect", callback_use::not_migrate}};
+  return events;
+}
+
+// The event of a callback file name, or nullopt.
+std::optional<callback_use> callback_of(const std::string& name, const flyway_config& config) {
+  for (const auto& suffix : config.suffixes) {
+    if (!ends_with(name, suffix)) continue;
+    std::string event = name.substr(0, name.size() - suffix.size());
+    if (auto sep = event.find(config.separator); sep != std::string::npos) event.resize(sep);
+    if (auto e = callback_events().find(event); e != callback_events().end()) return e->second;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool flyway_callback_name(const std::string& name) { return callback_of(name, flyway_config{}).has_value(); }
+
+flyway_project discover_flyway(const fs::path& dir, const flyway_config& config) {
   std::vector<fs::path> files;
   if (config.locations.empty())
     collect(dir, files);
   else
     for (const auto& l : config.locations) collect(l, files);
+  for (const auto& l : config.callback_locations) collect(l, files);
+  flyway_project project;
   std::vector<migration> versioned, repeatable;
   std::vector<std::pair<parsed_name, fs::path>> undos;
+  std::vector<std::pair<callback_use, fs::path>> callbacks;
   for (const auto& f : files) {
+    if (auto use = callback_of(f.filename().string(), config)) {
+      callbacks.emplace_back(*use, f);
+      continue;
+    }
     auto n = parse_name(f.filename().string(), config, f);
     if (!n) continue;
     sql_source src;
@@ -392,7 +469,27 @@ std::vector<migration> discover_flyway(const fs::path& dir, const flyway_config&
       throw input_error("two repeatable migrations are both " + m.version + " in test names: \"" +
                         display_path(m.up.path) + "\" and another; give one of them another description");
   for (auto& m : repeatable) versioned.push_back(std::move(m));
-  return versioned;
+  project.migrations = std::move(versioned);
+  // Callbacks of one event run in the order of their names, as Flyway runs them.
+  std::sort(callbacks.begin(), callbacks.end(),
+            [](const auto& a, const auto& b) { return a.second.filename() < b.second.filename(); });
+  for (const auto& [use, f] : callbacks) {
+    if (use == callback_use::not_migrate) continue;  // other commands' (clean, info, undo, ...)
+    if (use == callback_use::not_run) {
+      project.notes.push_back("the Flyway callback \"" + display_path(f) +
+                              "\" is not run: pgmt runs beforeMigrate callbacks before the first migration and "
+                              "afterMigrate callbacks after the last, not those of each migration or of the "
+                              "repeatables; put what it does in the migrations, or in a beforeMigrate or "
+                              "afterMigrate callback");
+      continue;
+    }
+    sql_source src;
+    src.path = f;
+    src.text = read_sql_file(f);
+    replace_placeholders(src, config);
+    (use == callback_use::before_all ? project.before_all : project.after_all).push_back(std::move(src));
+  }
+  return project;
 }
 
 }  // namespace pgmt::detail

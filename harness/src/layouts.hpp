@@ -30,6 +30,7 @@ inline std::string trim(std::string s) {
 struct flyway_config {
   std::filesystem::path file;                    ///< the file it came from; empty: defaults
   std::vector<std::filesystem::path> locations;  ///< folders of migrations; empty: the migrations folder
+  std::vector<std::filesystem::path> callback_locations;  ///< more folders of callbacks (callbackLocations)
   std::string versioned = "V", undo = "U", repeatable = "R", separator = "__";
   std::vector<std::string> suffixes = {".sql"};
   bool replace_placeholders = true;
@@ -50,9 +51,19 @@ bool flyway_file_name(const std::string& name);
 /// "1" equals "1.0"): negative, zero or positive.
 int compare_flyway_versions(const std::string& a, const std::string& b);
 
-/// The migrations of a Flyway project: versioned in version order, undo
-/// scripts as their downs, repeatable ones after them (by description).
-std::vector<migration> discover_flyway(const std::filesystem::path& dir, const flyway_config& config);
+/// True for a Flyway SQL callback's name: <event>.sql or <event>__<desc>.sql
+/// (afterMigrate.sql, beforeMigrate__grants.sql, ...).
+bool flyway_callback_name(const std::string& name);
+
+/// A Flyway project's migrations and SQL callbacks.
+struct flyway_project {
+  /// Versioned in version order, undo scripts as their downs, repeatable ones
+  /// after them (by description).
+  std::vector<migration> migrations;
+  std::vector<sql_source> before_all, after_all;  ///< beforeMigrate, afterMigrate callbacks
+  std::vector<std::string> notes;                 ///< callbacks pgmt does not run, and why
+};
+flyway_project discover_flyway(const std::filesystem::path& dir, const flyway_config& config);
 
 /// The migrations of a sqitch project (sqitch.plan in dir): the plan's order,
 /// deploy/ as up, revert/ as down, verify/ as verify.

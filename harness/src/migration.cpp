@@ -303,6 +303,15 @@ migration_set finish(const fs::path& dir, layout kind, std::vector<migration> ms
   return set;
 }
 
+migration_set flyway_set(const fs::path& dir, const detail::flyway_config& config) {
+  detail::flyway_project project = detail::discover_flyway(dir, config);
+  migration_set set = finish(dir, layout::flyway, std::move(project.migrations));
+  set.before_all = std::move(project.before_all);
+  set.after_all = std::move(project.after_all);
+  set.notes = std::move(project.notes);
+  return set;
+}
+
 }  // namespace
 
 migration_set discover(const fs::path& dir, layout forced) {
@@ -318,11 +327,11 @@ migration_set discover(const fs::path& dir, layout forced) {
                                                                     fs::is_regular_file(dir / "sqitch.conf", ec))))
     return finish(dir, layout::sqitch, detail::discover_sqitch(dir));
   if (auto conf = detail::read_flyway_config(dir); conf && (forced == layout::automatic || forced == layout::flyway))
-    return finish(dir, layout::flyway, detail::discover_flyway(dir, *conf));
-  if (forced == layout::flyway) return finish(dir, layout::flyway, detail::discover_flyway(dir, {}));
+    return flyway_set(dir, *conf);
+  if (forced == layout::flyway) return flyway_set(dir, {});
 
   // Sort what the folder holds into the layouts it could belong to.
-  std::vector<fs::path> flat_files, paired_files, section_files, folder_dirs, flyway_files;
+  std::vector<fs::path> flat_files, paired_files, section_files, folder_dirs, flyway_files, flyway_callbacks;
   bool has_up_dir = false, has_down_dir = false;
   std::map<fs::path, std::string> texts;
   for (const auto& p : sorted_entries(dir)) {
@@ -344,6 +353,8 @@ migration_set discover(const fs::path& dir, layout forced) {
     if (!ends_with(fname, ".sql")) continue;
     if (detail::flyway_file_name(fname)) {
       flyway_files.push_back(p);
+    } else if (detail::flyway_callback_name(fname) && forced != layout::flat && forced != layout::sections) {
+      flyway_callbacks.push_back(p);
     } else if (ends_with(fname, ".up.sql") || ends_with(fname, ".down.sql")) {
       paired_files.push_back(p);
     } else {
@@ -355,6 +366,13 @@ migration_set discover(const fs::path& dir, layout forced) {
       texts[p] = std::move(text);
     }
   }
+  // Flyway's callbacks (afterMigrate.sql) belong to its layout; beside no
+  // Flyway migration they are files like any other.
+  if (flyway_files.empty())
+    for (auto& p : flyway_callbacks) {
+      texts[p] = read_sql_file(p);
+      flat_files.push_back(p);
+    }
   if (forced == layout::flat) {
     for (auto& p : paired_files) {
       texts[p] = read_sql_file(p);
@@ -384,7 +402,7 @@ migration_set discover(const fs::path& dir, layout forced) {
                         "); keep one layout per folder, or force one with LAYOUT");
     }
     kind = present.front().first;
-    if (kind == layout::flyway) return finish(dir, layout::flyway, detail::discover_flyway(dir, {}));
+    if (kind == layout::flyway) return flyway_set(dir, {});
   }
 
   migration_set set;

@@ -978,8 +978,8 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
   if (sd.sqlstate == "42710" && sd.message.rfind("role \"", 0) == 0)
     d.notes.push_back(
         "roles belong to the whole server, and pgmt runs each migration in several databases of one "
-        "server; create roles only when missing (a DO block with IF NOT EXISTS), or create them in a "
-        "fixture");
+        "server; create roles only when missing (a DO block with IF NOT EXISTS)" +
+            std::string(opts.label.rfind("migration", 0) == 0 ? ", or create them in a fixture" : ""));
   if (sd.sqlstate == "42501" && (sd.message.find("to create role") != std::string::npos ||
                                  sd.message.find("superuser to create") != std::string::npos ||
                                  sd.message.find("to alter role") != std::string::npos))

@@ -215,7 +215,7 @@ state_cache::state_cache(server_info server, suite s, migration_set set)
   }
   // S(k) is named after everything it is made of, so an edited file never reuses a stale state.
   std::string acc = "pgmt-state-v1|options:" + suite_.session_options();
-  for (const auto& f : suite_.fixture_sources()) acc += "|fixture:" + migration_checksum(f.text);
+  for (const auto& f : suite_.fixture_sources(set_)) acc += "|fixture:" + migration_checksum(f.text);
   keys_.push_back(sha256_hex(acc));
   for (const auto& m : set_.migrations) {
     acc = keys_.back() + "|" + m.version + ":" + fast_fingerprint(m.up.text) +
@@ -293,7 +293,7 @@ void state_cache::build(std::size_t k, std::optional<std::size_t> below) {
     reader.trust_reports();  // a fresh clone of the state below
     if (!below) {
       ensure_tracking_table(c);
-      run_sources(c, suite_.fixture_sources(), suite_, "fixture");
+      run_sources(c, suite_.fixture_sources(set_), suite_, "fixture");
       reader.wrote(std::nullopt);
     } else {
       for (; at <= k; ++at) reader.wrote(apply_migration(c, set_.migrations[at - 1], suite_));
@@ -347,7 +347,7 @@ void state_cache::evict(connection& maint) {
 std::string state_cache::clone_final(std::string_view purpose) {
   const std::size_t n = set_.migrations.size();
   std::string acc = keys_.back() + "|final";
-  for (const auto& src : suite_.seed_sources()) acc += "|seed:" + migration_checksum(src.text);
+  for (const auto& src : suite_.seed_sources(set_)) acc += "|seed:" + migration_checksum(src.text);
   const std::string final_name = server_.db_prefix + "f_" + sha256_hex(acc).substr(0, 16);
   {
     connection maint(server_.conninfo("postgres"));
@@ -364,7 +364,7 @@ std::string state_cache::clone_final(std::string_view purpose) {
       }
       try {
         connection c(conninfo(final_name));
-        run_sources(c, suite_.seed_sources(), suite_, "seed");
+        run_sources(c, suite_.seed_sources(set_), suite_, "seed");
       } catch (const script_error& e) {
         drop(final_name);
         throw state_error(n, "seeds", e.diag());
@@ -384,7 +384,7 @@ std::string state_cache::clone_final(std::string_view purpose) {
 std::string state_cache::clone_pgtap(std::string_view purpose) {
   const std::size_t n = set_.migrations.size();
   std::string acc = keys_.back() + "|pgtap|" + suite_.pgtap_helpers;
-  for (const auto& src : suite_.seed_sources()) acc += "|seed:" + migration_checksum(src.text);
+  for (const auto& src : suite_.seed_sources(set_)) acc += "|seed:" + migration_checksum(src.text);
   const std::string base = server_.db_prefix + "p_" + sha256_hex(acc).substr(0, 16);
   {
     connection maint(server_.conninfo("postgres"));
@@ -397,7 +397,7 @@ std::string state_cache::clone_pgtap(std::string_view purpose) {
       try {
         connection c(conninfo(base));
         ensure_tracking_table(c);
-        run_sources(c, suite_.fixture_sources(), suite_, "fixture");
+        run_sources(c, suite_.fixture_sources(set_), suite_, "fixture");
         // Before the migrations: a migration that revokes EXECUTE from PUBLIC
         // by default would otherwise leave pgTAP's functions unusable.
         culprit = "pgtap";
@@ -414,7 +414,7 @@ std::string state_cache::clone_pgtap(std::string_view purpose) {
           apply_migration(c, m, suite_);
         }
         culprit = "seeds";
-        run_sources(c, suite_.seed_sources(), suite_, "seed");
+        run_sources(c, suite_.seed_sources(set_), suite_, "seed");
       } catch (const script_error& e) {
         drop(base);
         throw state_error(at, culprit, e.diag());

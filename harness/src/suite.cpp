@@ -198,6 +198,18 @@ std::filesystem::path suite::lock_path() const {
 
 std::string suite::session_options() const { return profile.empty() ? "" : profile_session_options(profile); }
 std::vector<sql_source> suite::seed_sources() const { return load_sources(seeds, "seed"); }
+
+std::vector<sql_source> suite::fixture_sources(const migration_set& set) const {
+  std::vector<sql_source> out = fixture_sources();
+  out.insert(out.end(), set.before_all.begin(), set.before_all.end());
+  return out;
+}
+
+std::vector<sql_source> suite::seed_sources(const migration_set& set) const {
+  std::vector<sql_source> out = set.after_all;
+  for (auto& src : seed_sources()) out.push_back(std::move(src));
+  return out;
+}
 migration_set suite::discover_migrations() const {
   migration_set set = discover(migrations_dir, forced_layout);
   // IRREVERSIBLE and NOT_IDEMPOTENT: as the directives in the files would say.

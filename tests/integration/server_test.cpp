@@ -9,14 +9,13 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>

@@ -54,6 +54,11 @@ struct migration_set {
   std::filesystem::path dir;
   layout kind = layout::flat;
   std::vector<migration> migrations;
+  /// Run before the first migration and after the last, wherever the chain is
+  /// built from nothing: Flyway's beforeMigrate and afterMigrate callbacks.
+  std::vector<sql_source> before_all, after_all;
+  /// What discovery leaves out and says so (Flyway callbacks pgmt does not run).
+  std::vector<std::string> notes;
 
   /// The migration with this version (or id), or nullptr.
   [[nodiscard]] const migration* find(std::string_view version_or_id) const;

@@ -71,12 +71,16 @@ struct suite {
   /// The fixture files in load order: the profile's, then the suite's (a
   /// folder gives its .sql files in byte order).
   [[nodiscard]] std::vector<sql_source> fixture_sources() const;
+  /// The fixture files, then the set's own (Flyway's beforeMigrate callbacks).
+  [[nodiscard]] std::vector<sql_source> fixture_sources(const migration_set& set) const;
   /// Throws input_error (prefixed with where) for settings that do not go together.
   void validate(const std::string& where) const;
   /// Settings every session starts with (libpq options), from the profile.
   [[nodiscard]] std::string session_options() const;
   /// The seed files in load order.
   [[nodiscard]] std::vector<sql_source> seed_sources() const;
+  /// The set's own (Flyway's afterMigrate callbacks), then the seed files.
+  [[nodiscard]] std::vector<sql_source> seed_sources(const migration_set& set) const;
   /// The lock file the `lock` check reads, or empty when the suite has none.
   [[nodiscard]] std::filesystem::path lock_path() const;
   /// The migration set of migrations_dir.

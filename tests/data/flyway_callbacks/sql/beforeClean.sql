@@ -1,0 +1,2 @@
+-- flyway clean's: not part of migrate.
+select 1;
