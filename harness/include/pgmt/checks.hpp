@@ -116,8 +116,11 @@ namespace detail {
 /// 55P04, a new enum label used; 25001): the check must run where each script commits.
 struct needs_own_commits {};
 
-/// The skip verdict of a check whose state could not be built.
+/// The skip verdict of a check whose state could not be built. For a check
+/// of migration m (the state after it, or its own run), a culprit that is m
+/// itself is said so, pointing at m's apply test of suite s.
 [[nodiscard]] check_result skipped_because(const state_error& e);
+[[nodiscard]] check_result skipped_because(const state_error& e, const suite& s, const migration& m);
 
 /// The body of `idempotency K` on conn at S(K); reader is conn's, at S(K),
 /// and is told of every script. nested: the scripts run as savepoints of the
