@@ -614,7 +614,21 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
   // fault of its own).
   step("the suite check \"reset\"");
   if (!lanes_[0]->reset) settings.restore();
-  last.emplace("reset", lanes_[0]->reset ? *lanes_[0]->reset : check_reset(cache));
+  if (lanes_[0]->reset) {
+    last.emplace("reset", *lanes_[0]->reset);
+  } else if (blocked && blocked->culprit() != "seeds") {
+    // The chain stops where the walk stopped: reset would run it there again
+    // (a migration stopped at its statement_timeout would take it twice).
+    std::string why = blocked->culprit() == "fixtures" ? "the fixtures fail (" + blocked->diag().headline() +
+                                                             "); the apply test of the first migration reports it"
+                                                       : "migration " + blocked->culprit() + " fails (" +
+                                                             blocked->diag().headline() + ")";
+    for (const auto& m : set_.migrations)
+      if (m.id() == blocked->culprit()) why += "; see " + suite_.name + "." + m.version + ".apply";
+    last.emplace("reset", check_result::skip(why));
+  } else {
+    last.emplace("reset", check_reset(cache));
+  }
   for (const auto& c : extra) {
     if (c.rfind("pgtap.", 0) != 0) continue;
     if (stopping()) return;
