@@ -49,6 +49,56 @@ std::string acl(const std::string& expr, const std::string& default_kind = "",
 // A regproc column as a function's name, null for none (0).
 std::string proc_name(const std::string& column) { return "nullif(" + column + "::regproc::text, '-')"; }
 
+// A function OID column as the function's signature, null for none (0).
+std::string proc_signature(const std::string& column) {
+  return "case when " + column + " <> 0 then " + column + "::regprocedure::text end";
+}
+
+// An operator family's name by its OID, qualified (its access method is the
+// one of whatever names it).
+std::string opfamily_name(const std::string& oid) {
+  return "(select fn.nspname || '.' || fam.opfname from pg_opfamily fam join pg_namespace fn on fn.oid = "
+         "fam.opfnamespace where fam.oid = " +
+         oid + ")";
+}
+
+// Whether row m of pg_amop or pg_amproc (catalog) belongs to an operator
+// class (to opclass, when given): it has a dependency on one. CREATE
+// OPERATOR CLASS binds a member to its class (an internal, 'i', dependency)
+// unless the access method makes it loose (amadjustmembers): btree's and
+// hash's cross-type operators and functions, GiST's, GIN's and SP-GiST's
+// operators and optional functions get an auto ('a') dependency on the
+// family instead. DROP OPERATOR CLASS leaves those in the family, like what
+// ALTER OPERATOR FAMILY ... ADD added. So the dependency's target, class or
+// family, and not its type, tells a class's members from the family's own.
+std::string opclass_member(const std::string& catalog, const std::string& opclass = "") {
+  return "exists (select 1 from pg_depend dep where dep.classid = '" + catalog +
+         "'::regclass and dep.objid = m.oid and dep.refclassid = 'pg_opclass'::regclass" +
+         (opclass.empty() ? "" : " and dep.refobjid = " + opclass) + ")";
+}
+
+// The operators and support functions of family oid whose rows satisfy
+// where (on pg_amop m, pg_amproc m), as sorted arrays of lines:
+// "strategy: operator(left,right)", with "for order by <family>" for an
+// ordering operator, and "number (left type, right type): function(args)".
+// (An operator's left and right types are its arguments'; a function's are
+// given apart, FUNCTION 1 (int, bigint) ...)
+std::string opfamily_operators(const std::string& family, const std::string& where) {
+  return "(select coalesce(jsonb_agg(m.amopstrategy || ': ' || m.amopopr::regoperator::text || case when "
+         "m.amoppurpose = 'o' then ' for order by ' || " +
+         opfamily_name("m.amopsortfamily") +
+         " else '' end order by m.amopstrategy, format_type(m.amoplefttype, null), "
+         "format_type(m.amoprighttype, null)), '[]'::jsonb) from pg_amop m where m.amopfamily = " +
+         family + " and " + where + ")";
+}
+std::string opfamily_functions(const std::string& family, const std::string& where) {
+  return "(select coalesce(jsonb_agg(m.amprocnum || ' (' || format_type(m.amproclefttype, null) || ', ' || "
+         "format_type(m.amprocrighttype, null) || '): ' || m.amproc::regprocedure::text order by "
+         "m.amprocnum, format_type(m.amproclefttype, null), format_type(m.amprocrighttype, null)), "
+         "'[]'::jsonb) from pg_amproc m where m.amprocfamily = " +
+         family + " and " + where + ")";
+}
+
 // A collation's name when it is not the one its type has anyway.
 std::string collation_unless(const std::string& collation, const std::string& type_collation) {
   return "(select co.collname from pg_collation co where co.oid = " + collation + " and " + collation +
@@ -333,6 +383,15 @@ std::vector<category> make_categories() {
        "p.oid",
        fingerprint({"p.xmin::text", row_versions("pg_aggregate", "x.aggfnoid = p.oid", "x.aggfnoid"),
                     comment_versions("p.oid", "pg_proc")})},
+      // Procedural languages: initdb's (c, internal, sql; plpgsql is an extension's) are below 16384.
+      {"languages", "l.lanname",
+       "jsonb_build_object('trusted', l.lanpltrusted, 'handler', " + proc_signature("l.lanplcallfoid") +
+           ", 'inline', " + proc_signature("l.laninline") + ", 'validator', " +
+           proc_signature("l.lanvalidator") + ", 'owner', " + role_name("l.lanowner") +
+           ", 'comment', obj_description(l.oid, 'pg_language'), 'privileges', " +
+           acl("l.lanacl", "l", "l.lanowner") + ")",
+       "from pg_language l where l.oid >= 16384 and " + not_extension_member("pg_language", "l.oid"), "l.oid",
+       fingerprint({"l.xmin::text", comment_versions("l.oid", "pg_language")})},
       {"triggers", "n.nspname || '.' || c.relname || '.' || t.tgname",
        "jsonb_build_object("
        // The definition says the timing, events, columns, WHEN, FOR EACH, transition tables and, for a
@@ -417,6 +476,38 @@ std::vector<category> make_categories() {
        "from pg_operator o join pg_namespace n on n.oid = o.oprnamespace where " + us + " and " +
            not_extension_member("pg_operator", "o.oid"),
        "o.oid", fingerprint({"o.xmin::text", comment_versions("o.oid", "pg_operator")})},
+      // Families and classes are named with their access method: the same name may be used by each.
+      // A class lists the members bound to it, a family the others (see opclass_member): each member
+      // once, where dropping it would leave it.
+      {"operator_families", "n.nspname || '.' || f.opfname || ' using ' || am.amname",
+       "jsonb_build_object('operators', " + opfamily_operators("f.oid", "not " + opclass_member("pg_amop")) +
+           ", 'functions', " + opfamily_functions("f.oid", "not " + opclass_member("pg_amproc")) +
+           ", 'owner', " + role_name("f.opfowner") + ", 'comment', obj_description(f.oid, 'pg_opfamily'))",
+       "from pg_opfamily f join pg_namespace n on n.oid = f.opfnamespace "
+       "join pg_am am on am.oid = f.opfmethod where " +
+           us + " and " + not_extension_member("pg_opfamily", "f.oid"),
+       "f.oid",
+       // Every member's row, bound or not: which ones are bound is fixed when a row is made.
+       fingerprint({"f.xmin::text", row_versions("pg_amop", "x.amopfamily = f.oid", "x.oid"),
+                    row_versions("pg_amproc", "x.amprocfamily = f.oid", "x.oid"),
+                    comment_versions("f.oid", "pg_opfamily")})},
+      {"operator_classes", "n.nspname || '.' || oc.opcname || ' using ' || am.amname",
+       "jsonb_build_object('type', format_type(oc.opcintype, null), 'default', oc.opcdefault, 'family', " +
+           opfamily_name("oc.opcfamily") +
+           // STORAGE: the type the index stores when it is not the input type (opckeytype).
+           ", 'storage', case when oc.opckeytype <> 0 then format_type(oc.opckeytype, null) end, "
+           "'operators', " +
+           opfamily_operators("oc.opcfamily", opclass_member("pg_amop", "oc.oid")) + ", 'functions', " +
+           opfamily_functions("oc.opcfamily", opclass_member("pg_amproc", "oc.oid")) + ", 'owner', " +
+           role_name("oc.opcowner") + ", 'comment', obj_description(oc.oid, 'pg_opclass'))",
+       "from pg_opclass oc join pg_namespace n on n.oid = oc.opcnamespace "
+       "join pg_am am on am.oid = oc.opcmethod where " +
+           us + " and " + not_extension_member("pg_opclass", "oc.oid"),
+       "oc.oid",
+       // Its family's member rows: its own are among them.
+       fingerprint({"oc.xmin::text", row_versions("pg_amop", "x.amopfamily = oc.opcfamily", "x.oid"),
+                    row_versions("pg_amproc", "x.amprocfamily = oc.opcfamily", "x.oid"),
+                    comment_versions("oc.oid", "pg_opclass")})},
       {"text_search_configurations", "n.nspname || '.' || cfg.cfgname",
        "jsonb_build_object("
        "'parser', (select pn.nspname || '.' || pr.prsname from pg_ts_parser pr join pg_namespace pn on "
@@ -542,6 +633,7 @@ const std::map<std::string, category_sources>& sources_by_category() {
         {"pg_class", "pg_sequence", "depend:pg_class", "comment:pg_class"},
         {"pg_description", "pg_depend"}}},
       {"functions", {"pg_proc", {"pg_proc", "pg_aggregate", "comment:pg_proc"}, {"pg_description"}}},
+      {"languages", {"pg_language", {"pg_language", "comment:pg_language"}, {"pg_description"}}},
       {"triggers", {"pg_trigger", {"pg_trigger", "comment:pg_trigger"}, {"pg_description"}}},
       {"policies", {"pg_policy", {"pg_policy", "comment:pg_policy"}, {"pg_description"}}},
       {"rules", {"pg_rewrite", {"pg_rewrite", "comment:pg_rewrite"}, {"pg_description"}}},
@@ -551,6 +643,18 @@ const std::map<std::string, category_sources>& sources_by_category() {
       {"collations", {"pg_collation", {"pg_collation", "comment:pg_collation"}, {"pg_description"}}},
       {"casts", {"pg_cast", {"pg_cast", "comment:pg_cast"}, {"pg_description"}}},
       {"operators", {"pg_operator", {"pg_operator", "comment:pg_operator"}, {"pg_description"}}},
+      // A dropped member (ALTER OPERATOR FAMILY ... DROP, DROP OPERATOR CLASS) leaves no row naming
+      // the family: listed in full.
+      {"operator_families",
+       {"pg_opfamily",
+        {"pg_opfamily", "pg_amop.amopfamily", "pg_amproc.amprocfamily", "comment:pg_opfamily"},
+        {"pg_description", "pg_amop", "pg_amproc"}}},
+      // Member rows name their family, not their class: a change there lists the classes (the user's
+      // are few) and compares their fingerprints.
+      {"operator_classes",
+       {"pg_opclass",
+        {"pg_opclass", "list:pg_amop", "list:pg_amproc", "comment:pg_opclass"},
+        {"pg_description"}}},
       {"text_search_configurations",
        {"pg_ts_config",
         {"pg_ts_config", "pg_ts_config_map", "comment:pg_ts_config"},
@@ -603,6 +707,11 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& o
       {"pg_collation", {{"pg_collation", "oid"}}},
       {"pg_cast", {{"pg_cast", "oid"}}},
       {"pg_operator", {{"pg_operator", "oid"}}},
+      {"pg_opfamily", {{"pg_opfamily", "oid"}}},
+      {"pg_opclass", {{"pg_opclass", "oid"}}},
+      {"pg_amop", {{"pg_amop.amopfamily", "amopfamily"}}},
+      {"pg_amproc", {{"pg_amproc.amprocfamily", "amprocfamily"}}},
+      {"pg_language", {{"pg_language", "oid"}}},
       {"pg_ts_config", {{"pg_ts_config", "oid"}}},
       {"pg_ts_config_map", {{"pg_ts_config_map", "mapcfg"}}},
       {"pg_ts_dict", {{"pg_ts_dict", "oid"}}},
@@ -624,7 +733,9 @@ const std::map<std::string, std::string>& user_rows_only() {
       {"pg_index", "x.indexrelid >= 16384"},   {"pg_rewrite", "x.oid >= 16384"},
       {"pg_collation", "x.oid >= 16384"},      {"pg_cast", "x.oid >= 16384"},
       {"pg_operator", "x.oid >= 16384"},       {"pg_ts_config", "x.oid >= 16384"},
-      {"pg_ts_dict", "x.oid >= 16384"},        {"pg_ts_config_map", "x.mapcfg >= 16384"}};
+      {"pg_ts_dict", "x.oid >= 16384"},        {"pg_ts_config_map", "x.mapcfg >= 16384"},
+      {"pg_opfamily", "x.oid >= 16384"},       {"pg_opclass", "x.oid >= 16384"},
+      {"pg_amop", "x.oid >= 16384"},           {"pg_amproc", "x.oid >= 16384"}};
   return m;
 }
 

@@ -195,6 +195,16 @@ TEST_F(Snapshot, ReadingChangesOnlyEqualsAFullRead) {
       "create or replace view app.user_names with (security_invoker = true) as select id, "
       "upper(display_name) as name from app.users",
       "alter type app.pair rename attribute a to first",
+      "create function app.cmp(int, int) returns int language sql immutable as 'select btint4cmp($1, $2)'",
+      "create operator class app.o for type int using btree as operator 1 <, operator 3 =, function 1 "
+      "app.cmp(int, int)",
+      "alter operator family app.o using btree add operator 1 < (int, bigint)",
+      "comment on operator class app.o using btree is 'ordered'",
+      "alter operator family app.o using btree drop operator 1 (int, bigint)",
+      "alter function app.cmp(int, int) rename to compare",
+      "drop operator class app.o using btree",
+      "create trusted language pgmt_reader_lang handler plpgsql_call_handler",
+      "alter language pgmt_reader_lang rename to pgmt_reader_lang2",
       "drop extension pgcrypto",
   };
   for (const auto& sql : changes) {
@@ -267,6 +277,24 @@ TEST_F(Snapshot, FollowingTheScriptsEqualsAFullRead) {
       "alter role pgmt_follow_role rename to pgmt_follow_renamed",
       "alter table app.users owner to current_user",
       "drop role pgmt_follow_renamed",
+      "create function app.cmp(int, int) returns int language sql immutable as 'select btint4cmp($1, $2)'",
+      "create operator class app.o for type int using btree as operator 1 <, operator 3 =, function 1 "
+      "app.cmp(int, int)",
+      "alter operator family app.o using btree add operator 1 < (int, bigint)",
+      "alter operator family app.o using btree add function 1 btint48cmp(int, bigint)",
+      "comment on operator class app.o using btree is 'ordered'",
+      "comment on operator class app.o using btree is null",
+      "comment on operator family app.o using btree is 'family'",
+      "alter operator family app.o using btree drop operator 1 (int, bigint)",
+      "alter operator family app.o using btree drop function 1 (int, bigint)",
+      "alter function app.cmp(int, int) rename to compare",
+      "drop operator class app.o using btree",
+      "drop operator family app.o using btree",
+      "create trusted language pgmt_follow_lang handler plpgsql_call_handler",
+      "comment on language pgmt_follow_lang is 'x'",
+      "comment on language pgmt_follow_lang is null",
+      "alter language pgmt_follow_lang rename to pgmt_follow_lang2",
+      "drop language pgmt_follow_lang2",
       "drop extension pgcrypto",
   };
   for (const auto& sql : changes) {
@@ -293,6 +321,14 @@ TEST_F(Snapshot, FollowingTheScriptsEqualsAFullRead) {
     }
     if (sql == "comment on function app.touch() is null") {
       EXPECT_GT(reader.categories_listed(), 0u) << "a deleted comment leaves no new row: listed";
+    }
+    if (sql == "comment on operator class app.o using btree is 'ordered'") {
+      EXPECT_EQ(reader.objects_read(), 1u) << "only the class owns a new row";
+      EXPECT_EQ(reader.categories_listed(), 0u);
+    }
+    if (sql == "alter operator family app.o using btree add operator 1 < (int, bigint)") {
+      EXPECT_EQ(reader.objects_read(), 2u) << "the family named by the new row, and its class";
+      EXPECT_EQ(reader.categories_listed(), 1u) << "member rows do not name their class: classes listed";
     }
   }
 }
@@ -479,6 +515,23 @@ const std::string pub_t =
 const std::string fdw = "create foreign data wrapper pgmt_blind_fdw; ";
 const std::string server = fdw + "create server pgmt_blind_srv foreign data wrapper pgmt_blind_fdw; ";
 const std::string foreign_table = server + "create foreign table app.ft (a int) server pgmt_blind_srv; ";
+const std::string opclass_base =
+    "create function app.cmp(int, int) returns int language sql immutable as 'select btint4cmp($1, $2)'; ";
+// A btree class for int with the built-in operators and its own comparison.
+std::string opclass_o(const std::string& options = "", const std::string& members = "") {
+  return "create operator class app.o for type int using btree " + options + " as " +
+         (members.empty() ? "operator 1 <, operator 2 <=, operator 3 =, operator 4 >=, operator 5 >, "
+                            "function 1 app.cmp(int, int)"
+                          : members) +
+         "; ";
+}
+const std::string drop_o = "drop operator class app.o using btree; ";
+const std::string opclass_g = "create operator class app.g for type int using gist as operator 3 =; ";
+const std::string family_f = "create operator family app.f using btree; ";
+const std::string loose_f = "alter operator family app.f using btree add operator 1 < (int, bigint); ";
+const std::string language_l =
+    "create trusted language pgmt_blind_lang handler plpgsql_call_handler inline plpgsql_inline_handler "
+    "validator plpgsql_validator; ";
 const std::string partitions =
     "create table app.p (a int) partition by range (a); "
     "create table app.p1 partition of app.p for values from (0) to (10); ";
@@ -758,6 +811,88 @@ const std::vector<blind_spot> blind_spots = {
     {"text_search_dictionary", "", ts_dict, "text search dictionary app.dict: extra"},
     {"text_search_dictionary_options", ts_dict, "alter text search dictionary app.dict (accept = false)",
      "text search dictionary app.dict: options changed"},
+    // Operator classes and families: a class lists the members bound to it, a family the rest.
+    {"operator_class", opclass_base, opclass_o(), "operator class app.o using btree: extra"},
+    {"operator_class_operator", opclass_base + opclass_o(),
+     drop_o + opclass_o("",
+                        "operator 1 <=, operator 2 <, operator 3 =, operator 4 >=, operator 5 >, "
+                        "function 1 app.cmp(int, int)"),
+     "operator class app.o using btree: operators changed"},
+    {"operator_class_function", opclass_base + opclass_o(),
+     drop_o + opclass_o("",
+                        "operator 1 <, operator 2 <=, operator 3 =, operator 4 >=, operator 5 >, "
+                        "function 1 btint4cmp(int, int)"),
+     "operator class app.o using btree: functions changed"},
+    {"operator_class_family", opclass_base + opclass_o() + family_f, drop_o + opclass_o("family app.f"),
+     "operator class app.o using btree: family changed from app.o to app.f"},
+    {"operator_class_dropped", opclass_base + opclass_o(), drop_o,
+     "operator class app.o using btree: missing"},
+    // int has no default GiST class in core. (A GiST class's operators are its family's: dropping the class
+    // would leave them.)
+    {"operator_class_default", opclass_g,
+     "drop operator family app.g using gist; create operator class app.g default for type int using gist as "
+     "operator 3 =",
+     "operator class app.g using gist: default changed from false to true"},
+    {"operator_class_storage", opclass_g,
+     "drop operator family app.g using gist; create operator class app.g for type int using gist as "
+     "operator 3 =, storage bigint",
+     "operator class app.g using gist: storage changed from none to bigint"},
+    {"operator_class_owner", owner_role + opclass_base + opclass_o(),
+     "alter operator class app.o using btree owner to pgmt_blind_owner",
+     "operator class app.o using btree: owner changed"},
+    {"operator_class_comment", opclass_base + opclass_o(),
+     "comment on operator class app.o using btree is 'x'",
+     "operator class app.o using btree: comment changed"},
+    {"operator_family", "", family_f, "operator family app.f using btree: extra"},
+    {"operator_family_loose_operator", family_f, loose_f,
+     "operator family app.f using btree: operators changed"},
+    {"operator_family_loose_operator_dropped", family_f + loose_f,
+     "alter operator family app.f using btree drop operator 1 (int, bigint)",
+     "operator family app.f using btree: operators changed"},
+    {"operator_family_loose_function", family_f,
+     "alter operator family app.f using btree add function 1 btint48cmp(int, bigint)",
+     "operator family app.f using btree: functions changed"},
+    // A cross-type member of a btree class is the family's: DROP OPERATOR CLASS leaves it.
+    {"operator_family_cross_type_member", opclass_base + opclass_o(),
+     drop_o + opclass_o("",
+                        "operator 1 <, operator 2 <=, operator 3 =, operator 4 >=, operator 5 >, "
+                        "function 1 app.cmp(int, int), operator 1 < (int, bigint)"),
+     "operator family app.o using btree: operators changed"},
+    {"operator_family_owner", owner_role + family_f,
+     "alter operator family app.f using btree owner to pgmt_blind_owner",
+     "operator family app.f using btree: owner changed"},
+    {"operator_family_comment", family_f, "comment on operator family app.f using btree is 'x'",
+     "operator family app.f using btree: comment changed"},
+    // Procedural languages.
+    {"language", "", language_l, "language pgmt_blind_lang: extra"},
+    {"language_trusted", language_l,
+     "create or replace language pgmt_blind_lang handler plpgsql_call_handler inline plpgsql_inline_handler "
+     "validator plpgsql_validator",
+     "language pgmt_blind_lang: trusted changed from true to false"},
+    {"language_handler",
+     language_l + "create function app.h() returns language_handler language c as '$libdir/plpgsql', "
+                  "'plpgsql_call_handler'; ",
+     "create or replace trusted language pgmt_blind_lang handler app.h inline plpgsql_inline_handler "
+     "validator "
+     "plpgsql_validator",
+     "language pgmt_blind_lang: handler changed from plpgsql_call_handler() to app.h()"},
+    {"language_inline", language_l,
+     "create or replace trusted language pgmt_blind_lang handler plpgsql_call_handler validator "
+     "plpgsql_validator",
+     "language pgmt_blind_lang: inline changed from plpgsql_inline_handler(internal) to none"},
+    {"language_validator", language_l,
+     "create or replace trusted language pgmt_blind_lang handler plpgsql_call_handler inline "
+     "plpgsql_inline_handler",
+     "language pgmt_blind_lang: validator changed from plpgsql_validator(oid) to none"},
+    {"language_privileges", owner_role + language_l,
+     "grant usage on language pgmt_blind_lang to pgmt_blind_owner",
+     "language pgmt_blind_lang: privilege pgmt_blind_owner USAGE"},
+    {"language_privileges_public", language_l, "revoke usage on language pgmt_blind_lang from public",
+     "language pgmt_blind_lang: privilege PUBLIC USAGE"},
+    {"language_owner", owner_role + language_l, "alter language pgmt_blind_lang owner to pgmt_blind_owner",
+     "language pgmt_blind_lang: owner changed"},
+    {"language_comment", language_l, "comment on language pgmt_blind_lang is 'x'",
+     "language pgmt_blind_lang: comment changed"},
     // Statistics objects.
     {"statistics_object", "create table app.t (a int, b int)",
      "create statistics app.st (dependencies) on a, b from app.t", "statistics object app.st: extra"},
@@ -846,6 +981,56 @@ TEST_P(SnapshotBlindSpots, EveryKindShowsInTheSnapshotAndInIncrementalReads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shard, SnapshotBlindSpots, ::testing::Values(0, 1, 2, 3));
+
+// A class lists the members bound to it, its family the rest: what ALTER
+// OPERATOR FAMILY ... ADD added, a btree class's cross-type members and a
+// GiST class's operators, which DROP OPERATOR CLASS leaves in the family.
+// Only the user's own: none of initdb's classes, families and languages, nor
+// an extension's.
+TEST_F(Snapshot, OperatorClassesFamiliesAndLanguagesOfTheUser) {
+  for (const char* kind : {"operator_classes", "operator_families", "languages"})
+    EXPECT_EQ(snap_[kind], nlohmann::json::object()) << kind;
+  conn_->exec("create extension pg_trgm");  // gist_trgm_ops, gin_trgm_ops and their families
+  conn_->exec(
+      opclass_base +
+      opclass_o("",
+                "operator 1 <, operator 2 <=, operator 3 =, operator 4 >=, operator 5 >, function 1 "
+                "app.cmp(int, int), operator 1 < (int, bigint), function 1 btint48cmp(int, bigint)") +
+      "create operator family app.gf using gist; create operator class app.gg for type point using gist "
+      "family app.gf as operator 6 ~=, operator 15 <-> (point, point) for order by float_ops, "
+      "function 1 app.cmp(int, int), storage box; " +
+      language_l + "comment on language pgmt_blind_lang is 'plpgsql again'");
+  const auto s = take_snapshot(*conn_);
+  EXPECT_EQ(s["operator_classes"], nlohmann::json::parse(R"json({
+    "app.o using btree": {"type": "integer", "default": false, "family": "app.o", "storage": null,
+      "operators": ["1: <(integer,integer)", "2: <=(integer,integer)", "3: =(integer,integer)",
+        "4: >=(integer,integer)", "5: >(integer,integer)"],
+      "functions": ["1 (integer, integer): app.cmp(integer,integer)"], "owner": "postgres", "comment": null},
+    "app.gg using gist": {"type": "point", "default": false, "family": "app.gf", "storage": "box",
+      "operators": [], "functions": ["1 (point, point): app.cmp(integer,integer)"], "owner": "postgres",
+      "comment": null}})json"));
+  EXPECT_EQ(s["operator_families"], nlohmann::json::parse(R"json({
+    "app.o using btree": {"operators": ["1: <(integer,bigint)"],
+      "functions": ["1 (integer, bigint): btint48cmp(integer,bigint)"], "owner": "postgres", "comment": null},
+    "app.gf using gist": {"operators": ["6: ~=(point,point)",
+        "15: <->(point,point) for order by pg_catalog.float_ops"],
+      "functions": [], "owner": "postgres", "comment": null}})json"));
+  EXPECT_EQ(s["languages"], nlohmann::json::parse(R"json({"pgmt_blind_lang": {"trusted": true,
+    "handler": "plpgsql_call_handler()", "inline": "plpgsql_inline_handler(internal)",
+    "validator": "plpgsql_validator(oid)", "owner": "postgres", "comment": "plpgsql again",
+    "privileges": [{"grantee": "PUBLIC", "privilege": "USAGE", "grantable": false, "grantor": "postgres"},
+      {"grantee": "postgres", "privilege": "USAGE", "grantable": false, "grantor": "postgres"}]}})json"));
+  // Made an extension's member, each leaves the snapshot.
+  conn_->exec(
+      "alter extension pg_trgm add operator class app.gg using gist; "
+      "alter extension pg_trgm add operator family app.gf using gist; "
+      "alter extension pg_trgm add language pgmt_blind_lang");
+  const auto t = take_snapshot(*conn_);
+  EXPECT_FALSE(t["operator_classes"].contains("app.gg using gist"));
+  EXPECT_TRUE(t["operator_classes"].contains("app.o using btree"));
+  EXPECT_FALSE(t["operator_families"].contains("app.gf using gist"));
+  EXPECT_EQ(t["languages"], nlohmann::json::object());
+}
 
 }  // namespace
 }  // namespace pgmt

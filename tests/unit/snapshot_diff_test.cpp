@@ -151,7 +151,7 @@ TEST(SnapshotShape, WhatIsNotASnapshotIsSaid) {
   EXPECT_EQ(snapshot_problem(nlohmann::json::parse(R"({"tables": {"public.t": 3}})")),
             "\"tables\".\"public.t\" is a number, not an object");
   EXPECT_EQ(snapshot_problem(nlohmann::json::parse(R"({"format": "other-1"})")),
-            "\"format\" is \"other-1\", not a pgmt snapshot format (\"pgmt-snapshot-2\")");
+            "\"format\" is \"other-1\", not a pgmt snapshot format (\"pgmt-snapshot-3\")");
 }
 
 }  // namespace

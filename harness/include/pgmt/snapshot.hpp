@@ -19,7 +19,9 @@ class connection;
 /// column and constraint inheritance, storage and statistics settings,
 /// replica identity, collations, casts, operators, text search objects,
 /// statistics objects, publications, foreign data wrappers and servers.
-inline constexpr const char* snapshot_format = "pgmt-snapshot-2";
+/// Format 3 added operator classes, operator families and procedural
+/// languages.
+inline constexpr const char* snapshot_format = "pgmt-snapshot-3";
 struct run_stats;
 
 /// A database's catalog as pgmt reads it: each object's description (the
