@@ -183,6 +183,16 @@ std::vector<category> make_categories() {
            "'canonical', " +
            proc_name("r.rngcanonical") + ", 'subdiff', " + proc_name("r.rngsubdiff") +
            ", 'multirange', format_type(r.rngmultitypid, null)) from pg_range r where r.rngtypid = t.oid) "
+           // A base type (CREATE TYPE with INPUT and OUTPUT): its functions and storage.
+           "when 'b' then jsonb_build_object('kind', 'base', 'input', " +
+           proc_name("t.typinput") + ", 'output', " + proc_name("t.typoutput") + ", 'receive', " +
+           proc_name("t.typreceive") + ", 'send', " + proc_name("t.typsend") + ", 'typmod_in', " +
+           proc_name("t.typmodin") + ", 'typmod_out', " + proc_name("t.typmodout") + ", 'analyze', " +
+           proc_name("t.typanalyze") + ", 'subscript', " + proc_name("t.typsubscript") +
+           ", 'length', t.typlen, 'by_value', t.typbyval, 'alignment', t.typalign, 'storage', t.typstorage, "
+           "'category', t.typcategory, 'preferred', t.typispreferred, 'delimiter', t.typdelim, 'element', "
+           "case when t.typelem <> 0 then format_type(t.typelem, null) end, 'default', t.typdefault, "
+           "'collatable', t.typcollation <> 0) "
            "end "
            "|| jsonb_build_object('owner', " +
            role_name("t.typowner") +
@@ -192,7 +202,9 @@ std::vector<category> make_categories() {
            acl("t.typacl", "T", "t.typowner") + ")",
        "from pg_type t join pg_namespace n on n.oid = t.typnamespace "
        "left join pg_class rc on rc.oid = t.typrelid "
-       "where t.typtype in ('e', 'd', 'c', 'r') and (t.typtype <> 'c' or rc.relkind = 'c') and " +
+       // Base types, but not the array type each gets (category A, named _x).
+       "where t.typtype in ('e', 'd', 'c', 'r', 'b') and (t.typtype <> 'c' or rc.relkind = 'c') and "
+       "not (t.typtype = 'b' and t.typcategory = 'A' and t.typelem <> 0) and " +
            us + " and " + not_extension_member("pg_type", "t.oid"),
        "t.oid",
        fingerprint({"t.xmin::text", row_versions("pg_enum", "x.enumtypid = t.oid", "x.oid"),

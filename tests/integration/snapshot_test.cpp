@@ -532,6 +532,11 @@ const std::string loose_f = "alter operator family app.f using btree add operato
 const std::string language_l =
     "create trusted language pgmt_blind_lang handler plpgsql_call_handler inline plpgsql_inline_handler "
     "validator plpgsql_validator; ";
+// A base type of the user's: input and output functions (int4's own, as language internal).
+const std::string base_b =
+    "create type app.b; create function app.b_in(cstring) returns app.b language internal immutable strict "
+    "as 'int4in'; create function app.b_out(app.b) returns cstring language internal immutable strict as "
+    "'int4out'; create type app.b (input = app.b_in, output = app.b_out, like = int4); ";
 const std::string partitions =
     "create table app.p (a int) partition by range (a); "
     "create table app.p1 partition of app.p for values from (0) to (10); ";
@@ -553,6 +558,12 @@ const std::vector<blind_spot> blind_spots = {
     {"domain_check_validated",
      domain_d + "alter domain app.d add constraint d_pos check (value > 0) not valid",
      "alter domain app.d validate constraint d_pos", "type app.d: checks changed"},
+    {"base_type", "", base_b, "type app.b: extra"},
+    {"base_type_receive", base_b,
+     "create function app.b_recv(internal) returns app.b language internal immutable strict as 'int4recv'; "
+     "alter type app.b set (receive = app.b_recv)",
+     "type app.b: receive changed"},
+    {"base_type_comment", base_b, "comment on type app.b is 'x'", "type app.b: comment changed"},
     {"domain_default", domain_d, "alter domain app.d set default 1", "type app.d: default changed"},
     {"domain_not_null", domain_d, "alter domain app.d set not null", "type app.d: NOT NULL changed"},
     {"domain_collation", "create domain app.d as text",
