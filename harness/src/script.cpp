@@ -1455,7 +1455,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
   auto trace_at_end = [&] {
     if (std::none_of(trace_how.begin(), trace_how.end(), [](trace_by b) { return b == trace_by::end || b == trace_by::files; }))
       return;
-    result r = conn.exec(locks_sql);
+    result r = conn.exec_prepared(locks_sql);
     for (int row = 0; row < r.rows(); ++row) {
       const std::string oid = r.value(row, 0);
       auto before = tables_before.find(oid);
