@@ -1567,7 +1567,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           // the migration's database takes that name for the statement, in
           // its transaction, and gives it back; the database that has the
           // name lends it meanwhile. Nothing of it commits, and a migration
-          // doing the same elsewhere waits on the rows until this one ends.
+          // doing the same elsewhere waits until this one ends.
           result r = conn.exec_params(
               "select pg_catalog.current_setting($1, true), pg_catalog.current_database(), (select oid::text from "
               "pg_catalog.pg_database where datname = pg_catalog.current_setting($1, true))",
@@ -1578,7 +1578,11 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           } else {
             const std::string set = "update pg_catalog.pg_database set datname = ";
             const std::string lent = r.is_null(0, 2) ? "" : conn.quote_literal("pgmt_lent_" + r.value(0, 2));
-            conn.exec((lent.empty() ? "" : set + lent + " where datname = " + conn.quote_literal(named) + ";\n") +
+            // Lenders one at a time, before either row is touched: two that
+            // update the same rows in turn can deadlock on them. The row of
+            // template0, which nothing changes, is their lock.
+            conn.exec("select 1 from pg_catalog.pg_database where datname = 'template0' for update;\n" +
+                      (lent.empty() ? "" : set + lent + " where datname = " + conn.quote_literal(named) + ";\n") +
                       set + conn.quote_literal(named) + " where datname = " + conn.quote_literal(own) + ";\n" +
                       std::string(text) + "\n;" + set + conn.quote_literal(own) + " where datname = " +
                       conn.quote_literal(named) +
