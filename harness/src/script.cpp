@@ -1359,9 +1359,12 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         if (st.transaction_control)
           trace_how[i] = trace_by::none;
         else if (each || self)
-          trace_how[i] = !(st.runs_code || names_one)         ? trace_by::none
-                         : !st.no_transaction_reason.empty() ? trace_by::watch
-                                                             : trace_by::locks;
+          // Code that may commit (DO, CALL) cannot share the implicit
+          // transaction of one round trip with the query either: watched.
+          trace_how[i] = !(st.runs_code || names_one) ? trace_by::none
+                         : !st.no_transaction_reason.empty() || st.kind == "DoStmt" || st.kind == "CallStmt"
+                             ? trace_by::watch
+                             : trace_by::locks;
         else
           trace_how[i] = st.runs_code                                  ? trace_by::locks
                          : names_one && rewriting.count(st.kind) != 0 ? trace_by::files
@@ -1371,8 +1374,8 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     }
   }
   // The query sent after statement i (a newline first: it may end in a -- comment).
-  auto trace_query = [&](std::size_t i) -> std::string {
-    if (trace_how[i] == trace_by::locks) return "\n;" + locks_sql;
+  auto trace_query = [&](std::size_t i, trace_by how) -> std::string {
+    if (how == trace_by::locks) return "\n;" + locks_sql;
     std::string oids;
     for (const auto& n : plan.statements[i].tables)
       if (auto o = oid_of.find(n); o != oid_of.end()) oids += (oids.empty() ? "" : ", ") + o->second;
@@ -1513,10 +1516,15 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
         // commits on its own, as in a file run statement by statement.
         const bool alone = each || (self && conn.transaction_status() == tx_status::idle);
         if (tracing && self && alone) locks_seen.clear();
+        // Inside the file's own transaction code cannot commit: sent with the query.
+        const trace_by how = tracing && self && !alone && trace_how[si] == trace_by::watch &&
+                                     st.no_transaction_reason.empty()
+                                 ? trace_by::locks
+                                 : trace_how[si];
         if (dog) dog->arm(dog_limit);
         if (tracing) started[si] = std::chrono::steady_clock::now();
         if (tracing && trace_how[si] == trace_by::end) stats.trace->traced.insert(st.start);
-        if (tracing && trace_how[si] == trace_by::watch) {
+        if (tracing && how == trace_by::watch) {
           // It cannot share a transaction with a query: a second session
           // watches its locks while it runs (a lock held for less than the
           // watch's interval can be missed).
@@ -1550,8 +1558,8 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
             stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - started[si]);
-        } else if (tracing && (trace_how[si] == trace_by::locks || trace_how[si] == trace_by::files)) {
-          result r = conn.exec(std::string(text) + trace_query(si));
+        } else if (tracing && (how == trace_by::locks || how == trace_by::files)) {
+          result r = conn.exec(std::string(text) + trace_query(si, how));
           if (dog) dog->disarm();
           const std::size_t recorded = stats.trace->locks.size();
           record_trace(st, rows_of(r));

@@ -220,6 +220,27 @@ TEST_F(ScriptRun, AWatchedStatementIsTracedOnlyWhereItWasSeen) {
         << "line " << position_of(src.text, start).line << ": traced only where a lock was seen";
 }
 
+// Code that commits (a DO block, a procedure) outside a transaction runs as
+// it would untraced: it is watched, not sent with the query of the locks
+// (one round trip is one implicit transaction, where COMMIT fails).
+TEST_F(ScriptRun, TracedCodeThatCommitsOutsideATransactionStillRuns) {
+  conn_->exec("create table public.orders (id int, x int); insert into public.orders values (1, 0)");
+  run_options o;
+  o.trace = true;
+  sql_source each;
+  each.path = "0002_batches.sql";
+  each.no_transaction = true;
+  each.text = "do $$ begin update public.orders set x = 1; commit; update public.orders set x = 2; end $$;\n";
+  EXPECT_NO_THROW(run_script(*conn_, each, o));
+  sql_source self;
+  self.path = "deploy/batches.sql";
+  self.text =
+      "begin;\nupdate public.orders set x = 3;\ncommit;\n"
+      "do $$ begin update public.orders set x = 4; commit; end $$;\n";
+  EXPECT_NO_THROW(run_script(*conn_, self, o));
+  EXPECT_EQ(conn_->exec("select x from public.orders").value(0, 0), "4");
+}
+
 TEST_F(ScriptRun, ConcurrentIndexRunsOutsideATransaction) {
   sql_source src;
   src.path = "0001_idx.sql";
