@@ -53,8 +53,8 @@ fs::path location_path(const std::string& location, const fs::path& base, const 
   if (p.is_absolute()) return p;
   std::error_code ec;
   if (classpath && fs::is_directory(base / "src" / "main" / "resources" / p, ec))
-    return base / "src" / "main" / "resources" / p;
-  return base / p;
+    return (base / "src" / "main" / "resources" / p).lexically_normal();
+  return (base / p).lexically_normal();
 }
 
 // A setting of the configuration, by Flyway's name (without "flyway.").
@@ -397,19 +397,36 @@ std::optional<callback_use> callback_of(const std::string& name, const flyway_co
 bool flyway_callback_name(const std::string& name) { return callback_of(name, flyway_config{}).has_value(); }
 
 flyway_project discover_flyway(const fs::path& dir, const flyway_config& config) {
-  std::vector<fs::path> files;
+  std::vector<fs::path> files, callback_files;
   if (config.locations.empty())
     collect(dir, files);
   else
     for (const auto& l : config.locations) collect(l, files);
-  for (const auto& l : config.callback_locations) collect(l, files);
+  // Callbacks come from callbackLocations when it is set, else from the
+  // locations, as Flyway reads them; a file found twice (overlapping
+  // folders) counts once.
+  for (const auto& l : config.callback_locations) collect(l, callback_files);
+  auto once = [](std::vector<fs::path>& paths) {
+    std::set<fs::path> seen;
+    std::vector<fs::path> out;
+    for (auto& p : paths) {
+      std::error_code ec;
+      fs::path key = fs::weakly_canonical(p, ec);
+      if (seen.insert(ec ? p : key).second) out.push_back(std::move(p));
+    }
+    paths = std::move(out);
+  };
+  once(files);
+  once(callback_files);
   flyway_project project;
   std::vector<migration> versioned, repeatable;
   std::vector<std::pair<parsed_name, fs::path>> undos;
   std::vector<std::pair<callback_use, fs::path>> callbacks;
+  for (const auto& f : callback_files)
+    if (auto use = callback_of(f.filename().string(), config)) callbacks.emplace_back(*use, f);
   for (const auto& f : files) {
     if (auto use = callback_of(f.filename().string(), config)) {
-      callbacks.emplace_back(*use, f);
+      if (config.callback_locations.empty()) callbacks.emplace_back(*use, f);
       continue;
     }
     auto n = parse_name(f.filename().string(), config, f);
