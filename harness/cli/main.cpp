@@ -98,11 +98,11 @@ struct suite_options {
       s = suite::from_file(suite_file);
     } else if (!migrations.empty()) {
       s.migrations_dir = fs::absolute(migrations).lexically_normal();
+      if (s.migrations_dir.filename().empty()) s.migrations_dir = s.migrations_dir.parent_path();  // "m/" is "m"
       // Private: diffs and snapshots show the schema. One folder per
       // migrations folder, so that runs of two projects keep their own diffs.
       const fs::path all = runtime_root() / "output";
-      std::string folder = s.migrations_dir.filename().string();
-      if (folder.empty()) folder = s.migrations_dir.parent_path().filename().string();
+      const std::string folder = s.migrations_dir.filename().string();
       s.output_dir = all / (folder + "-" + sha256_hex(s.migrations_dir.string()).substr(0, 8));
       std::error_code ec;
       fs::create_directories(s.output_dir, ec);

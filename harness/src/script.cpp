@@ -1019,8 +1019,9 @@ diagnostic diagnose(const sql_source& src, const statement& st, const sql_error&
             ? "pgmt runs each migration in a database of its own, and lends it the name cron.database_name gives "
               "only on its own server: test migrations that create pg_cron on pgmt's server (PGMT_SERVER=temp or "
               "container) with SERVER_SETTINGS shared_preload_libraries=pg_cron"
-            : "pgmt lends the migration's database the name cron.database_name gives while CREATE EXTENSION "
-              "pg_cron runs; here it could not (report it, with this message)");
+            : "pgmt lends the migration's database the name cron.database_name gives while a CREATE EXTENSION "
+              "pg_cron statement of the migration runs, not one run by a DO block or a function: make it a "
+              "statement of its own");
   if (sd.sqlstate == "2D000")
     d.notes.push_back(
         "COMMIT or ROLLBACK inside a DO block or procedure cannot run inside the transaction pgmt runs " +
@@ -1567,7 +1568,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
             for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k)
               stats.trace->locks[k].held = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started[si]);
-          else
+          else if (self)  // held to the file's COMMIT
             for (std::size_t k = recorded; k < stats.trace->locks.size(); ++k) open_locks.emplace_back(k, si);
         } else if (!opts.shared_server && lends_name.count(st.creates_extension) != 0) {
           // An extension that may only be created in the database a server

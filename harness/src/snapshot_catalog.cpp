@@ -202,9 +202,9 @@ std::vector<category> make_categories() {
            acl("t.typacl", "T", "t.typowner") + ")",
        "from pg_type t join pg_namespace n on n.oid = t.typnamespace "
        "left join pg_class rc on rc.oid = t.typrelid "
-       // Base types, but not the array type each gets (category A, named _x).
+       // Base types, but not the array type each type gets (the typarray of another).
        "where t.typtype in ('e', 'd', 'c', 'r', 'b') and (t.typtype <> 'c' or rc.relkind = 'c') and "
-       "not (t.typtype = 'b' and t.typcategory = 'A' and t.typelem <> 0) and " +
+       "not exists (select 1 from pg_type e where e.typarray = t.oid) and " +
            us + " and " + not_extension_member("pg_type", "t.oid"),
        "t.oid",
        fingerprint({"t.xmin::text", row_versions("pg_enum", "x.enumtypid = t.oid", "x.oid"),
