@@ -1577,13 +1577,21 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           // its transaction, and gives it back; the database that has the
           // name lends it meanwhile. Nothing of it commits, and a migration
           // doing the same elsewhere waits until this one ends.
-          result r = conn.exec_params(
-              "select pg_catalog.current_setting($1, true), pg_catalog.current_database(), (select oid::text from "
-              "pg_catalog.pg_database where datname = pg_catalog.current_setting($1, true))",
-              {lends_name.at(st.creates_extension)});
+          // As pgmt's own role: the setting is a superuser's to read, the
+          // renames are pgmt's; the statement runs as the role the migration
+          // set (SET ROLE), if it set one.
+          result who = conn.exec("select current_user::text, session_user::text");
+          const bool other_role = who.value(0, 0) != who.value(0, 1);
+          const std::string as_pgmt = other_role ? "set role none;\n" : "";
+          const std::string as_migration = other_role ? "set role " + conn.quote_ident(who.value(0, 0)) + ";\n" : "";
+          const std::string setting = conn.quote_literal(lends_name.at(st.creates_extension));
+          result r = conn.exec(as_pgmt + "select pg_catalog.current_setting(" + setting +
+                               ", true), pg_catalog.current_database(), (select oid::text from "
+                               "pg_catalog.pg_database where datname = pg_catalog.current_setting(" +
+                               setting + ", true))");
           const std::string named = r.value(0, 0), own = r.value(0, 1);
           if (r.is_null(0, 0) || named.empty() || named == own) {
-            conn.exec(text);
+            conn.exec(as_migration + std::string(text));
           } else {
             const std::string set = "update pg_catalog.pg_database set datname = ";
             const std::string lent = r.is_null(0, 2) ? "" : conn.quote_literal("pgmt_lent_" + r.value(0, 2));
@@ -1593,9 +1601,10 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
             conn.exec("select 1 from pg_catalog.pg_database where datname = 'template0' for update;\n" +
                       (lent.empty() ? "" : set + lent + " where datname = " + conn.quote_literal(named) + ";\n") +
                       set + conn.quote_literal(named) + " where datname = " + conn.quote_literal(own) + ";\n" +
-                      std::string(text) + "\n;" + set + conn.quote_literal(own) + " where datname = " +
-                      conn.quote_literal(named) +
-                      (lent.empty() ? "" : ";\n" + set + conn.quote_literal(named) + " where datname = " + lent));
+                      as_migration + std::string(text) + "\n;" + as_pgmt + set + conn.quote_literal(own) +
+                      " where datname = " + conn.quote_literal(named) +
+                      (lent.empty() ? "" : ";\n" + set + conn.quote_literal(named) + " where datname = " + lent) +
+                      (other_role ? ";\n" + as_migration : std::string()));
           }
           if (dog) dog->disarm();
         } else {

@@ -622,6 +622,19 @@ TEST(LentDatabaseName, PgCronIsCreatedInEveryDatabaseOneAtATime) {
   src.text = "create extension pg_cron;\n";
   EXPECT_THROW(run_script(c, src, {}), script_error);
   EXPECT_EQ(names(), before);
+  // The renames are pgmt's, the statement the role's the migration set: its
+  // own refusal, not one of pg_database.
+  connection d(srv->info().conninfo("cron_1"));
+  src.text = "drop extension pg_cron;\ncreate role cron_app nologin;\nset role cron_app;\ncreate extension pg_cron;\n";
+  try {
+    run_script(d, src, {});
+    ADD_FAILURE() << "a role that is not a superuser created pg_cron";
+  } catch (const script_error& e) {
+    EXPECT_EQ(e.diag().line, 4);
+    EXPECT_NE(e.diag().message.find("permission denied to create extension \"pg_cron\""), std::string::npos)
+        << e.diag().message;
+  }
+  EXPECT_EQ(names(), before);
   srv->stop();
 }
 
