@@ -1612,7 +1612,11 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           result r = conn.exec(text);
           if (dog) dog->disarm();
           if (opts.on_result) opts.on_result(r);
-          if (in_block && conn.transaction_status() == tx_status::idle) {
+          // COMMIT AND CHAIN ends the transaction and opens the next at once.
+          std::string head = std::string(text.substr(st.start - st.offset, 5));
+          for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          const bool ends = st.transaction_control && head.rfind("begin", 0) != 0 && head.rfind("start", 0) != 0;
+          if (in_block && (conn.transaction_status() == tx_status::idle || ends)) {
             // The file's COMMIT (or ROLLBACK): its locks were held from each
             // statement that took one to here.
             const auto now = std::chrono::steady_clock::now();
@@ -1622,6 +1626,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
                   std::chrono::duration_cast<std::chrono::milliseconds>(now - started[taken_by]);
             }
             open_locks.clear();
+            locks_seen.clear();  // the next transaction's are new
           }
         }
       } else {

@@ -195,6 +195,19 @@ TEST_F(ScriptRun, TracingFollowsAFilesOwnTransactions) {
   EXPECT_EQ(holding, (std::vector<int>{1, 4, 5, 6})) << "line 8 runs after the COMMIT";
   EXPECT_TRUE(table_exists("public.orders_amount"));
   EXPECT_EQ(conn_->transaction_status(), tx_status::idle);
+  // COMMIT AND CHAIN ends one transaction and opens the next: the locks of
+  // each end with it, and the next takes them anew.
+  src.text =
+      "begin;\nalter table public.items add column a int;\ncommit and chain;\n"
+      "alter table public.items add column b int;\ncommit;\n";
+  const run_stats chained = run_script(*conn_, src, o);
+  ASSERT_TRUE(chained.trace.has_value());
+  seen.clear();
+  for (const auto& l : chained.trace->locks)
+    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
+                   " after " + std::to_string(l.statements_after));
+  EXPECT_EQ(seen, (std::vector<std::string>{"2 public.items ACCESS EXCLUSIVE after 0",
+                                            "4 public.items ACCESS EXCLUSIVE after 0"}));
 }
 
 // A statement that cannot run in a transaction is watched from a second
