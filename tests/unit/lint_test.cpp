@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -237,6 +238,15 @@ TEST(Lint, WhatTheFirstRulesMissed) {
   std::string long_name;
   for (int i = 0; i < 35; ++i) long_name += "\xc3\xa9";
   EXPECT_EQ(places(lint("create table \"" + long_name + "\" (id int);\n"), "identifier-too-long").size(), 1u);
+}
+
+// A default that wraps a volatile call names the volatile one.
+TEST(Lint, AVolatileDefaultNamesTheVolatileCall) {
+  const auto found = lint("alter table orders add column e text default md5(random()::text);\n");
+  const auto it = std::find_if(found.begin(), found.end(),
+                               [](const lint_finding& f) { return f.rule == "adding-field-with-default"; });
+  ASSERT_NE(it, found.end());
+  EXPECT_NE(it->where.message.find("with the default random()"), std::string::npos) << it->where.message;
 }
 
 TEST(Lint, SQLThatDoesNotParseIsAnErrorAtItsPlace) {
