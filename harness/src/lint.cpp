@@ -389,6 +389,7 @@ struct linter {
   std::map<std::string, std::size_t> added_labels;
   std::set<std::string> do_constants;  // of the last DO block
   bool lock_timeout_set = false;
+  bool lock_timeout_local = false;  // by SET LOCAL inside the file's own transaction: ends with it
   bool lock_timeout_reported = false;
   int explicit_depth = 0;                  // inside BEGIN ... COMMIT written in the file
   std::optional<std::size_t> open_begin;   // the BEGIN not yet committed
@@ -772,6 +773,12 @@ struct linter {
                  k == "TRANS_STMT_ROLLBACK_PREPARED" || k == "TRANS_STMT_PREPARE") {
         explicit_depth = 0;
         open_begin.reset();
+        if (lock_timeout_local) {
+          // SET LOCAL ended with the transaction: the next one needs its own
+          // (and gets its own finding).
+          lock_timeout_set = lock_timeout_local = false;
+          lock_timeout_reported = false;
+        }
       }
     } else if (kind == "VariableSetStmt") {
       // lock_timeout = 0 (or '0', DEFAULT, RESET) is no limit.
@@ -782,7 +789,13 @@ struct linter {
         const bool zero = str(node, "kind") != "VAR_SET_VALUE" || values.count("0") != 0 || values.count("0s") != 0 ||
                           values.count("0ms") != 0 ||
                           (values.empty() && dumped.find("\"ival\":{}") != std::string::npos);
+        // SET LOCAL lasts to the end of the transaction: the file's own, or
+        // the one pgmt runs the file in; outside any (a file run statement by
+        // statement) it does nothing.
+        const bool local = flag(node, "is_local");
+        if (local && explicit_depth == 0 && !single_transaction) return;
         lock_timeout_set = !zero;
+        lock_timeout_local = local && explicit_depth > 0;
       }
     } else if (kind == "DoStmt") {
       do_block(node, st);
@@ -969,7 +982,7 @@ struct linter {
       if (!st.no_transaction_reason.empty()) {
         const std::string& what = st.no_transaction_reason;
         if (explicit_depth > 0) {
-          if (what.find("INDEX CONCURRENTLY") == std::string::npos)  // that one has squawk's rule
+          if (what != "CREATE INDEX CONCURRENTLY" && what != "DROP INDEX CONCURRENTLY")  // squawk's rule
             add("ban-non-transactional-in-transaction", st.start,
                 what + " inside the transaction the file opens with BEGIN");
         } else if (plan.mode == tx_mode::per_statement && !src.no_transaction && plan.statements.size() > 1) {

@@ -249,6 +249,30 @@ TEST(Lint, AVolatileDefaultNamesTheVolatileCall) {
   EXPECT_NE(it->where.message.find("with the default random()"), std::string::npos) << it->where.message;
 }
 
+// REINDEX CONCURRENTLY has no rule of squawk's: it is pgmt's.
+TEST(Lint, ReindexConcurrentlyInsideTheFilesTransaction) {
+  EXPECT_EQ(places(lint("begin;\nreindex index concurrently orders_pkey;\ncommit;\n"),
+                   "ban-non-transactional-in-transaction"),
+            std::vector<std::string>{"2:1"});
+}
+
+// SET LOCAL ends with the transaction it is in: the next one needs its own.
+TEST(Lint, SetLocalLockTimeoutEndsWithItsTransaction) {
+  const std::string two_blocks =
+      "begin;\nset local lock_timeout = '5s';\nalter table orders add column note text;\ncommit;\n"
+      "begin;\nalter table orders add column memo text;\ncommit;\n";
+  EXPECT_EQ(places(lint(two_blocks), "require-lock-timeout"), std::vector<std::string>{"6:13"});
+  // Outside any transaction (a file run statement by statement) it does nothing.
+  EXPECT_EQ(places(lint("-- pgmt:no-transaction\nset local lock_timeout = '5s';\n"
+                        "alter table orders add column note text;\n"),
+                   "require-lock-timeout"),
+            std::vector<std::string>{"3:13"});
+  // In the transaction pgmt runs the file in, it lasts to the end.
+  EXPECT_TRUE(places(lint("set local lock_timeout = '5s';\nalter table orders add column note text;\n"),
+                     "require-lock-timeout")
+                  .empty());
+}
+
 TEST(Lint, SQLThatDoesNotParseIsAnErrorAtItsPlace) {
   try {
     (void)lint("create table u (id int,);\ncreate table v (id serial);\n");
