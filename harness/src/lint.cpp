@@ -1075,10 +1075,11 @@ void merge_trace(std::vector<lint_finding>& findings, const sql_source& src, con
     if (t.rewritten) evidence += std::string(t.mode.empty() ? "rewrites \"" + t.table + "\"" : ", and rewrites it");
     else if (t.scanned)
       evidence += std::string(t.mode.empty() ? "scans \"" + t.table + "\" to validate" : ", and scans it to validate");
-    evidence += "; held " + (t.statements_after == 0 ? std::string("to the commit")
+    const std::string until = t.until.empty() ? "the commit" : t.until;
+    evidence += "; held " + (t.statements_after == 0 ? "to " + until
                                                      : "for the " + std::to_string(t.statements_after) +
                                                            (t.statements_after == 1 ? " statement" : " statements") +
-                                                           " after it, to the commit") +
+                                                           " after it, to " + until) +
                 " (" + std::to_string(t.held.count()) + " ms here, on the test's data)";
     // A statement a rule about its lock flagged was foreseen; so is a kind
     // the static rules judge (ALTER TABLE, CREATE INDEX, DROP, ...), flagged

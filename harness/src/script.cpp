@@ -1613,20 +1613,46 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           if (dog) dog->disarm();
           if (opts.on_result) opts.on_result(r);
           // COMMIT AND CHAIN ends the transaction and opens the next at once.
-          std::string head = std::string(text.substr(st.start - st.offset, 5));
+          std::string head = std::string(text.substr(st.start - st.offset, 8));
           for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
           const bool ends = st.transaction_control && head.rfind("begin", 0) != 0 && head.rfind("start", 0) != 0;
-          if (in_block && (conn.transaction_status() == tx_status::idle || ends)) {
-            // The file's COMMIT (or ROLLBACK): its locks were held from each
-            // statement that took one to here.
+          const bool rolls_back = head.rfind("rollback", 0) == 0 || head.rfind("abort", 0) == 0;
+          // The file's locks end with its transaction; those taken after a
+          // savepoint, with ROLLBACK TO it.
+          auto release = [&](const std::set<std::string>& still_held, const std::string& until) {
             const auto now = std::chrono::steady_clock::now();
+            std::vector<std::pair<std::size_t, std::size_t>> kept;
             for (const auto& [k, taken_by] : open_locks) {
-              stats.trace->locks[k].statements_after = si - taken_by - 1;
-              stats.trace->locks[k].held =
-                  std::chrono::duration_cast<std::chrono::milliseconds>(now - started[taken_by]);
+              traced_lock& t = stats.trace->locks[k];
+              auto o = oid_of.find(t.table);
+              if (o != oid_of.end() && still_held.count(o->second) != 0) {
+                kept.emplace_back(k, taken_by);
+                continue;
+              }
+              t.statements_after = si - taken_by - 1;
+              t.held = std::chrono::duration_cast<std::chrono::milliseconds>(now - started[taken_by]);
+              t.until = until;
             }
-            open_locks.clear();
+            open_locks = std::move(kept);
+          };
+          if (in_block && (conn.transaction_status() == tx_status::idle || ends)) {
+            release({}, rolls_back ? "the rollback" : "");
             locks_seen.clear();  // the next transaction's are new
+          } else if (in_block && rolls_back && !st.transaction_control && !open_locks.empty()) {
+            // ROLLBACK TO SAVEPOINT: what the session holds still.
+            result held = conn.exec_prepared(locks_sql);
+            std::set<std::string> still;
+            locks_seen.clear();
+            for (int i = 0; i < held.rows(); ++i) {
+              still.insert(held.value(i, 0));
+              const std::string& mode = held.value(i, 1);
+              std::string& seen = locks_seen[held.value(i, 0)];
+              if (lock_modes.count(mode) != 0 &&
+                  (seen.empty() || lock_modes.at(mode).first > lock_modes.at(seen).first))
+                seen = mode;
+            }
+            release(still, "the ROLLBACK TO at line " +
+                               std::to_string(src.first_line + position_of(src.text, st.start).line - 1));
           }
         }
       } else {

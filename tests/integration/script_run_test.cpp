@@ -208,6 +208,20 @@ TEST_F(ScriptRun, TracingFollowsAFilesOwnTransactions) {
                    " after " + std::to_string(l.statements_after));
   EXPECT_EQ(seen, (std::vector<std::string>{"2 public.items ACCESS EXCLUSIVE after 0",
                                             "4 public.items ACCESS EXCLUSIVE after 0"}));
+  // ROLLBACK TO SAVEPOINT releases the locks taken after the savepoint; one
+  // taken again after it is new; a ROLLBACK ends the rest.
+  src.text =
+      "begin;\nsavepoint try_it;\nalter table public.items add column c int;\nselect 1;\n"
+      "rollback to savepoint try_it;\nselect 2;\nselect 3;\n"
+      "do $$ begin execute 'alter table public.items add column d int'; end $$;\nselect 4;\nrollback;\n";
+  const run_stats saved = run_script(*conn_, src, o);
+  ASSERT_TRUE(saved.trace.has_value());
+  seen.clear();
+  for (const auto& l : saved.trace->locks)
+    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.mode + " after " +
+                   std::to_string(l.statements_after) + " to " + (l.until.empty() ? "the commit" : l.until));
+  EXPECT_EQ(seen, (std::vector<std::string>{"3 ACCESS EXCLUSIVE after 1 to the ROLLBACK TO at line 5",
+                                            "8 ACCESS EXCLUSIVE after 1 to the rollback"}));
 }
 
 // A statement that cannot run in a transaction is watched from a second

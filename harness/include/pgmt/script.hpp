@@ -205,6 +205,8 @@ struct traced_lock {
   bool scanned = false;    ///< the statement read the whole table (a validation), seen in its statistics
   std::size_t statements_after = 0;       ///< statements that ran while it was held
   std::chrono::milliseconds held{0};      ///< from the statement's start to the commit
+  /// What released it when not the commit: "the rollback", "the ROLLBACK TO at line 5".
+  std::string until;
 };
 
 /// What lock tracing saw of a source.
