@@ -167,20 +167,19 @@ std::vector<migration> discover_sqitch(const fs::path& dir) {
     if (!fs::is_regular_file(up, ec))
       throw input_error(where + ":" + std::to_string(c.line) + ": change \"" + c.name + "\" has no deploy script \"" +
                         display_path(up) + "\"; add it (sqitch add) or remove the change from the plan");
-    m.up.path = up;
-    m.up.text = read_sql_file(up);
-    if (fs::is_regular_file(d.revert / file, ec)) {
+    // sqitch runs each script with psql, where a statement outside the
+    // script's own BEGIN and COMMIT commits on its own: so does pgmt.
+    auto script = [](const fs::path& path) {
       sql_source s;
-      s.path = d.revert / file;
-      s.text = read_sql_file(s.path);
-      m.down = std::move(s);
-    }
-    if (fs::is_regular_file(d.verify / file, ec)) {
-      sql_source s;
-      s.path = d.verify / file;
-      s.text = read_sql_file(s.path);
-      m.verify = std::move(s);
-    }
+      s.path = path;
+      s.text = read_sql_file(path);
+      s.no_transaction = true;
+      s.no_transaction_why = "sqitch runs the script with psql, each statement outside its BEGIN and COMMIT on its own";
+      return s;
+    };
+    m.up = script(up);
+    if (fs::is_regular_file(d.revert / file, ec)) m.down = script(d.revert / file);
+    if (fs::is_regular_file(d.verify / file, ec)) m.verify = script(d.verify / file);
     out.push_back(std::move(m));
   }
   return out;

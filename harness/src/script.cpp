@@ -760,7 +760,7 @@ script_plan plan_script(const sql_source& src) {
     plan.mode_reason = "the file manages its own transactions";
   } else if (src.no_transaction) {
     plan.mode = tx_mode::per_statement;
-    plan.mode_reason = "-- pgmt:no-transaction";
+    plan.mode_reason = src.no_transaction_why.empty() ? "-- pgmt:no-transaction" : src.no_transaction_why;
   } else if (!first_no_tx.empty()) {
     plan.mode = tx_mode::per_statement;
     plan.mode_reason = first_no_tx + " cannot run inside a transaction";

@@ -25,6 +25,8 @@ struct sql_source {
   std::string text;             ///< the SQL (BOM removed)
   int first_line = 1;           ///< line of path at which text begins
   bool no_transaction = false;  ///< `-- pgmt:no-transaction` (or dbmate's transaction:false)
+  /// Why no_transaction, when not the directive (a tool that runs the file statement by statement).
+  std::string no_transaction_why;
 };
 
 /// One statement of a source.

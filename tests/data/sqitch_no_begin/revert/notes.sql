@@ -1,0 +1,2 @@
+-- Revert notes:notes from pg
+drop table public.notes;

@@ -1,0 +1,3 @@
+-- Revert notes:notes_body from pg
+drop index concurrently public.notes_body;
+alter table public.notes drop column body;
