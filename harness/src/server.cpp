@@ -963,8 +963,30 @@ std::unique_ptr<server> start_container(const server_options& opts) {
 
 }  // namespace
 
+namespace {
+
+// The database a setting names for an extension (cron.database_name): made
+// on pgmt's own servers, where the extension's worker and cron.schedule look
+// for it, as it is on the server the setting was written for.
+std::unique_ptr<server> with_named_databases(std::unique_ptr<server> srv, const server_options& opts) {
+  for (const auto& setting : opts.settings) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos || setting.substr(0, eq) != "cron.database_name") continue;
+    std::string name = setting.substr(eq + 1);
+    if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"') && name.back() == name.front())
+      name = name.substr(1, name.size() - 2);
+    if (name.empty()) continue;
+    connection c(srv->info().conninfo(srv->info().maintenance_db));
+    if (c.exec_params("select 1 from pg_catalog.pg_database where datname = $1", {name}).rows() == 0)
+      c.exec("create database " + c.quote_ident(name));
+  }
+  return srv;
+}
+
+}  // namespace
+
 std::unique_ptr<server> start_server(const server_options& opts) {
-  if (opts.kind == "temp") return start_temp_cluster(opts);
+  if (opts.kind == "temp") return with_named_databases(start_temp_cluster(opts), opts);
   if (opts.kind == "auto") {
     std::string no_binaries;
     try {
@@ -972,9 +994,9 @@ std::unique_ptr<server> start_server(const server_options& opts) {
     } catch (const harness_error& e) {
       no_binaries = e.what();
     }
-    if (no_binaries.empty()) return start_temp_cluster(opts);
+    if (no_binaries.empty()) return with_named_databases(start_temp_cluster(opts), opts);
     std::string no_engine;
-    if (engine_answers(container_engine(), &no_engine)) return start_container(opts);
+    if (engine_answers(container_engine(), &no_engine)) return with_named_databases(start_container(opts), opts);
     throw harness_error("no server to test on: " + no_binaries + "; and " + no_engine +
                         ".\nEither install PostgreSQL's server binaries (Debian: apt-get install postgresql) "
                         "for a disposable "
@@ -983,7 +1005,7 @@ std::unique_ptr<server> start_server(const server_options& opts) {
                         "point pgmt at an existing server: PGMT_SERVER=external "
                         "PGMT_DATABASE_URL=postgresql://user:password@host/postgres");
   }
-  if (opts.kind == "container") return start_container(opts);
+  if (opts.kind == "container") return with_named_databases(start_container(opts), opts);
   if (opts.kind == "external") return detail::start_external(opts);
   throw harness_error("PGMT_SERVER must be auto, temp, container or external, not \"" + opts.kind + "\"");
 }
