@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -232,14 +233,43 @@ layout parse_layout(std::string_view name) {
 void read_directives(sql_source& src, migration* m) {
   std::size_t p = 0;
   int line = src.first_line;
+  bool leading = true;  // still in the leading comment lines
   while (p < src.text.size()) {
     std::size_t e = src.text.find('\n', p);
     if (e == std::string::npos) e = src.text.size();
     std::string_view l(src.text.data() + p, e - p);
     while (!l.empty() && std::isspace(static_cast<unsigned char>(l.front()))) l.remove_prefix(1);
     while (!l.empty() && std::isspace(static_cast<unsigned char>(l.back()))) l.remove_suffix(1);
+    if (leading && l.rfind("/*", 0) == 0) {
+      // A block comment among the leading lines (a license header): skipped whole.
+      const std::size_t close = src.text.find("*/", p + (l.data() - (src.text.data() + p)) + 2);
+      if (close == std::string::npos) break;
+      for (std::size_t i = p; i < close; ++i) line += src.text[i] == '\n' ? 1 : 0;
+      p = close + 2;
+      continue;
+    }
+    if (!leading) {
+      // A directive after the first SQL line would be ignored: say so.
+      if (l.rfind("--", 0) == 0) {
+        std::string_view c = l.substr(2);
+        while (!c.empty() && std::isspace(static_cast<unsigned char>(c.front()))) c.remove_prefix(1);
+        for (const char* d : {"pgmt:no-transaction", "pgmt:irreversible", "pgmt:not-idempotent"})
+          if (c.rfind(d, 0) == 0 && (c.size() == std::strlen(d) || std::isspace(static_cast<unsigned char>(c[std::strlen(d)]))))
+            throw input_error(display_path(src.path) + ":" + std::to_string(line) + ": \"-- " + d +
+                              "\" comes after the first SQL line, where pgmt does not read it; move it to the "
+                              "comment lines at the top of the file");
+      }
+      p = e + 1;
+      ++line;
+      continue;
+    }
     if (!l.empty()) {
-      if (l.rfind("--", 0) != 0) break;  // first line of SQL: the leading comment is over
+      if (l.rfind("--", 0) != 0) {  // first line of SQL: the leading comment is over
+        leading = false;
+        p = e + 1;
+        ++line;
+        continue;
+      }
       std::string_view c = l.substr(2);
       while (!c.empty() && std::isspace(static_cast<unsigned char>(c.front()))) c.remove_prefix(1);
       if (c.rfind("pgmt:", 0) == 0) {

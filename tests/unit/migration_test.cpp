@@ -251,6 +251,21 @@ TEST_F(TempSet, Directives) {
   EXPECT_EQ(m.not_idempotent_reason, "seeds rows");
 }
 
+// A block comment among the leading lines (a license header) is read past.
+TEST_F(TempSet, DirectivesAfterALeadingBlockComment) {
+  write("0001_a.sql", "/* Copyright the authors.\n   Licensed as the project is. */\n-- pgmt:no-transaction\n"
+                      "vacuum t;\nanalyze t;\n");
+  EXPECT_TRUE(discover(dir_).migrations.at(0).up.no_transaction);
+}
+
+// A directive after the first SQL line would be ignored: an error at its line.
+TEST_F(TempSet, ADirectiveAfterSqlIsAnErrorAtItsLine) {
+  write("0001_a.sql", "select 1;\n-- pgmt:no-transaction\nvacuum t;\n");
+  auto e = error_of(dir_);
+  EXPECT_NE(e.find("0001_a.sql:2: \"-- pgmt:no-transaction\" comes after the first SQL line"), std::string::npos)
+      << e;
+}
+
 TEST_F(TempSet, UnknownDirectiveAtItsLine) {
   write("0001_a.sql", "-- header\n-- pgmt:no-transactoin\nselect 1;\n");
   auto e = error_of(dir_);
