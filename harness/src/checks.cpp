@@ -462,7 +462,8 @@ check_result check_verify(state_cache& cache, std::size_t index) {
   try {
     run_stats stats = run_script(c, *m.verify, options_for(cache.config(), "verify script of " + m.id()));
     return check_result::pass("ran " + display_path(m.verify->path) + " (" + std::to_string(stats.statements) +
-                              " statements) on the state after " + m.id());
+                              (stats.statements == 1 ? " statement" : " statements") + ") on the state after " +
+                              m.id());
   } catch (const script_error& e) {
     return check_result::fail({e.diag().format()}, "the change does not verify");
   }
@@ -900,9 +901,11 @@ check_result check_reset(state_cache& cache) {
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - t0;
   return check_result::pass(
       "built from nothing: " + (s.profile.empty() ? "" : "the " + s.profile + " profile, ") +
-      std::to_string(s.fixtures.size()) + " fixture path(s), " + std::to_string(set.migrations.size()) +
-      (set.migrations.size() == 1 ? " migration, " : " migrations, ") + std::to_string(seeds) +
-      " seed file(s) in " + ms(took));
+      std::to_string(s.fixtures.size()) + " fixture path(s), " +
+      (set.before_all.empty() ? "" : std::to_string(set.before_all.size()) + " beforeMigrate callback(s), ") +
+      std::to_string(set.migrations.size()) + (set.migrations.size() == 1 ? " migration, " : " migrations, ") +
+      (set.after_all.empty() ? "" : std::to_string(set.after_all.size()) + " afterMigrate callback(s), ") +
+      std::to_string(seeds - set.after_all.size()) + " seed file(s) in " + ms(took));
 }
 
 }  // namespace pgmt
