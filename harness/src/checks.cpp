@@ -60,8 +60,16 @@ check_result skipped_because(const state_error& e) {
   return check_result::skip("the state before it could not be built: " + e.culprit() + " fails (" +
                             e.diag().headline() + "); see its own test");
 }
-check_result skipped_because(const state_error& e, const suite& s, const migration& m) {
-  if (e.culprit() != m.id()) return skipped_because(e);
+check_result skipped_because(const state_error& e, const suite& s, const migration& m,
+                             const migration_set& set) {
+  if (e.culprit() != m.id()) {
+    // Name the test that reports the culprit.
+    for (const auto& other : set.migrations)
+      if (other.id() == e.culprit())
+        return check_result::skip("the state before it could not be built: " + e.culprit() + " fails (" +
+                                  e.diag().headline() + "); see " + s.name + "." + other.version + ".apply");
+    return skipped_because(e);
+  }
   return check_result::skip("the migration itself does not apply (" + e.diag().headline() + "); see " + s.name +
                             "." + m.version + ".apply");
 }
@@ -443,7 +451,7 @@ check_result check_rls(state_cache& cache, std::size_t index) {
       }
     db_name = cache.clone(index + 1, "rls");
   } catch (const state_error& e) {
-    return skipped_because(e, cache.config(), m);
+    return skipped_because(e, cache.config(), m, cache.migrations());
   }
   return run_rls(cache, db_name, f);
 }
@@ -455,7 +463,7 @@ check_result check_verify(state_cache& cache, std::size_t index) {
   try {
     db_name = cache.clone(index + 1, "verify");
   } catch (const state_error& e) {
-    return skipped_because(e, cache.config(), m);
+    return skipped_because(e, cache.config(), m, cache.migrations());
   }
   scratch_db db(cache, db_name);
   connection c(cache.conninfo(db.name()));
@@ -704,7 +712,7 @@ check_result check_idempotency(state_cache& cache, std::size_t index) {
                       return detail::idempotency_on(cache.config(), c, reader, m, nested);
                     });
   } catch (const state_error& e) {
-    return skipped_because(e, cache.config(), m);
+    return skipped_because(e, cache.config(), m, cache.migrations());
   }
 }
 

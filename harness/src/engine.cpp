@@ -104,9 +104,9 @@ check_result fixtures_failed(const state_error& e) {
 // One failure per cause: failing fixtures fail the first migration's apply
 // test only; every other test that needs them is skipped naming them.
 check_result unreachable(const std::string& check, const state_error& e, bool first, const suite& s,
-                         const migration& m) {
+                         const migration& m, const migration_set& set) {
   if (check == "apply" && first && e.culprit() == "fixtures") return fixtures_failed(e);
-  return detail::skipped_because(e, s, m);
+  return detail::skipped_because(e, s, m, set);
 }
 
 // Whether src changes, or may change, what every database of the server
@@ -538,7 +538,7 @@ void engine::walk_all(const verdict_sink& sink, const std::atomic<bool>* stop, c
           continue;
         }
         auto it = out.find(c);
-        give(m.version + "." + c, it != out.end() ? it->second : unreachable(c, *blocked, i == 0, suite_, m));
+        give(m.version + "." + c, it != out.end() ? it->second : unreachable(c, *blocked, i == 0, suite_, m, set_));
       }
     }
   };

@@ -120,7 +120,8 @@ struct needs_own_commits {};
 /// of migration m (the state after it, or its own run), a culprit that is m
 /// itself is said so, pointing at m's apply test of suite s.
 [[nodiscard]] check_result skipped_because(const state_error& e);
-[[nodiscard]] check_result skipped_because(const state_error& e, const suite& s, const migration& m);
+[[nodiscard]] check_result skipped_because(const state_error& e, const suite& s, const migration& m,
+                                           const migration_set& set);
 
 /// The body of `idempotency K` on conn at S(K); reader is conn's, at S(K),
 /// and is told of every script. nested: the scripts run as savepoints of the
