@@ -462,6 +462,53 @@ void range_vars(const nlohmann::json& node, std::vector<std::string>& out, bool&
   }
 }
 
+// Whether an ALTER TABLE subcommand is known to neither rewrite nor scan the
+// table: those that change the catalog only, and ADD COLUMN of a type of
+// pg_catalog with at most a constant default (NOT NULL only beside one).
+bool rewrites_nothing(const nlohmann::json& cmd) {
+  static const std::set<std::string> catalog_only = {
+      "AT_DropColumn",        "AT_ColumnDefault",      "AT_DropNotNull",         "AT_DropConstraint",
+      "AT_SetStatistics",     "AT_SetStorage",         "AT_ClusterOn",           "AT_DropCluster",
+      "AT_EnableRowSecurity", "AT_DisableRowSecurity", "AT_ForceRowSecurity",    "AT_NoForceRowSecurity",
+      "AT_EnableTrig",        "AT_DisableTrig",        "AT_EnableTrigAll",       "AT_DisableTrigAll",
+      "AT_EnableTrigUser",    "AT_DisableTrigUser",    "AT_EnableAlwaysTrig",    "AT_EnableReplicaTrig",
+      "AT_ChangeOwner",       "AT_ReplicaIdentity",    "AT_SetRelOptions",       "AT_ResetRelOptions",
+      "AT_SetOptions",        "AT_ResetOptions",       "AT_DropIdentity",        "AT_SetIdentity",
+      "AT_GenericOptions"};
+  const std::string subtype = cmd.value("subtype", "");
+  if (catalog_only.count(subtype) != 0) return true;
+  if (subtype != "AT_AddColumn") return false;
+  const auto& col = cmd.value("def", nlohmann::json::object()).value("ColumnDef", nlohmann::json::object());
+  // The type: one of pg_catalog's (a domain may carry a default or a check).
+  static const std::set<std::string> builtin = {
+      "text",   "varchar", "bpchar", "int2",   "int4",  "int8",     "bool",   "uuid",  "timestamptz",
+      "timestamp", "date", "time",   "timetz", "numeric", "float4", "float8", "jsonb", "json",
+      "bytea",  "inet",    "cidr",   "interval", "money", "xml",     "tsvector", "oid"};
+  std::vector<std::string> type_names;
+  for (const auto& n : col.value("typeName", nlohmann::json::object()).value("names", nlohmann::json::array()))
+    type_names.push_back(n.value("String", nlohmann::json::object()).value("sval", ""));
+  if (type_names.empty() || builtin.count(type_names.back()) == 0 ||
+      (type_names.size() == 2 && type_names.front() != "pg_catalog") || type_names.size() > 2)
+    return false;
+  bool not_null = false, constant_default = false;
+  for (const auto& k : col.value("constraints", nlohmann::json::array())) {
+    const auto& con = k.value("Constraint", nlohmann::json::object());
+    const std::string type = con.value("contype", "");
+    if (type == "CONSTR_NULL") continue;
+    if (type == "CONSTR_NOTNULL") {
+      not_null = true;
+      continue;
+    }
+    if (type != "CONSTR_DEFAULT") return false;  // CHECK, REFERENCES, UNIQUE, GENERATED, IDENTITY
+    // A constant, or a constant cast: 'x', 0, 'x'::text (not NULL: then NOT NULL scans).
+    nlohmann::json e = con.value("raw_expr", nlohmann::json::object());
+    if (e.contains("TypeCast")) e = e["TypeCast"].value("arg", nlohmann::json::object());
+    if (!e.contains("A_Const") || e["A_Const"].value("isnull", false)) return false;
+    constant_default = true;
+  }
+  return !not_null || constant_default;
+}
+
 // What lock tracing needs to know of st (node: its parse tree) before it
 // runs; created: the tables the source created before it.
 void trace_facts(statement& st, const nlohmann::json& node, std::set<std::string>& created) {
@@ -489,6 +536,9 @@ void trace_facts(statement& st, const nlohmann::json& node, std::set<std::string
     for (const auto& c : node.value("cmds", nlohmann::json::array()))
       if (c.contains("AlterTableCmd") && weak.count(c["AlterTableCmd"].value("subtype", "")) == 0) any = true;
     st.may_block = any;
+    st.may_rewrite = false;
+    for (const auto& c : node.value("cmds", nlohmann::json::array()))
+      st.may_rewrite = st.may_rewrite || !c.contains("AlterTableCmd") || !rewrites_nothing(c["AlterTableCmd"]);
   }
   // The table a CREATE TABLE makes is new; a PARTITION OF or INHERITS parent is not.
   std::string made;
@@ -1368,7 +1418,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
                              : trace_by::locks;
         else
           trace_how[i] = st.runs_code                                  ? trace_by::locks
-                         : names_one && rewriting.count(st.kind) != 0 ? trace_by::files
+                         : names_one && rewriting.count(st.kind) != 0 && st.may_rewrite ? trace_by::files
                          : names_one                                  ? trace_by::end
                                                                       : trace_by::none;
       }

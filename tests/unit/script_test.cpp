@@ -142,6 +142,28 @@ TEST(Plan, OtherStatementsThatRefuseTransactions) {
   EXPECT_EQ(plan_script(src("create index i on t (x);")).mode, tx_mode::single_transaction);
 }
 
+// Lock tracing reads the files of the tables an ALTER TABLE names only where
+// it may rewrite or scan them.
+TEST(Plan, AlterTableThatRewritesNothing) {
+  auto may_rewrite = [](const std::string& sql) { return plan_script(src(sql)).statements.at(0).may_rewrite; };
+  EXPECT_FALSE(may_rewrite("alter table t add column c text not null default 'x';"));
+  EXPECT_FALSE(may_rewrite("alter table t add column c int;"));
+  EXPECT_FALSE(may_rewrite("alter table t add column c bigint default 0, drop column d;"));
+  EXPECT_FALSE(may_rewrite("alter table t add column c varchar(20) default 'a'::character varying;"));
+  EXPECT_FALSE(may_rewrite("alter table t alter column c set default 1, alter column d drop not null;"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c uuid default gen_random_uuid();"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c int not null;"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c int not null default null;"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c app.money_amount default 0;"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c int check (c > 0);"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c int references p;"));
+  EXPECT_TRUE(may_rewrite("alter table t add column c int generated always as identity;"));
+  EXPECT_TRUE(may_rewrite("alter table t alter column c set not null;"));
+  EXPECT_TRUE(may_rewrite("alter table t alter column c type bigint;"));
+  EXPECT_TRUE(may_rewrite("alter table t add constraint k check (c > 0);"));
+  EXPECT_TRUE(may_rewrite("alter table t set logged;"));
+}
+
 TEST(Plan, DirectiveForcesNoTransaction) {
   auto s = src("select 1;");
   s.no_transaction = true;

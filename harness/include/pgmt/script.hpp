@@ -45,6 +45,10 @@ struct statement {
   bool may_block = false;
   /// For lock tracing: the tables it names that the source did not create before it.
   std::vector<std::string> tables;
+  /// For lock tracing: it may rewrite or scan a table it names. False only for
+  /// an ALTER TABLE whose every subcommand is known to do neither (a column
+  /// added with a constant default, a default set, a column dropped, ...).
+  bool may_rewrite = true;
   /// CREATE EXTENSION: the extension's name.
   std::string creates_extension;
 };
