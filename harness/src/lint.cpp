@@ -985,7 +985,8 @@ struct linter {
           if (what != "CREATE INDEX CONCURRENTLY" && what != "DROP INDEX CONCURRENTLY")  // squawk's rule
             add("ban-non-transactional-in-transaction", st.start,
                 what + " inside the transaction the file opens with BEGIN");
-        } else if (plan.mode == tx_mode::per_statement && !src.no_transaction && plan.statements.size() > 1) {
+        } else if (plan.mode != tx_mode::single_transaction && !src.no_transaction && plan.statements.size() > 1) {
+          // (Outside the file's own transactions too: those tools send the file as one query.)
           const std::size_t others = plan.statements.size() - 1;
           add("non-transactional-with-others", st.start,
               what + " cannot run in a transaction, and this migration has " + std::to_string(others) +

@@ -257,6 +257,13 @@ TEST(Lint, ReindexConcurrentlyInsideTheFilesTransaction) {
 }
 
 // SET LOCAL ends with the transaction it is in: the next one needs its own.
+// After the file's own COMMIT: tools that send the file as one query still fail.
+TEST(Lint, NonTransactionalAfterTheFilesOwnCommit) {
+  EXPECT_EQ(places(lint("begin;\ninsert into orders (id) values (1);\ncommit;\nvacuum analyze orders;\n"),
+                   "non-transactional-with-others"),
+            std::vector<std::string>{"4:1"});
+}
+
 TEST(Lint, SetLocalLockTimeoutEndsWithItsTransaction) {
   const std::string two_blocks =
       "begin;\nset local lock_timeout = '5s';\nalter table orders add column note text;\ncommit;\n"
