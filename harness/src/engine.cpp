@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -307,6 +308,12 @@ void engine::run(const verdict_sink& sink, const std::atomic<bool>* stop, const 
     const bool lost = dynamic_cast<const connection_error*>(&e) || (sql && sql->sqlstate().rfind("57P", 0) == 0);
     if (!lost) throw;
     std::optional<std::string> why = why_stopped_ ? why_stopped_() : std::nullopt;
+    // A server killed a moment ago can still look alive: its backends see it
+    // die (and drop pgmt's session) before the kernel is done with it.
+    for (int i = 0; !why && why_stopped_ && i < 50; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      why = why_stopped_();
+    }
     const std::string at = where();
     // The statement that may have ended pgmt's session, if a migration has one.
     std::string ender;
