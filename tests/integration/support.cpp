@@ -64,7 +64,9 @@ suite data_suite(const std::string& name) {
   suite s;
   s.name = name;
   s.migrations_dir = data_dir() / name;
-  s.output_dir = fs::temp_directory_path();
+  // Diff files go to a folder of the test process's own, removed as it ends.
+  static const temp_dir output;
+  s.output_dir = output.path();
   return s;
 }
 
