@@ -1190,6 +1190,13 @@ class lock_watch {
   std::thread thread_;
 };
 
+// The first n characters of statement st, in lower case (its first keyword).
+std::string head_of(const sql_source& src, const statement& st, std::size_t n) {
+  std::string head = src.text.substr(st.start, std::min(n, st.offset + st.length - st.start));
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return head;
+}
+
 run_stats run_script_as_planned(connection& conn, const sql_source& src, const run_options& opts) {
   script_plan plan = plan_script(src);
   run_stats stats;
@@ -1663,8 +1670,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
           if (dog) dog->disarm();
           if (opts.on_result) opts.on_result(r);
           // COMMIT AND CHAIN ends the transaction and opens the next at once.
-          std::string head = std::string(text.substr(st.start - st.offset, 8));
-          for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          const std::string head = head_of(src, st, 8);
           const bool ends = st.transaction_control && head.rfind("begin", 0) != 0 && head.rfind("start", 0) != 0;
           const bool rolls_back = head.rfind("rollback", 0) == 0 || head.rfind("abort", 0) == 0;
           // The file's locks end with its transaction; those taken after a
@@ -1753,8 +1759,7 @@ run_stats run_script_as_planned(connection& conn, const sql_source& src, const r
     std::size_t last_begin = plan.statements.empty() ? 0 : plan.statements.back().start;
     for (const auto& st : plan.statements)
       if (st.transaction_control && (st.kind == "TransactionStmt")) {
-        std::string head = src.text.substr(st.start, 5);
-        for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        const std::string head = head_of(src, st, 5);
         if (head.rfind("begin", 0) == 0 || head.rfind("start", 0) == 0) last_begin = st.start;
       }
     diagnostic d = at(src, last_begin,

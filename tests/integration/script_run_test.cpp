@@ -127,6 +127,15 @@ TEST_F(ScriptRun, AnErrorInADoBlockInsideAnotherIsAtItsOwnLine) {
   }
 }
 
+// The traced locks of src, one line each: "<line> <table> <mode>[ rewritten] after <statements>".
+std::vector<std::string> locks_of(const sql_source& src, const lock_trace& t) {
+  std::vector<std::string> out;
+  for (const auto& l : t.locks)
+    out.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
+                  (l.rewritten ? " rewritten" : "") + " after " + std::to_string(l.statements_after));
+  return out;
+}
+
 TEST_F(ScriptRun, TracingRecordsBlockingLocksAndRewritesOfTablesThatExistedBefore) {
   conn_->exec("create table public.orders (id int primary key, code varchar(10), amount int);"
               "insert into public.orders select g, g::text, g from generate_series(1, 100) g");
@@ -147,10 +156,7 @@ TEST_F(ScriptRun, TracingRecordsBlockingLocksAndRewritesOfTablesThatExistedBefor
   const lock_trace& t = *stats.trace;
   // Traced: the statements that name a table of the state before (lines 3 to 6).
   EXPECT_EQ(t.traced.size(), 4u);
-  std::vector<std::string> seen;
-  for (const auto& l : t.locks)
-    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
-                   (l.rewritten ? " rewritten" : "") + " after " + std::to_string(l.statements_after));
+  std::vector<std::string> seen = locks_of(src, t);
   EXPECT_EQ(seen, (std::vector<std::string>{"3 public.orders ACCESS EXCLUSIVE after 4",
                                             "4 public.orders  rewritten after 3"}));
   // Held from line 3 on: every traced statement after it holds the lock.
@@ -181,10 +187,7 @@ TEST_F(ScriptRun, TracingFollowsAFilesOwnTransactions) {
   EXPECT_EQ(stats.mode, tx_mode::self_managed);
   ASSERT_TRUE(stats.trace.has_value());
   const lock_trace& t = *stats.trace;
-  std::vector<std::string> seen;
-  for (const auto& l : t.locks)
-    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
-                   (l.rewritten ? " rewritten" : "") + " after " + std::to_string(l.statements_after));
+  std::vector<std::string> seen = locks_of(src, t);
   EXPECT_EQ(seen, (std::vector<std::string>{"1 public.items ACCESS EXCLUSIVE after 0",
                                             "4 public.orders ACCESS EXCLUSIVE rewritten after 2"}));
   auto line_of = [&](std::size_t start) { return position_of(src.text, start).line; };
@@ -202,10 +205,7 @@ TEST_F(ScriptRun, TracingFollowsAFilesOwnTransactions) {
       "alter table public.items add column b int;\ncommit;\n";
   const run_stats chained = run_script(*conn_, src, o);
   ASSERT_TRUE(chained.trace.has_value());
-  seen.clear();
-  for (const auto& l : chained.trace->locks)
-    seen.push_back(std::to_string(position_of(src.text, l.start).line) + " " + l.table + " " + l.mode +
-                   " after " + std::to_string(l.statements_after));
+  seen = locks_of(src, *chained.trace);
   EXPECT_EQ(seen, (std::vector<std::string>{"2 public.items ACCESS EXCLUSIVE after 0",
                                             "4 public.items ACCESS EXCLUSIVE after 0"}));
   // ROLLBACK TO SAVEPOINT releases the locks taken after the savepoint; one
